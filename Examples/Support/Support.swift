@@ -1,0 +1,1 @@
+let exampleSupport = 1

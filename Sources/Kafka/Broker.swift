@@ -1,0 +1,317 @@
+import Crdkafka
+import Synchronization
+
+/// A connection to a Kafka cluster: the factory of producers, consumers and
+/// offset coordinators, and the source of metadata. Go's `kafka.Broker`.
+///
+/// `dial` succeeds only after a metadata fetch. librdkafka's threads do the
+/// network I/O; producers with the same settings share one librdkafka handle.
+/// ``close()`` is final, unlike Go's: afterwards every call on the broker and
+/// on everything made from it throws ``KafkaError/closed``.
+public final class Broker: Client {
+    /// The seed addresses the broker was dialled with.
+    public let addresses: [String]
+    /// The configuration the broker was dialled with.
+    public let conf: BrokerConf
+    /// The handle made at dial time: metadata, watermarks, and producers with default settings.
+    let primary: NativeHandle
+    private let state: Mutex<State>
+
+    private struct State {
+        var closed = false
+        var partitionCounts: [String: Int32] = [:]
+        var producerHandles: [ProducerSettings: NativeHandle] = [:]
+        var childHandles: [NativeHandle] = []
+    }
+
+    private init(addresses: [String], conf: BrokerConf, primary: NativeHandle, metadata: ClusterMetadata) {
+        self.addresses = addresses
+        self.conf = conf
+        self.primary = primary
+        var state = State()
+        state.producerHandles[ProducerSettings(ProducerConf())] = primary
+        self.state = Mutex(state)
+        cache(metadata)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Connects to the cluster behind `addresses` ("host:port" each) and fetches its metadata.
+    ///
+    /// Makes up to `conf.dialRetryLimit` attempts, `conf.dialRetryWait`
+    /// apart; one attempt lasts until metadata arrives, `conf.dialTimeout`
+    /// passes, or librdkafka reports every address unreachable.
+    ///
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list ("no addresses provided");
+    ///   ``KafkaError/invalidConfiguration(_:)`` for a bad conf or librdkafka property, with its text;
+    ///   ``KafkaError/local(code:message:)`` naming the addresses tried when none answered, and, with a
+    ///   librdkafka older than 2.2.0 whose error looks like its tagged-field bug, saying so.
+    public static func dial(_ addresses: [String], conf: BrokerConf = BrokerConf()) throws -> Broker {
+        try conf.validate()
+        let seeds = addresses.map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+        guard !seeds.isEmpty else { throw KafkaError.invalidArgument("no addresses provided") }
+        let handle = try NativeHandle(
+            kind: .producer,
+            properties: baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf),
+            logger: conf.logger, name: "broker", polled: true
+        )
+        var lastError = KafkaError.local(code: RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, message: "no attempt made")
+        for attempt in 1...conf.dialRetryLimit {
+            if attempt > 1 { conf.clock.sleep(for: conf.dialRetryWait) }
+            do {
+                let metadata = try fetchDialMetadata(handle, timeout: conf.dialTimeout)
+                return Broker(addresses: seeds, conf: conf, primary: handle, metadata: metadata)
+            } catch let error as KafkaError {
+                lastError = error
+                conf.logger.error("cannot fetch metadata", [("attempt", "\(attempt)"), ("error", error.description)])
+            }
+        }
+        let diagnostics = handle.context.recentDiagnostics().last.map { "; librdkafka: \($0)" } ?? ""
+        let hint = handle.context.sawTaggedFieldBug ? "; \(Librdkafka.taggedFieldBugHint)" : ""
+        handle.close()
+        let code: Int32 = if case .local(let code, _) = lastError { code } else { RD_KAFKA_RESP_ERR__TRANSPORT.rawValue }
+        throw KafkaError.local(
+            code: code,
+            message: "cannot connect to: [\(seeds.joined(separator: " "))] after \(conf.dialRetryLimit) attempt(s): \(lastError)\(diagnostics)\(hint)"
+        )
+    }
+
+    /// The `async` twin of ``dial(_:conf:)``: the dial runs on a thread outside the cooperative pool.
+    public static func dial(_ addresses: [String], conf: BrokerConf = BrokerConf()) async throws -> Broker {
+        try await runBlocking { try dial(addresses, conf: conf) }
+    }
+
+    /// One dial attempt: metadata in short slices until it arrives, the timeout passes, or all brokers are down.
+    private static func fetchDialMetadata(_ handle: NativeHandle, timeout: Duration) throws -> ClusterMetadata {
+        handle.context.clearDiagnostics()
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var lastError = KafkaError.local(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, message: "metadata request timed out")
+        while clock.now < deadline {
+            let slice = min(.milliseconds(250), deadline - clock.now)
+            do {
+                return try handle.fetchMetadata(timeout: slice)
+            } catch let error as KafkaError {
+                lastError = error
+                if error == .closed { throw error }
+            }
+            if handle.context.allBrokersDown.load(ordering: .relaxed) != 0 {
+                throw KafkaError.local(code: RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue, message: "all brokers are down")
+            }
+        }
+        throw lastError
+    }
+
+    static func baseProperties(_ seeds: [String], _ conf: BrokerConf) -> [(String, String)] {
+        var properties: [(String, String)] = [
+            ("bootstrap.servers", seeds.joined(separator: ",")),
+            ("client.id", conf.clientID),
+            ("socket.connection.setup.timeout.ms", "\(max(1000, conf.dialTimeout.milliseconds))"),
+            ("socket.timeout.ms", "\(max(10, conf.readTimeout.milliseconds))"),
+            ("topic.metadata.refresh.interval.ms", "10000"),
+        ]
+        for key in conf.properties.keys.sorted() { properties.append((key, conf.properties[key] ?? "")) }
+        return properties
+    }
+
+    // MARK: - Client
+
+    /// Returns a producer with `conf`. Producers with equal settings share one librdkafka handle.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for a bad conf or property, ``KafkaError/closed`` after close.
+    public func producer(_ conf: ProducerConf = ProducerConf()) throws -> BrokerProducer {
+        try conf.validate()
+        let settings = ProducerSettings(conf)
+        let handle: NativeHandle = try state.withLock { state throws(KafkaError) -> NativeHandle in
+            guard !state.closed else { throw .closed }
+            if let existing = state.producerHandles[settings], !existing.isClosed { return existing }
+            let created = try NativeHandle(
+                kind: .producer,
+                properties: Self.baseProperties(addresses, self.conf) + settings.properties(self.conf),
+                logger: conf.logger ?? self.conf.logger, name: "producer", polled: true
+            )
+            state.producerHandles[settings] = created
+            return created
+        }
+        return BrokerProducer(broker: self, conf: conf, handle: handle)
+    }
+
+    /// Returns a consumer of `conf.topic`/`conf.partition`, positioned at `conf.startOffset`.
+    /// - Throws: ``KafkaError/broker(_:message:)`` `unknownTopicOrPartition` when the partition
+    ///   does not exist (after `leaderRetryLimit` refreshes), configuration errors, ``KafkaError/closed``.
+    public func consumer(_ conf: ConsumerConf) throws -> BrokerConsumer {
+        try BrokerConsumer(broker: self, conf: conf)
+    }
+
+    /// The `async` twin of ``consumer(_:)``.
+    public func consumer(_ conf: ConsumerConf) async throws -> BrokerConsumer {
+        try await runBlocking { try self.consumer(conf) }
+    }
+
+    /// Returns an offset coordinator for `conf.consumerGroup`.
+    /// - Throws: configuration errors, ``KafkaError/closed``.
+    public func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> BrokerOffsetCoordinator {
+        try BrokerOffsetCoordinator(broker: self, conf: conf)
+    }
+
+    /// The oldest offset `topic`/`partition` still holds (the low watermark).
+    /// - Throws: `unknownTopicOrPartition` for a partition that does not exist; the broker's
+    ///   error after `retryErrLimit` attempts on transient errors; ``KafkaError/closed``.
+    public func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64 {
+        try watermarks(topic, partition: partition).low
+    }
+
+    /// The offset the next message produced to `topic`/`partition` will get (the high watermark).
+    /// Same errors as ``offsetEarliest(_:partition:)``.
+    public func offsetLatest(_ topic: String, partition: Int32) throws -> Int64 {
+        try watermarks(topic, partition: partition).high
+    }
+
+    /// The `async` twin of ``offsetEarliest(_:partition:)``.
+    public func offsetEarliest(_ topic: String, partition: Int32) async throws -> Int64 {
+        try await runBlocking { try self.offsetEarliest(topic, partition: partition) }
+    }
+
+    /// The `async` twin of ``offsetLatest(_:partition:)``.
+    public func offsetLatest(_ topic: String, partition: Int32) async throws -> Int64 {
+        try await runBlocking { try self.offsetLatest(topic, partition: partition) }
+    }
+
+    /// Both watermarks of a partition, asked of its leader.
+    func watermarks(_ topic: String, partition: Int32) throws -> (low: Int64, high: Int64) {
+        try requirePartition(topic, partition)
+        var lastError = KafkaError.closed
+        for attempt in 1...conf.retryErrLimit {
+            if attempt > 1 {
+                conf.clock.sleep(for: conf.retryErrWait)
+                _ = try? refreshMetadata()
+            }
+            var low: Int64 = -1
+            var high: Int64 = -1
+            let code = try primary.withHandle { rk in
+                rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, max(1000, conf.readTimeout.milliseconds))
+            }
+            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return (low, high) }
+            lastError = KafkaError(code)
+            conf.logger.debug("watermark query failed", [("topic", topic), ("partition", "\(partition)"), ("error", lastError.description)])
+            guard lastError.isTransient else { throw lastError }
+        }
+        throw lastError
+    }
+
+    /// Fetches fresh metadata of every topic (creating none) and refreshes the partition-count cache.
+    /// - Throws: the fetch's error after `readTimeout`, ``KafkaError/closed``.
+    public func metadata() throws -> ClusterMetadata {
+        try refreshMetadata()
+    }
+
+    /// The `async` twin of ``metadata()``.
+    public func metadata() async throws -> ClusterMetadata {
+        try await runBlocking { try self.metadata() }
+    }
+
+    /// How many partitions `topic` has, from the metadata cache; an unknown
+    /// topic triggers one refresh before it is an error (Go read only the cache).
+    /// - Throws: ``KafkaError/broker(_:message:)`` `unknownTopicOrPartition`
+    ///   ("topic X not found in metadata"), ``KafkaError/invalidArgument(_:)`` for an illegal name.
+    public func partitionCount(_ topic: String) throws -> Int32 {
+        try validateTopicName(topic)
+        try checkOpen()
+        if let count = cachedPartitionCount(topic) { return count }
+        _ = try refreshMetadata()
+        if let count = cachedPartitionCount(topic) { return count }
+        throw KafkaError.broker(.unknownTopicOrPartition, message: "topic \(topic) not found in metadata")
+    }
+
+    /// Closes every librdkafka handle of the broker and of everything made
+    /// from it. Blocked and later calls throw ``KafkaError/closed``.
+    /// Idempotent and safe from any thread; returns when the handles are destroyed.
+    public func close() {
+        let handles: [NativeHandle] = state.withLock { state in
+            guard !state.closed else { return [] }
+            state.closed = true
+            return state.childHandles + state.producerHandles.values.filter { $0 !== primary } + [primary]
+        }
+        for handle in handles { handle.close() }
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    // MARK: - Internals shared by producers and consumers
+
+    func checkOpen() throws(KafkaError) {
+        if state.withLock({ $0.closed }) { throw .closed }
+    }
+
+    /// Adopts a child's handle so that closing the broker closes it; throws ``KafkaError/closed`` (and closes it) if the broker is closed.
+    func adopt(_ handle: NativeHandle) throws(KafkaError) {
+        let closed: Bool = state.withLock { state in
+            guard !state.closed else { return true }
+            state.childHandles.removeAll { $0.isClosed }
+            state.childHandles.append(handle)
+            return false
+        }
+        if closed {
+            handle.close()
+            throw .closed
+        }
+    }
+
+    private func cachedPartitionCount(_ topic: String) -> Int32? {
+        state.withLock { $0.partitionCounts[topic] }
+    }
+
+    @discardableResult
+    func refreshMetadata(topic: String? = nil) throws -> ClusterMetadata {
+        try checkOpen()
+        let metadata = try primary.fetchMetadata(topic: topic, timeout: max(.seconds(1), conf.readTimeout))
+        cache(metadata)
+        return metadata
+    }
+
+    private func cache(_ metadata: ClusterMetadata) {
+        state.withLock { state in
+            for topic in metadata.topics where topic.error == nil || topic.error == .leaderNotAvailable {
+                if !topic.partitions.isEmpty { state.partitionCounts[topic.name] = Int32(topic.partitions.count) }
+            }
+        }
+    }
+
+    /// Ensures `topic`/`partition` exists, refreshing metadata up to
+    /// `leaderRetryLimit` times (`leaderRetryWait` apart) for an unknown
+    /// topic. A known topic with too few partitions fails after one refresh.
+    func requirePartition(_ topic: String, _ partition: Int32) throws {
+        try validateTopicName(topic)
+        try validatePartition(partition)
+        try checkOpen()
+        if let count = cachedPartitionCount(topic), partition < count { return }
+        for attempt in 1...conf.leaderRetryLimit {
+            if attempt > 1 { conf.clock.sleep(for: conf.leaderRetryWait) }
+            do {
+                try refreshMetadata(topic: conf.allowTopicCreation ? topic : nil)
+            } catch let error as KafkaError where error != .closed {
+                conf.logger.info("metadata refresh failed", [("topic", topic), ("error", error.description)])
+                continue
+            }
+            if let count = cachedPartitionCount(topic) {
+                if partition < count { return }
+                throw KafkaError.broker(
+                    .unknownTopicOrPartition,
+                    message: "topic \(topic) has \(count) partition(s) (0...\(count - 1)); partition \(partition) does not exist"
+                )
+            }
+        }
+        throw KafkaError.broker(.unknownTopicOrPartition, message: "topic \(topic) not found in metadata")
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,35 @@
+/// Settings of a producer, with Go's `NewProducerConf` defaults.
+public struct ProducerConf: Sendable {
+    /// Codec for message batches. Default ``Compression/none``.
+    public var compression: Compression = .none
+    /// How long the broker may take to reach `requiredAcks` (librdkafka
+    /// `request.timeout.ms`, the broker-side ack timeout as in Go). Default 5 s.
+    public var requestTimeout: Duration = .seconds(5)
+    /// Acknowledgement level. Default ``RequiredAcks/all``, as Go's `NewProducerConf`.
+    public var requiredAcks: RequiredAcks = .all
+    /// Total number of attempts of one `produce` call, not retries (as Go).
+    /// Only transient errors are retried (leader changes, timeouts,
+    /// disconnects); a permanent error such as `messageSizeTooLarge` is
+    /// thrown at once, where Go would retry it too. Default 10; must be at least 1.
+    public var retryLimit: Int = 10
+    /// Wait before every attempt but the first. Default 200 ms.
+    public var retryWait: Duration = .milliseconds(200)
+    /// Receives this producer's log lines; `nil` (the default) uses the broker's logger.
+    public var logger: (any KafkaLogger)? = nil
+    /// Raw librdkafka properties for this producer's handle, applied after the
+    /// broker's. Producers whose settings differ get their own handle, since
+    /// librdkafka applies a topic's settings once per handle. Default empty.
+    public var properties: [String: String] = [:]
+
+    /// Creates a configuration with Go's defaults.
+    public init() {}
+
+    func validate() throws(KafkaError) {
+        try requireAtLeastOne(retryLimit, "ProducerConf.retryLimit")
+        try requirePositive(requestTimeout, "ProducerConf.requestTimeout")
+        try requireNotNegative(retryWait, "ProducerConf.retryWait")
+        if case .count(let n) = requiredAcks, n < 2 {
+            throw .invalidConfiguration("ProducerConf.requiredAcks count \(n) is not a replica count; use .none, .local or .all")
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// The message types, error codes and partitioners are part of this module's API.
+@_exported import KafkaProto

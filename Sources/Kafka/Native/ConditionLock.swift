@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A mutex with a condition variable, for the few places where a thread must
+/// block until another thread changes shared state (a delivery arrives, a
+/// handle's last user leaves). Never held across a call into librdkafka that
+/// can block.
+final class ConditionLock: @unchecked Sendable {
+    // Safe: the pthread objects are only touched through pthread calls, which synchronise themselves.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    /// Takes the mutex if it is free; returns false at once otherwise.
+    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+
+    /// Runs `body` with the mutex held.
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    /// Wakes every thread waiting in ``wait(until:)``. Call with the mutex held.
+    func broadcast() { pthread_cond_broadcast(condition) }
+
+    /// Blocks until `done()` holds; the mutex must be held and is held again on return.
+    func wait(until done: () -> Bool) {
+        while !done() { pthread_cond_wait(condition, mutex) }
+    }
+}

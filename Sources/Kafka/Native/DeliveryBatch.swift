@@ -1,0 +1,141 @@
+import Crdkafka
+import Synchronization
+import Dispatch
+
+/// Where one message's delivery report lands. librdkafka carries a pointer to
+/// its slot as the message's opaque, so a report finds its message without a
+/// per-message allocation: the slots of one produce call are one buffer.
+struct DeliverySlot {
+    var offset: Int64
+    var error: Int32
+    let batch: Unmanaged<DeliveryBatch>
+}
+
+/// The outstanding deliveries of one produce attempt, and whoever waits for them.
+///
+/// Lifetime: the batch is retained once when its messages are handed to
+/// librdkafka and released when the last report arrives, or by the handle
+/// after `rd_kafka_destroy` when reports never will.
+final class DeliveryBatch: @unchecked Sendable {
+    // Safe: `slots` is written by the delivery thread for each message before
+    // `state` (a Mutex) records its arrival, and read only after `state`
+    // shows every report arrived, or after the handle was destroyed.
+    let slots: UnsafeMutablePointer<DeliverySlot>
+    let count: Int
+
+    private enum Waiter {
+        case none
+        case thread(DispatchSemaphore)
+        case task(CheckedContinuation<Void, Never>)
+    }
+
+    private struct State {
+        var remaining: Int
+        var waiter: Waiter = .none
+        var abandoned = false
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        self.count = count
+        self.slots = .allocate(capacity: count)
+        self.state = Mutex(State(remaining: count))
+        let unmanaged = Unmanaged.passUnretained(self)
+        for index in 0..<count {
+            (slots + index).initialize(to: DeliverySlot(offset: -1, error: 0, batch: unmanaged))
+        }
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    /// Marks message `index` as done without librdkafka (it was never enqueued).
+    func fail(_ index: Int, error: Int32) {
+        slots[index].error = error
+        arrived(1)
+    }
+
+    /// Marks `count` reports as arrived; wakes the waiter after the last.
+    /// Returns true when this was the last report.
+    @discardableResult
+    func arrived(_ count: Int) -> Bool {
+        let (waiter, last): (Waiter, Bool) = state.withLock {
+            $0.remaining -= count
+            guard $0.remaining == 0 else { return (.none, false) }
+            let waiter = $0.waiter
+            $0.waiter = .none
+            return (waiter, true)
+        }
+        wake(waiter)
+        return last
+    }
+
+    /// Wakes the waiter early, at close; reports that arrive later are still recorded safely.
+    func abandon() {
+        let waiter: Waiter = state.withLock {
+            $0.abandoned = true
+            let waiter = $0.waiter
+            $0.waiter = .none
+            return waiter
+        }
+        wake(waiter)
+    }
+
+    var isAbandoned: Bool { state.withLock { $0.abandoned } }
+
+    /// Blocks the calling thread until every report arrived or the batch was abandoned.
+    func waitBlocking() {
+        let semaphore: DispatchSemaphore? = state.withLock {
+            guard $0.remaining > 0, !$0.abandoned else { return nil }
+            let semaphore = DispatchSemaphore(value: 0)
+            $0.waiter = .thread(semaphore)
+            return semaphore
+        }
+        semaphore?.wait()
+    }
+
+    /// Suspends until every report arrived or the batch was abandoned.
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready: Bool = state.withLock {
+                guard $0.remaining > 0, !$0.abandoned else { return true }
+                $0.waiter = .task(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Forgets a batch whose last report arrived: drops it from the handle's
+    /// registry and releases the retain taken when its messages were enqueued.
+    static func retire(_ batch: Unmanaged<DeliveryBatch>, context: HandleContext?) {
+        if let context {
+            _ = context.deliveries.withLock { $0.removeValue(forKey: ObjectIdentifier(batch.takeUnretainedValue())) }
+        }
+        batch.release()
+    }
+
+    private func wake(_ waiter: Waiter) {
+        switch waiter {
+        case .none: break
+        case .thread(let semaphore): semaphore.signal()
+        case .task(let continuation): continuation.resume()
+        }
+    }
+}
+
+/// librdkafka's delivery report callback, run by the producer handle's poll thread.
+let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+    rk, message, _ in
+    guard let message, let opaque = message.pointee._private else { return }
+    let slot = opaque.assumingMemoryBound(to: DeliverySlot.self)
+    slot.pointee.error = message.pointee.err.rawValue
+    slot.pointee.offset = message.pointee.offset
+    let batch = slot.pointee.batch
+    if batch.takeUnretainedValue().arrived(1) {
+        DeliveryBatch.retire(batch, context: HandleContext.from(rk))
+    }
+}

@@ -1,0 +1,89 @@
+import Crdkafka
+import Synchronization
+
+/// Everything librdkafka's C callbacks need, reached through the handle's
+/// opaque pointer. Retained by its ``NativeHandle`` until after `rd_kafka_destroy`,
+/// so no callback can outlive it.
+final class HandleContext: Sendable {
+    let logger: any KafkaLogger
+    let name: String
+    /// The last errors librdkafka reported (error callback and warning-or-worse
+    /// log lines), newest last, at most 16: the details of a failed dial.
+    private let diagnostics = Mutex<[String]>([])
+    /// Set when librdkafka reports that no broker is reachable.
+    let allBrokersDown = Atomic<Int>(0)
+    /// Produce calls whose deliveries are outstanding, failed with `closed` at close.
+    let deliveries = Mutex<[ObjectIdentifier: DeliveryBatch]>([:])
+    /// Latest statistics JSON, when `statistics.interval.ms` is set.
+    let statistics = Mutex<String?>(nil)
+
+    init(logger: any KafkaLogger, name: String) {
+        self.logger = logger
+        self.name = name
+    }
+
+    func record(_ line: String) {
+        diagnostics.withLock {
+            $0.append(line)
+            if $0.count > 16 { $0.removeFirst($0.count - 16) }
+        }
+    }
+
+    func recentDiagnostics() -> [String] {
+        diagnostics.withLock { $0 }
+    }
+
+    func clearDiagnostics() {
+        diagnostics.withLock { $0.removeAll() }
+        allBrokersDown.store(0, ordering: .relaxed)
+    }
+
+    /// True when the recorded errors look like librdkafka < 2.2.0's tagged-field bug.
+    var sawTaggedFieldBug: Bool {
+        Librdkafka.hasTaggedFieldBug && recentDiagnostics().contains { $0.contains("Read underflow") }
+    }
+
+    static func from(_ rk: OpaquePointer?) -> HandleContext? {
+        guard let rk, let opaque = rd_kafka_opaque(rk) else { return nil }
+        return Unmanaged<HandleContext>.fromOpaque(opaque).takeUnretainedValue()
+    }
+}
+
+/// librdkafka's log callback: syslog level to logger level. Called on librdkafka's threads.
+let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
+    rk, level, facility, line in
+    guard let context = HandleContext.from(rk), let line else { return }
+    let text = String(cString: line)
+    let fields = [("facility", facility.map { String(cString: $0) } ?? ""), ("handle", context.name)]
+    switch level {
+    case ...3:
+        context.record(text)
+        context.logger.error(text, fields)
+    case 4:
+        context.record(text)
+        context.logger.warn(text, fields)
+    case 5...6: context.logger.info(text, fields)
+    default: context.logger.debug(text, fields)
+    }
+}
+
+/// librdkafka's error callback, served by `rd_kafka_poll`.
+let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    rk, code, reason, _ in
+    guard let context = HandleContext.from(rk) else { return }
+    let text = reason.map { String(cString: $0) } ?? ""
+    context.record(text)
+    if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue {
+        context.allBrokersDown.store(1, ordering: .relaxed)
+    }
+    context.logger.error(text, [("code", "\(code)"), ("handle", context.name)])
+}
+
+/// librdkafka's statistics callback: keeps the latest JSON. Returns 0 so librdkafka frees the buffer.
+let statisticsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
+    rk, json, length, _ in
+    guard let context = HandleContext.from(rk), let json else { return 0 }
+    let text = String(decoding: UnsafeRawBufferPointer(start: json, count: length), as: UTF8.self)
+    context.statistics.withLock { $0 = text }
+    return 0
+}

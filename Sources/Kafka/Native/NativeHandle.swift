@@ -1,0 +1,199 @@
+import Crdkafka
+import Foundation
+import Synchronization
+
+/// Owns one `rd_kafka_t`: creates it, lends it to callers while open, and
+/// destroys it exactly once.
+///
+/// Every use goes through ``withHandle(_:)``, which counts users; ``close()``
+/// refuses new users, wakes blocked ones (via `onClose` hooks), waits for the
+/// count to reach zero, stops the poll thread and only then destroys the
+/// handle, so no call can touch a destroyed pointer.
+final class NativeHandle: @unchecked Sendable {
+    // Safe: `rk` is thread-safe per librdkafka's contract; `closed`/`users`/
+    // `closeHooks` are guarded by `lock`.
+    enum Kind { case producer, consumer }
+
+    let rk: OpaquePointer
+    let kind: Kind
+    let context: HandleContext
+    /// `message.max.bytes` of this handle, for checking sizes before anything is enqueued.
+    let maxMessageBytes: Int
+    let isClosedFlag = Atomic<Bool>(false)
+    private let lock = ConditionLock()
+    private var users = 0
+    private var closeHooks: [() -> Void] = []
+    private var destroyHooks: [(OpaquePointer) -> Void] = []
+    private var pollThread: PollThread?
+    /// Topic handles by name, one reference each, destroyed before the handle.
+    private var topics: [String: OpaquePointer] = [:]
+
+    /// Creates a handle from `properties`.
+    /// - Parameter polled: start a thread that serves the handle's main queue
+    ///   (delivery reports, errors, statistics); producers need it.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` with librdkafka's text.
+    init(kind: Kind, properties: [(String, String)], logger: any KafkaLogger, name: String, polled: Bool) throws(KafkaError) {
+        let config = NativeConfig()
+        for (key, value) in properties { try config.set(key, value) }
+        let context = HandleContext(logger: logger, name: name)
+        guard let confPointer = config.pointer else {
+            throw .invalidConfiguration("librdkafka could not allocate a configuration")
+        }
+        rd_kafka_conf_set_log_cb(confPointer, logCallback)
+        rd_kafka_conf_set_error_cb(confPointer, errorCallback)
+        rd_kafka_conf_set_stats_cb(confPointer, statisticsCallback)
+        if kind == .producer { rd_kafka_conf_set_dr_msg_cb(confPointer, deliveryCallback) }
+        let opaque = Unmanaged.passRetained(context)
+        rd_kafka_conf_set_opaque(confPointer, opaque.toOpaque())
+        let maxBytes = config.get("message.max.bytes").flatMap { Int($0) } ?? 1_000_000
+
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, confPointer, &errorText, errorText.count)
+        else {
+            opaque.release()
+            let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw .invalidConfiguration("librdkafka refused the configuration: \(text)")
+        }
+        _ = config.release()
+        self.rk = rk
+        self.kind = kind
+        self.context = context
+        self.maxMessageBytes = maxBytes
+        HandleCounter.live.add(1, ordering: .relaxed)
+        if polled { pollThread = PollThread(rk: rk, name: name) }
+    }
+
+    deinit {
+        close()
+    }
+
+    var isClosed: Bool { isClosedFlag.load(ordering: .acquiring) }
+
+    /// Runs `body` with the live handle. Throws ``KafkaError/closed`` once closing began.
+    func withHandle<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
+        try enter()
+        defer { leave() }
+        return try body(rk)
+    }
+
+    /// The topic handle for `name`, created on first use with the handle's
+    /// default topic settings. Valid only inside ``withHandle(_:)``.
+    func topic(_ name: String) throws(KafkaError) -> OpaquePointer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = topics[name] { return existing }
+        guard let created = rd_kafka_topic_new(rk, name, nil) else {
+            throw KafkaError(rd_kafka_last_error(), detail: "cannot create topic handle for \"\(name)\"")
+        }
+        topics[name] = created
+        return created
+    }
+
+    func enter() throws(KafkaError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !isClosedFlag.load(ordering: .relaxed) else { throw .closed }
+        users += 1
+    }
+
+    func leave() {
+        lock.withLock {
+            users -= 1
+            if users == 0 { lock.broadcast() }
+        }
+    }
+
+    /// Registers work to run when closing begins, before waiting for users:
+    /// waking a blocked consume, failing waiting produce calls.
+    func onClose(_ hook: @escaping () -> Void) {
+        let runNow: Bool = lock.withLock {
+            if isClosedFlag.load(ordering: .relaxed) { return true }
+            closeHooks.append(hook)
+            return false
+        }
+        if runNow { hook() }
+    }
+
+    /// Registers cleanup that needs the live handle but no users, run once
+    /// closing has waited for every user (stopping a consumer, freeing a queue).
+    func beforeDestroy(_ hook: @escaping (OpaquePointer) -> Void) {
+        lock.withLock { destroyHooks.append(hook) }
+    }
+
+    /// Closes the handle: idempotent, safe from any thread, returns once the
+    /// handle is destroyed (or, if another thread is destroying it, at once).
+    func close() {
+        let hooks: [() -> Void]? = lock.withLock {
+            guard !isClosedFlag.load(ordering: .relaxed) else { return nil }
+            isClosedFlag.store(true, ordering: .releasing)
+            defer { closeHooks.removeAll() }
+            return closeHooks
+        }
+        guard let hooks else { return }
+        for hook in hooks { hook() }
+        abandonDeliveries()
+        lock.withLock { lock.wait { users == 0 } }
+        // Batches registered by callers that were inside the handle when closing began.
+        abandonDeliveries()
+        pollThread?.stop(rk: rk)
+        for hook in lock.withLock({ destroyHooks }) { hook(rk) }
+        for topic in lock.withLock({ () -> [OpaquePointer] in defer { topics.removeAll() }; return Array(topics.values) }) {
+            rd_kafka_topic_destroy(topic)
+        }
+        if kind == .producer {
+            _ = rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING)
+        }
+        rd_kafka_destroy_flags(rk, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
+        HandleCounter.live.subtract(1, ordering: .relaxed)
+        // No callback can run any more: release batches whose reports never came, then the context.
+        let leftover = context.deliveries.withLock { deliveries in
+            defer { deliveries.removeAll() }
+            return Array(deliveries.values)
+        }
+        for batch in leftover { Unmanaged.passUnretained(batch).release() }
+        Unmanaged.passUnretained(context).release()
+    }
+
+    private func abandonDeliveries() {
+        let waiting = context.deliveries.withLock { Array($0.values) }
+        for batch in waiting { batch.abandon() }
+    }
+}
+
+/// Counts live librdkafka handles, so tests can prove that close leaks none.
+public enum HandleCounter {
+    /// Number of `rd_kafka_t` handles created by this library and not yet destroyed.
+    public static var liveHandles: Int { live.load(ordering: .relaxed) }
+    static let live = Atomic<Int>(0)
+}
+
+/// The one thread per polled handle that serves librdkafka's main queue.
+final class PollThread: Sendable {
+    private final class Flag: Sendable {
+        let running = Atomic<Bool>(true)
+    }
+
+    private let flag = Flag()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(rk: OpaquePointer, name: String) {
+        let rkAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(rk)))
+        let thread = Thread { [flag, done] in
+            guard let rk = OpaquePointer(bitPattern: rkAddress) else { return }
+            while flag.running.load(ordering: .acquiring) {
+                rd_kafka_poll(rk, 100)
+            }
+            // Serve what is left (reports of purged messages) once more before stopping.
+            rd_kafka_poll(rk, 0)
+            done.signal()
+        }
+        thread.name = "kafka-poll-\(name)"
+        thread.start()
+    }
+
+    func stop(rk: OpaquePointer) {
+        flag.running.store(false, ordering: .releasing)
+        rd_kafka_yield(rk)
+        done.wait()
+    }
+}

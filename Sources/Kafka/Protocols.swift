@@ -1,0 +1,139 @@
+/// Writes messages to one partition. Go's `kafka.Producer`.
+///
+/// ``BrokerProducer`` and the `KafkaTest` doubles conform, so services can
+/// depend on this protocol and be unit-tested without Kafka.
+public protocol Producer: Sendable {
+    /// Writes `messages` to `topic`/`partition` in order and blocks until the
+    /// broker has acknowledged every one at the producer's required acks.
+    ///
+    /// On return each message's `topic`, `partition` and `offset` are set;
+    /// the result is the offset of the first message. With
+    /// ``RequiredAcks/none`` no offset is known: the result and every
+    /// message's offset are -1 (Go returned 0, 1, 2..., which meant nothing).
+    ///
+    /// - Throws: ``KafkaError/closed`` after close; ``KafkaError/invalidArgument(_:)``
+    ///   for a bad topic, partition or an empty message list (nothing is written);
+    ///   ``KafkaError/broker(_:message:)`` or ``KafkaError/local(code:message:)``
+    ///   when the retry limit runs out.
+    @discardableResult
+    func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64
+
+    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``:
+    /// suspends until acknowledged without blocking a thread.
+    @discardableResult
+    func produce(_ topic: String, partition: Int32, messages: inout [Message]) async throws -> Int64
+}
+
+extension Producer {
+    /// Writes `messages` and returns the first message's offset, for callers
+    /// that do not need every message's offset back. Same rules and errors as
+    /// the `inout` form.
+    @discardableResult
+    public func produce(_ topic: String, partition: Int32, messages: [Message]) throws -> Int64 {
+        var copy = messages
+        return try produce(topic, partition: partition, messages: &copy)
+    }
+
+    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,[Message])``.
+    @discardableResult
+    public func produce(_ topic: String, partition: Int32, messages: [Message]) async throws -> Int64 {
+        var copy = messages
+        return try await produce(topic, partition: partition, messages: &copy)
+    }
+}
+
+/// Reads messages one at a time. Go's `kafka.Consumer`.
+public protocol Consumer: Sendable {
+    /// Returns the next message in partition order.
+    /// - Throws: ``KafkaError/noData`` when a retry limit ran out without data,
+    ///   ``KafkaError/closed`` after close, broker and local errors after retries.
+    func consume() throws -> Message
+    /// The `async` twin of ``consume()``.
+    func consume() async throws -> Message
+}
+
+/// Reads the messages of one fetch at once. Go's `kafka.BatchConsumer`.
+public protocol BatchConsumer: Consumer {
+    /// Returns the messages of one fetch, after whatever ``Consumer/consume()``
+    /// had already buffered (so mixing the two never repeats a message; Go's did).
+    /// Same retry and ``KafkaError/noData`` rules as `consume()`.
+    func consumeBatch() throws -> [Message]
+    /// The `async` twin of ``consumeBatch()``.
+    func consumeBatch() async throws -> [Message]
+}
+
+/// Commits and reads a consumer group's offsets. Go's `kafka.OffsetCoordinator`.
+public protocol OffsetCoordinator: Sendable {
+    /// Commits `offset` for `topic`/`partition` with `metadata` (Go's
+    /// `CommitFull`; pass `""` for Go's `Commit`).
+    func commit(_ topic: String, partition: Int32, offset: Int64, metadata: String) throws
+    /// The `async` twin of ``commit(_:partition:offset:metadata:)``.
+    func commit(_ topic: String, partition: Int32, offset: Int64, metadata: String) async throws
+    /// Returns the committed offset and its metadata; `(-1, "")` when the
+    /// group never committed one for this partition (what Go reports against
+    /// a modern Kafka).
+    func offset(_ topic: String, partition: Int32) throws -> (offset: Int64, metadata: String)
+    /// The `async` twin of ``offset(_:partition:)``.
+    func offset(_ topic: String, partition: Int32) async throws -> (offset: Int64, metadata: String)
+}
+
+extension OffsetCoordinator {
+    /// Commits `offset` with empty metadata. Go's `Commit`.
+    public func commit(_ topic: String, partition: Int32, offset: Int64) throws {
+        try commit(topic, partition: partition, offset: offset, metadata: "")
+    }
+
+    /// The `async` twin of ``commit(_:partition:offset:)``.
+    public func commit(_ topic: String, partition: Int32, offset: Int64) async throws {
+        try await commit(topic, partition: partition, offset: offset, metadata: "")
+    }
+}
+
+/// Writes messages to a topic, choosing the partition itself. Go's `kafka.DistributingProducer`.
+public protocol DistributingProducer: Sendable {
+    /// Writes every message of the call to one partition it chooses and
+    /// returns the first message's offset; each message's position is set.
+    func distribute(_ topic: String, messages: inout [Message]) throws -> Int64
+    /// The `async` twin of ``distribute(_:messages:)-(_,inout [Message])``.
+    func distribute(_ topic: String, messages: inout [Message]) async throws -> Int64
+}
+
+extension DistributingProducer {
+    /// Writes `messages` and returns the first offset, for callers that do not need the positions back.
+    @discardableResult
+    public func distribute(_ topic: String, messages: [Message]) throws -> Int64 {
+        var copy = messages
+        return try distribute(topic, messages: &copy)
+    }
+
+    /// The `async` twin of ``distribute(_:messages:)-(_,[Message])``.
+    @discardableResult
+    public func distribute(_ topic: String, messages: [Message]) async throws -> Int64 {
+        var copy = messages
+        return try await distribute(topic, messages: &copy)
+    }
+}
+
+/// What a service depends on to reach Kafka. Go's `kafka.Client`; ``Broker``
+/// and `KafkaTest.MockBroker` conform.
+public protocol Client: Sendable {
+    /// The producer type this client hands out.
+    associatedtype ClientProducer: Producer
+    /// The consumer type this client hands out.
+    associatedtype ClientConsumer: BatchConsumer
+    /// The offset coordinator type this client hands out.
+    associatedtype ClientOffsetCoordinator: OffsetCoordinator
+
+    /// Creates a producer. Throws ``KafkaError/invalidConfiguration(_:)`` for a bad conf, ``KafkaError/closed`` after close.
+    func producer(_ conf: ProducerConf) throws -> ClientProducer
+    /// Creates a consumer of one partition; fails at once for a topic or partition that does not exist.
+    func consumer(_ conf: ConsumerConf) throws -> ClientConsumer
+    /// Creates an offset coordinator for one consumer group.
+    func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> ClientOffsetCoordinator
+    /// The oldest offset the partition still holds.
+    func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64
+    /// The offset the next produced message will get (the high watermark).
+    func offsetLatest(_ topic: String, partition: Int32) throws -> Int64
+    /// Closes the client and everything made from it; later calls throw ``KafkaError/closed``. Idempotent.
+    func close()
+}
