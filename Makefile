@@ -1,0 +1,38 @@
+# Commands of the swift-kafka-go package. `make setup` is a prerequisite of
+# every target, so a fresh Debian machine needs nothing but `make example`
+# and `make test`.
+SWIFT ?= swift
+APT_PACKAGES := librdkafka-dev pkg-config
+PEER_PACKAGES := kcat python3-kafka
+
+.PHONY: setup example test bench clean
+
+# Installs the system packages the build needs, only when one is missing.
+setup:
+	@missing=""; for p in $(APT_PACKAGES) $(PEER_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Produces to and consumes from an embedded cluster, end to end.
+example: setup
+	$(SWIFT) build --product kafka-produce
+	$(SWIFT) build --product kafka-consume
+	./scripts/run-examples.sh "$$($(SWIFT) build --show-bin-path)"
+
+# Builds everything and runs every test suite against the embedded cluster
+# (set KAFKA_BROKERS=host:port,... to use a real one).
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Release build of the benchmark harness, run side by side with raw librdkafka.
+bench: setup
+	$(SWIFT) build -c release --product kafka-bench
+	"$$($(SWIFT) build -c release --show-bin-path)/kafka-bench" $(BENCH_ARGS)
+
+clean:
+	rm -rf .build

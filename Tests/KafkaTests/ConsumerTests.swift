@@ -1,0 +1,177 @@
+import Kafka
+import KafkaTest
+import Testing
+
+@Suite("Consumer")
+struct ConsumerTests {
+    @Test("10,000 messages come back in order with their contents, across fetch batches")
+    func roundTrip() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        let producer = try broker.producer()
+        for chunk in stride(from: 0, to: 10_000, by: 1000) {
+            try producer.produce(topic, partition: 0, messages: values(chunk..<chunk + 1000))
+        }
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 5
+        let consumer = try broker.consumer(conf)
+        for expected in 0..<10_000 {
+            let message = try consumer.consume()
+            #expect(message.offset == Int64(expected))
+            #expect(message.text == "m\(expected)")
+            #expect(message.key == Array("k\(expected)".utf8))
+            if message.offset != Int64(expected) { return }
+        }
+        #expect(throws: KafkaError.noData) { try consumer.consume() }
+    }
+
+    @Test("nil and empty keys and values, headers and timestamps survive a round trip")
+    func recordShapes() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        let sent = [
+            Message(key: nil, value: nil),
+            Message(key: [], value: []),
+            Message(key: [1], value: nil),
+            Message(key: nil, value: [2]),
+            Message(key: [3], value: [4], headers: [Header(key: "h", value: [5]), Header(key: "empty", value: []), Header(key: "null", value: nil)], timestamp: 1_700_000_000_000),
+        ]
+        try broker.producer().produce(topic, partition: 0, messages: sent)
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 5
+        let consumer = try broker.consumer(conf)
+        let received = try (0..<sent.count).map { _ in try consumer.consume() }
+        #expect(received.map(\.key) == sent.map(\.key))
+        #expect(received.map(\.value) == sent.map(\.value))
+        #expect(received[4].headers == sent[4].headers)
+        #expect(received[4].timestamp == 1_700_000_000_000)
+        #expect(received.allSatisfy { $0.topic == topic && $0.partition == 0 && $0.tipOffset == 5 })
+    }
+
+    @Test("start offsets: oldest reads everything, newest only what comes later, an offset starts there")
+    func startOffsets() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        let producer = try broker.producer()
+        try producer.produce(topic, partition: 0, messages: values(0..<5))
+        func consumer(_ start: StartOffset) throws -> BrokerConsumer {
+            var conf = ConsumerConf(topic: topic, partition: 0)
+            conf.startOffset = start
+            conf.retryLimit = 3
+            return try broker.consumer(conf)
+        }
+        let oldest = try consumer(.oldest)
+        let newest = try consumer(.newest)
+        let third = try consumer(.offset(3))
+        #expect(oldest.startOffset == 0)
+        #expect(newest.startOffset == 5)
+        #expect(try oldest.consume().offset == 0)
+        #expect(try third.consume().offset == 3)
+        #expect(throws: KafkaError.noData) { try newest.consume() }
+        try producer.produce(topic, partition: 0, messages: values(5..<6))
+        #expect(try newest.consume().text == "m5")
+    }
+
+    @Test("a start offset past the log end throws offsetOutOfRange on every call, as Go")
+    func offsetOutOfRange() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        try broker.producer().produce(topic, partition: 0, messages: values(0..<2))
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.startOffset = .offset(50)
+        conf.retryLimit = 100
+        let consumer = try broker.consumer(conf)
+        for _ in 0..<2 {
+            let error = #expect(throws: KafkaError.self) { try consumer.consume() }
+            #expect(error?.errorCode == .offsetOutOfRange)
+        }
+    }
+
+    @Test("retryLimit n makes n + 1 empty fetches, each followed by retryWait, then noData", arguments: [0, 1, 4])
+    func noDataCounting(limit: Int) throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let clock = VirtualClock()
+        let broker = try cluster.dial { $0.clock = clock }
+        defer { broker.close() }
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = limit
+        conf.retryWait = .milliseconds(77)
+        conf.requestTimeout = .milliseconds(10)
+        let consumer = try broker.consumer(conf)
+        clock.reset()
+        #expect(throws: KafkaError.noData) { try consumer.consume() }
+        #expect(clock.sleeps == Array(repeating: .milliseconds(77), count: limit + 1))
+    }
+
+    @Test("creating a consumer of a missing topic or partition fails at once")
+    func missingPartition() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic(partitions: 2)
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        let missingPartition = #expect(throws: KafkaError.self) { try broker.consumer(ConsumerConf(topic: topic, partition: 2)) }
+        #expect(missingPartition?.errorCode == .unknownTopicOrPartition)
+        let missingTopic = #expect(throws: KafkaError.self) { try broker.consumer(ConsumerConf(topic: "absent-topic", partition: 0)) }
+        #expect(missingTopic?.errorCode == .unknownTopicOrPartition)
+    }
+
+    @Test("consumeBatch drains what consume buffered first, so nothing repeats")
+    func batchAfterSingle() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        try broker.producer().produce(topic, partition: 0, messages: values(0..<3))
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 3
+        let consumer = try broker.consumer(conf)
+        var offsets = [try consumer.consume().offset]
+        while offsets.count < 3 { offsets += try consumer.consumeBatch().map(\.offset) }
+        #expect(offsets == [0, 1, 2])
+        #expect(throws: KafkaError.noData) { try consumer.consumeBatch() }
+    }
+
+    @Test("the consumer is an AsyncSequence that ends at noData")
+    func asyncSequence() async throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        try await broker.producer().produce(topic, partition: 0, messages: values(0..<50))
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 2
+        var offsets: [Int64] = []
+        for try await message in try await broker.consumer(conf) { offsets.append(message.offset) }
+        #expect(offsets == Array(0..<50))
+    }
+
+    @Test("closing the broker unblocks a blocked consume with closed, sync and async")
+    func closeUnblocks() async throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        let blocking = try await broker.consumer(ConsumerConf(topic: topic, partition: 0))
+        let suspended = try await broker.consumer(ConsumerConf(topic: topic, partition: 0))
+        let syncResult = Task.detached { () -> Result<Message, any Error> in Result { try blocking.consume() } }
+        let asyncResult = Task { () -> Result<Message, any Error> in
+            do { return .success(try await suspended.consume()) } catch { return .failure(error) }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // let both calls block: there is no event to wait for
+        let start = ContinuousClock.now
+        broker.close()
+        let (first, second) = await (syncResult.value, asyncResult.value)
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(throws: KafkaError.closed) { try first.get() }
+        #expect(throws: KafkaError.closed) { try second.get() }
+        #expect(throws: KafkaError.closed) { try blocking.consume() }
+    }
+}
