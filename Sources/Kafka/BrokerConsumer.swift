@@ -263,7 +263,9 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
 }
 
 /// The `AsyncIterator` of every consumer type: calls the `async` `consume()`,
-/// ends the sequence at ``KafkaError/noData`` and throws every other error.
+/// ends the sequence at ``KafkaError/noData`` (a consumer's retry limit ran
+/// out) or ``KafkaError/mxClosed`` (a multiplexer closed, e.g. after its last
+/// consumer ended) and throws every other error.
 public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
     public typealias Element = Message
     private let source: Source
@@ -273,11 +275,13 @@ public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
         self.source = source
     }
 
-    /// The next message, or `nil` once the source reports ``KafkaError/noData``.
+    /// The next message, or `nil` once the source reports ``KafkaError/noData`` or ``KafkaError/mxClosed``.
     public mutating func next() async throws -> Message? {
         do {
             return try await source.consume()
         } catch KafkaError.noData {
+            return nil
+        } catch KafkaError.mxClosed {
             return nil
         }
     }
