@@ -1,0 +1,93 @@
+import ArgumentParser
+import ExampleSupport
+import Foundation
+import Kafka
+import KafkaTest
+
+/// Writes messages to a topic: generated ones or one per line of standard input.
+@main
+struct Produce: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-produce",
+        abstract: "Write messages to a Kafka topic (an embedded cluster when --brokers is not given)."
+    )
+
+    enum Strategy: String, ExpressibleByArgument, CaseIterable { case random, roundRobin = "round-robin", hash }
+    enum Acks: String, ExpressibleByArgument, CaseIterable { case none, local, all }
+
+    @Option(help: "Comma-separated host:port list; without it an embedded cluster is started.") var brokers: String?
+    @Option(help: "Topic to write to.") var topic = "example"
+    @Option(help: "Partition to write to (ignored with --strategy).") var partition: Int32 = 0
+    @Option(help: "Distribute over the topic's partitions: random, round-robin or hash (by key).") var strategy: Strategy?
+    @Option(help: "Number of generated messages.") var count = 10
+    @Option(help: "Size of each generated value in bytes (0: the text \"message N\").") var size = 0
+    @Option(help: "Messages per produce call.") var batch = 100
+    @Option(help: "Key of message N is this prefix followed by N modulo --key-count.") var keyPrefix = "key-"
+    @Option(help: "Number of distinct keys.") var keyCount = 10
+    @Flag(help: "Read values from standard input, one message per line.") var stdin = false
+    @Option(help: "Required acks: none, local or all.") var acks: Acks = .all
+    @Option(help: "Compression: none, gzip, snappy, lz4 or zstd.") var compression = "none"
+    @Option(help: "Partitions of the topic on the embedded cluster.") var partitions = 4
+
+    func validate() throws {
+        guard count >= 0 else { throw ValidationError("--count must not be negative") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard size >= 0 else { throw ValidationError("--size must not be negative") }
+        guard keyCount >= 1 else { throw ValidationError("--key-count must be at least 1") }
+        guard Compression.allCases.contains(where: { $0.librdkafkaName == compression }) else {
+            throw ValidationError("--compression must be one of none, gzip, snappy, lz4, zstd")
+        }
+    }
+
+    func run() async throws {
+        await ExampleSupport.run("kafka-produce") {
+            var embedded: MockCluster?
+            let addresses = try ExampleSupport.addresses(brokers: brokers, topic: topic, partitions: partitions, program: "kafka-produce", embedded: &embedded)
+            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-produce")
+            defer { broker.close() }
+            var conf = ProducerConf()
+            conf.requiredAcks = switch acks { case .none: .none; case .local: .local; case .all: .all }
+            conf.compression = Compression.allCases.first { $0.librdkafkaName == compression } ?? .none
+            let producer = try broker.producer(conf)
+            let write = try writer(producer, broker)
+            let progress = Progress("produced")
+            var pending: [Message] = []
+            func flush() async throws {
+                guard !pending.isEmpty else { return }
+                try await write(&pending)
+                progress.add(pending.count, bytes: pending.reduce(0) { $0 + ($1.value?.count ?? 0) })
+                pending.removeAll(keepingCapacity: true)
+            }
+            for (index, value) in values().enumerated() {
+                pending.append(Message(key: Array("\(keyPrefix)\(index % keyCount)".utf8), value: value))
+                if pending.count == batch || strategy == .hash { try await flush() }
+            }
+            try await flush()
+            progress.finish(" to \(topic)")
+        }
+    }
+
+    /// The values to send: standard input lines, or generated ones.
+    private func values() -> AnySequence<[UInt8]> {
+        if stdin {
+            return AnySequence(AnyIterator { readLine(strippingNewline: true).map { Array($0.utf8) } })
+        }
+        let filler = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        return AnySequence((0..<count).lazy.map { size == 0 ? Array("message \($0)".utf8) : filler })
+    }
+
+    /// One produce call per batch, to --partition or through the chosen distributing producer.
+    private func writer(_ producer: BrokerProducer, _ broker: Broker) throws -> (inout [Message]) async throws -> Void {
+        guard let strategy else {
+            return { messages in _ = try await producer.produce(topic, partition: partition, messages: &messages) }
+        }
+        let partitionCount = try broker.partitionCount(topic)
+        let distributor: any DistributingProducer = switch strategy {
+        case .random: RandomProducer(producer, partitions: partitionCount)
+        case .roundRobin: RoundRobinProducer(producer, partitions: partitionCount)
+        case .hash: HashProducer(producer, partitions: partitionCount)
+        }
+        return { messages in _ = try await distributor.distribute(topic, messages: &messages) }
+    }
+}
+

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make example`: serve an embedded cluster, write 20 messages with the
+# producer example, read them back with the consumer example, and check that
+# the consumer read exactly what the producer wrote.
+set -euo pipefail
+bin="$1"
+workdir=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$workdir"' EXIT
+"$bin/kafka-serve" --topic example:4 --address-file "$workdir/address" --seconds 120 &
+server=$!
+for _ in $(seq 1 100); do [ -s "$workdir/address" ] && break; sleep 0.1; done
+[ -s "$workdir/address" ] || { echo "kafka-serve did not start" >&2; exit 1; }
+brokers=$(cat "$workdir/address")
+echo "== kafka-produce --brokers $brokers --topic example --partition 0 --count 20"
+"$bin/kafka-produce" --brokers "$brokers" --topic example --partition 0 --count 20
+echo "== kafka-consume --brokers $brokers --topic example --partition 0 --retry-limit 5"
+"$bin/kafka-consume" --brokers "$brokers" --topic example --partition 0 --retry-limit 5 | tee "$workdir/consumed"
+expected=$(for i in $(seq 0 19); do echo "message $i"; done)
+if [ "$(cat "$workdir/consumed")" = "$expected" ]; then
+  echo "== the consumer read exactly the 20 messages the producer wrote"
+else
+  echo "== MISMATCH between produced and consumed messages" >&2
+  exit 1
+fi
