@@ -1,11 +1,14 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Merges many consumers into one stream: Go's `kafka.Mx`.
 ///
-/// One worker task per consumer calls its `async` `consume()` and hands each
-/// result (message or error) over when ``consume()`` asks, holding at most
-/// one result at a time, so per-consumer order is kept. A consumer that
+/// One worker thread per consumer (as Go's one goroutine per consumer) calls
+/// its blocking `consume()` and hands each result (message or error) over
+/// when ``consume()`` asks, holding at most one result at a time, so
+/// per-consumer order is kept. Workers never use the cooperative pool, so a
+/// blocking ``consume()`` called from a task cannot starve them. A consumer that
 /// throws ``KafkaError/noData`` leaves the set; other errors are passed
 /// through and its worker goes on. When the last worker leaves, the Mx
 /// closes itself and ``consume()`` throws ``KafkaError/mxClosed``. An Mx
@@ -30,7 +33,7 @@ public final class Mx: Consumer, AsyncSequence {
 
     private struct Parked {
         let result: Result<Message, any Error>
-        let worker: CheckedContinuation<Void, Never>
+        let worker: DispatchSemaphore
     }
 
     private struct State {
@@ -38,7 +41,6 @@ public final class Mx: Consumer, AsyncSequence {
         var liveWorkers: Int
         var parked: [Parked] = []
         var waiters: [Waiter] = []
-        var tasks: [Task<Void, Never>] = []
     }
 
     private let state: Mutex<State>
@@ -50,10 +52,11 @@ public final class Mx: Consumer, AsyncSequence {
     /// Merges `consumers` and starts one worker per consumer at once.
     public static func merge(_ consumers: [any Consumer]) -> Mx {
         let mx = Mx(workers: consumers.count)
-        let tasks = consumers.map { consumer in
-            Task.detached { [mx] in await mx.work(consumer) }
+        for (index, consumer) in consumers.enumerated() {
+            let worker = Thread { [mx] in mx.work(consumer) }
+            worker.name = "kafka-mx-worker-\(index)"
+            worker.start()
         }
-        mx.state.withLock { $0.tasks = tasks }
         return mx
     }
 
@@ -69,7 +72,7 @@ public final class Mx: Consumer, AsyncSequence {
             if state.closed { return .failure(KafkaError.mxClosed) }
             if !state.parked.isEmpty {
                 let parked = state.parked.removeFirst()
-                parked.worker.resume()
+                parked.worker.signal()
                 return parked.result
             }
             state.waiters.append(.thread(semaphore, slot))
@@ -87,7 +90,7 @@ public final class Mx: Consumer, AsyncSequence {
                 if state.closed { return .failure(KafkaError.mxClosed) }
                 if !state.parked.isEmpty {
                     let parked = state.parked.removeFirst()
-                    parked.worker.resume()
+                    parked.worker.signal()
                     return parked.result
                 }
                 state.waiters.append(.task(continuation))
@@ -107,31 +110,30 @@ public final class Mx: Consumer, AsyncSequence {
     /// ``KafkaError/mxClosed``; workers stop after their current consume.
     /// Idempotent, safe from any thread, does not wait for workers.
     public func close() {
-        let (waiters, parked, tasks): ([Waiter], [Parked], [Task<Void, Never>]) = state.withLock { state in
-            guard !state.closed else { return ([], [], []) }
+        let (waiters, parked): ([Waiter], [Parked]) = state.withLock { state in
+            guard !state.closed else { return ([], []) }
             state.closed = true
             defer {
                 state.waiters.removeAll()
                 state.parked.removeAll()
             }
-            return (state.waiters, state.parked, state.tasks)
+            return (state.waiters, state.parked)
         }
         for waiter in waiters { Self.deliver(.failure(KafkaError.mxClosed), to: waiter) }
-        for entry in parked { entry.worker.resume() }
-        for task in tasks { task.cancel() }
+        for entry in parked { entry.worker.signal() }
     }
 
-    private func work(_ consumer: any Consumer) async {
+    private func work(_ consumer: any Consumer) {
         while !state.withLock({ $0.closed }) {
             let result: Result<Message, any Error>
             do {
-                result = .success(try await consumer.consume())
+                result = .success(try consumer.consume())
             } catch KafkaError.noData {
                 break
             } catch {
                 result = .failure(error)
             }
-            await handOver(result)
+            handOver(result)
         }
         let last: Bool = state.withLock { state in
             state.liveWorkers -= 1
@@ -146,24 +148,19 @@ public final class Mx: Consumer, AsyncSequence {
         case parked
     }
 
-    /// Gives `result` to a waiting caller, or parks until one takes it or the Mx closes.
-    private func handOver(_ result: Result<Message, any Error>) async {
-        await withCheckedContinuation { (worker: CheckedContinuation<Void, Never>) in
-            let outcome: HandOver = state.withLock { state in
-                if state.closed { return .dropped }
-                if !state.waiters.isEmpty { return .taken(state.waiters.removeFirst()) }
-                state.parked.append(Parked(result: result, worker: worker))
-                return .parked
-            }
-            switch outcome {
-            case .dropped:
-                worker.resume()
-            case .taken(let waiter):
-                Self.deliver(result, to: waiter)
-                worker.resume()
-            case .parked:
-                break  // consume() or close() resumes the worker
-            }
+    /// Gives `result` to a waiting caller, or parks the worker thread until one takes it or the Mx closes.
+    private func handOver(_ result: Result<Message, any Error>) {
+        let parking = DispatchSemaphore(value: 0)
+        let outcome: HandOver = state.withLock { state in
+            if state.closed { return .dropped }
+            if !state.waiters.isEmpty { return .taken(state.waiters.removeFirst()) }
+            state.parked.append(Parked(result: result, worker: parking))
+            return .parked
+        }
+        switch outcome {
+        case .dropped: break
+        case .taken(let waiter): Self.deliver(result, to: waiter)
+        case .parked: parking.wait()  // consume() or close() signals it
         }
     }
 

@@ -1,16 +1,19 @@
 import Foundation
 import Kafka
-import KafkaTest
-import Testing
 
 /// The cluster an integration test runs against: a fresh embedded
-/// ``MockCluster`` of three brokers by default, or the brokers named by
-/// `KAFKA_BROKERS=host:port,...`.
-final class TestCluster: Sendable {
-    let addresses: [String]
-    let mock: MockCluster?
+/// ``MockCluster`` (three brokers by default), or the real brokers named by the
+/// environment variable `KAFKA_BROKERS=host:port,...` when it is set.
+///
+/// Topics get names unique to the run, so tests can share a real cluster.
+public final class IntegrationCluster: Sendable {
+    /// The addresses to dial.
+    public let addresses: [String]
+    /// The embedded cluster, or `nil` when running against `KAFKA_BROKERS`.
+    public let mock: MockCluster?
 
-    init(brokers: Int = 3) throws {
+    /// Starts an embedded cluster of `brokers` brokers, unless `KAFKA_BROKERS` is set.
+    public init(brokers: Int = 3) throws {
         if let external = ProcessInfo.processInfo.environment["KAFKA_BROKERS"], !external.isEmpty {
             addresses = external.split(separator: ",").map(String.init)
             mock = nil
@@ -25,9 +28,12 @@ final class TestCluster: Sendable {
         mock?.close()
     }
 
-    /// Creates a topic with a name unique to this run.
-    func topic(_ prefix: String = "t", partitions: Int = 1) throws -> String {
-        let name = "\(prefix)-\(UUID().uuidString.prefix(8))"
+    /// Whether the tests run against real brokers.
+    public var isExternal: Bool { mock == nil }
+
+    /// Creates a topic named `prefix-<random>` with `partitions` partitions and returns its name.
+    public func topic(_ prefix: String = "t", partitions: Int = 1) throws -> String {
+        let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
         if let mock {
             try mock.createTopic(name, partitions: partitions, replicationFactor: min(mock.brokerCount, 3))
         } else {
@@ -36,8 +42,8 @@ final class TestCluster: Sendable {
         return name
     }
 
-    /// Dials the cluster with a configuration suited to tests: short waits.
-    func dial(_ configure: (inout BrokerConf) -> Void = { _ in }) throws -> Broker {
+    /// Dials the cluster with short retry waits suited to tests, then applies `configure`.
+    public func dial(_ configure: (inout BrokerConf) -> Void = { _ in }) throws -> Broker {
         var conf = BrokerConf(clientID: "swift-kafka-tests")
         conf.dialRetryLimit = 3
         conf.dialRetryWait = .milliseconds(100)
@@ -47,12 +53,4 @@ final class TestCluster: Sendable {
         configure(&conf)
         return try Broker.dial(addresses, conf: conf)
     }
-}
-
-func values(_ range: Range<Int>, prefix: String = "m") -> [Message] {
-    range.map { Message(key: "k\($0)", value: "\(prefix)\($0)") }
-}
-
-extension Message {
-    var text: String? { value.map { String(decoding: $0, as: UTF8.self) } }
 }

@@ -1,0 +1,199 @@
+import Foundation
+import Kafka
+
+/// An in-memory Kafka for unit tests: conforms to ``Client`` like ``Broker``,
+/// so code written against the protocols runs on it unchanged, with no
+/// network and no librdkafka. Go kafkatest's `Broker`, made stateful.
+///
+/// - Producers append to per-partition logs and return base offsets.
+/// - Consumers read those logs, honour `startOffset`, `retryLimit` (then
+///   ``KafkaError/noData``) and `retryWait` (through `clock`), and can be fed
+///   scripted messages and errors with ``MockConsumer/push(_:)``.
+/// - Offset coordinators keep commits per group; a never-committed offset reads `(-1, "")`.
+/// - ``close()`` makes every later call on anything made from it throw ``KafkaError/closed``.
+/// - ``readProducers(timeout:)`` returns produced calls in order (Go's `ReadProducers`),
+///   without the producer waiting for the reader.
+public final class MockBroker: Client {
+    let state: MockState
+    /// The clock consumer retry waits go through. Default: a ``VirtualClock``, so waits are instant.
+    public let clock: any RetryClock
+    private let consumers = NSLock()
+    private nonisolated(unsafe) var consumerInstances: [String: MockConsumer] = [:]
+    // nonisolated(unsafe): `consumerInstances` is only touched with `consumers` locked.
+
+    /// Answers ``offsetEarliest(_:partition:)`` when set (Go's `OffsetEarliestHandler`).
+    public let offsetEarliestHandler: (@Sendable (String, Int32) throws -> Int64)?
+    /// Answers ``offsetLatest(_:partition:)`` when set (Go's `OffsetLatestHandler`).
+    public let offsetLatestHandler: (@Sendable (String, Int32) throws -> Int64)?
+
+    /// Creates an in-memory cluster holding `topics` (name: partition count).
+    /// - Parameters:
+    ///   - autoCreateTopics: create unknown topics on first use with `defaultPartitions`
+    ///     partitions (default false: unknown topics are `unknownTopicOrPartition`, as on a real broker).
+    ///   - clock: where consumer retry waits go; default a ``VirtualClock``.
+    ///   - offsetEarliestHandler, offsetLatestHandler: override the watermark answers.
+    public init(
+        topics: [String: Int32] = [:], autoCreateTopics: Bool = false, defaultPartitions: Int32 = 1,
+        clock: any RetryClock = VirtualClock(),
+        offsetEarliestHandler: (@Sendable (String, Int32) throws -> Int64)? = nil,
+        offsetLatestHandler: (@Sendable (String, Int32) throws -> Int64)? = nil
+    ) {
+        state = MockState(autoCreateTopics: autoCreateTopics, defaultPartitions: defaultPartitions)
+        self.clock = clock
+        self.offsetEarliestHandler = offsetEarliestHandler
+        self.offsetLatestHandler = offsetLatestHandler
+        for (name, count) in topics { state.logs[name] = Array(repeating: [], count: Int(count)) }
+    }
+
+    /// Creates `topic` with `partitions` empty partitions (keeps an existing topic).
+    public func createTopic(_ topic: String, partitions: Int32) {
+        state.locked {
+            if state.logs[topic] == nil { state.logs[topic] = Array(repeating: [], count: Int(partitions)) }
+        }
+    }
+
+    /// Appends `messages` to `topic`/`partition`, creating partitions up to it
+    /// (Go kafkatest.Server's `AddMessages`); returns them stamped with offsets.
+    @discardableResult
+    public func addMessages(_ topic: String, partition: Int32, _ messages: [Message]) -> [Message] {
+        state.locked {
+            var partitions = state.logs[topic] ?? []
+            while partitions.count <= Int(partition) { partitions.append([]) }
+            state.logs[topic] = partitions
+            return state.append(topic, partition, messages)
+        }
+    }
+
+    /// Every message of `topic`/`partition`, in offset order.
+    public func messages(_ topic: String, partition: Int32) -> [Message] {
+        state.locked { state.logs[topic].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? [] }
+    }
+
+    /// Topics, partition logs and committed offsets (what Go's `Server.ServeHTTP` dumped).
+    public func snapshot() -> MockSnapshot {
+        state.locked {
+            MockSnapshot(
+                topics: state.logs.mapValues { $0.map(\.count) },
+                committed: state.committed.mapValues { $0.mapValues(\.0) }
+            )
+        }
+    }
+
+    /// Empties every topic and forgets commits and produced calls (topics stay).
+    public func reset() {
+        state.locked {
+            state.logs = state.logs.mapValues { Array(repeating: [], count: $0.count) }
+            state.committed = [:]
+            state.produced = []
+        }
+    }
+
+    // MARK: Client
+
+    /// A new producer (Go: a new mock per call). Throws ``KafkaError/closed`` after close.
+    public func producer(_ conf: ProducerConf = ProducerConf()) throws -> MockProducer {
+        try state.locked { () throws(KafkaError) in try state.checkOpen() }
+        return MockProducer(state: state, conf: conf)
+    }
+
+    /// The consumer of `conf.topic`/`conf.partition`: the same instance for the
+    /// same partition (the first conf wins, as in Go). Fails for a missing partition, as the real client does.
+    public func consumer(_ conf: ConsumerConf) throws -> MockConsumer {
+        let start: Int64 = try state.locked { () throws(KafkaError) -> Int64 in
+            try state.checkOpen()
+            try state.requirePartition(conf.topic, conf.partition)
+            let count = Int64(state.logs[conf.topic]![Int(conf.partition)].count)
+            return switch conf.startOffset {
+            case .oldest: 0
+            case .newest: count
+            case .offset(let value): value
+            }
+        }
+        consumers.lock()
+        defer { consumers.unlock() }
+        let key = "\(conf.topic):\(conf.partition)"
+        if let existing = consumerInstances[key] { return existing }
+        let created = MockConsumer(state: state, conf: conf, start: start, clock: clock)
+        consumerInstances[key] = created
+        return created
+    }
+
+    /// An offset coordinator of `conf.consumerGroup` over the shared commit store.
+    public func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> MockOffsetCoordinator {
+        try state.locked { () throws(KafkaError) in try state.checkOpen() }
+        return MockOffsetCoordinator(state: state, group: conf.consumerGroup)
+    }
+
+    /// The handler's answer, else 0 for an existing partition, else `unknownTopicOrPartition` (Go's default).
+    public func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64 {
+        if let offsetEarliestHandler { return try offsetEarliestHandler(topic, partition) }
+        return try state.locked { () throws(KafkaError) -> Int64 in
+            try state.checkOpen()
+            guard let partitions = state.logs[topic], Int(partition) < partitions.count, partition >= 0 else {
+                throw .broker(.unknownTopicOrPartition, message: "topic \(topic) partition \(partition) is unknown")
+            }
+            return 0
+        }
+    }
+
+    /// The handler's answer, else the partition's length, else `unknownTopicOrPartition` (Go's default).
+    public func offsetLatest(_ topic: String, partition: Int32) throws -> Int64 {
+        if let offsetLatestHandler { return try offsetLatestHandler(topic, partition) }
+        return try state.locked { () throws(KafkaError) -> Int64 in
+            try state.checkOpen()
+            guard let partitions = state.logs[topic], Int(partition) < partitions.count, partition >= 0 else {
+                throw .broker(.unknownTopicOrPartition, message: "topic \(topic) partition \(partition) is unknown")
+            }
+            return Int64(partitions[Int(partition)].count)
+        }
+    }
+
+    /// The partition count of `topic`, or `unknownTopicOrPartition`.
+    public func partitionCount(_ topic: String) throws -> Int32 {
+        try state.locked { () throws(KafkaError) -> Int32 in
+            try state.checkOpen()
+            guard let partitions = state.logs[topic] else { throw .broker(.unknownTopicOrPartition, message: "topic \(topic) not found in metadata") }
+            return Int32(partitions.count)
+        }
+    }
+
+    /// Closes the mock: every later call on it and on what it made throws
+    /// ``KafkaError/closed``; blocked consumers wake with it. Idempotent.
+    public func close() {
+        state.locked {
+            state.closed = true
+            state.condition.broadcast()
+        }
+    }
+
+    /// Waits up to `timeout` for the next produce call not yet read and returns it (Go's `ReadProducers`).
+    /// - Throws: ``KafkaError/timeout(_:)`` saying how long it waited.
+    public func readProducers(timeout: Duration) throws -> ProducedMessages {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        return try state.locked { () throws(KafkaError) -> ProducedMessages in
+            while state.produced.isEmpty {
+                guard state.condition.wait(until: deadline) || !state.produced.isEmpty else {
+                    throw .timeout("no produce call within \(timeout)")
+                }
+            }
+            return state.produced.removeFirst()
+        }
+    }
+
+    /// The `async` twin of ``readProducers(timeout:)``; waits on a thread outside the cooperative pool.
+    public func readProducers(timeout: Duration) async throws -> ProducedMessages {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.readProducers(timeout: timeout) })
+            }
+        }
+    }
+}
+
+/// What ``MockBroker/snapshot()`` returns.
+public struct MockSnapshot: Sendable, Equatable {
+    /// Message count of every partition, by topic.
+    public var topics: [String: [Int]]
+    /// Committed offsets by group, then by "topic:partition".
+    public var committed: [String: [String: Int64]]
+}

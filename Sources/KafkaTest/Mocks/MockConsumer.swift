@@ -1,0 +1,120 @@
+import Foundation
+import Kafka
+
+/// An in-memory consumer of one partition, made by ``MockBroker/consumer(_:)``.
+///
+/// Reads the partition log from its start offset with the real consumer's
+/// rules: `retryLimit + 1` empty reads, each followed by `retryWait` on the
+/// broker's clock, then ``KafkaError/noData`` (never with -1: it waits for a
+/// message, a pushed item or close); a position past the log end is
+/// `offsetOutOfRange`. Items queued with ``push(_:)`` come first (Go kafkatest's
+/// `Messages` and `Errors` channels, without blocking the test that pushes).
+public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
+    // Safe: `position`, `scripted` are guarded by the shared state's lock.
+    public typealias Element = Message
+    public typealias AsyncIterator = ConsumerIterator<MockConsumer>
+
+    let state: MockState
+    /// The configuration of the first request for this partition.
+    public let conf: ConsumerConf
+    private let clock: any RetryClock
+    private var position: Int64
+    private var scripted: [Result<Message, KafkaError>] = []
+
+    init(state: MockState, conf: ConsumerConf, start: Int64, clock: any RetryClock) {
+        self.state = state
+        self.conf = conf
+        self.position = start
+        self.clock = clock
+    }
+
+    /// Queues a message for the next ``consume()``; its topic and partition are set from the conf, as Go did.
+    public func push(_ message: Message) {
+        var stamped = message
+        stamped.topic = conf.topic
+        stamped.partition = conf.partition
+        enqueue(.success(stamped))
+    }
+
+    /// Queues an error for the next ``consume()`` to throw (push ``KafkaError/noData`` to end an ``Mx`` worker).
+    public func push(_ error: KafkaError) {
+        enqueue(.failure(error))
+    }
+
+    private func enqueue(_ item: Result<Message, KafkaError>) {
+        state.locked {
+            scripted.append(item)
+            state.condition.broadcast()
+        }
+    }
+
+    /// The next pushed item or logged message. Same rules as ``BrokerConsumer/consume()``.
+    public func consume() throws -> Message {
+        try next(batch: false)[0]
+    }
+
+    /// The `async` twin of ``consume()``; waits on a thread outside the cooperative pool.
+    public func consume() async throws -> Message {
+        try await offPool { try self.consume() }
+    }
+
+    /// Every message available now (pushed ones first), or the empty-read rules when there is none.
+    public func consumeBatch() throws -> [Message] {
+        try next(batch: true)
+    }
+
+    /// The `async` twin of ``consumeBatch()``.
+    public func consumeBatch() async throws -> [Message] {
+        try await offPool { try self.consumeBatch() }
+    }
+
+    /// Iterates with the `async` ``consume()``, ending at ``KafkaError/noData``.
+    public func makeAsyncIterator() -> ConsumerIterator<MockConsumer> {
+        ConsumerIterator(self)
+    }
+
+    private enum Read {
+        case messages([Message])
+        case empty
+    }
+
+    private func next(batch: Bool) throws -> [Message] {
+        var emptyReads = 0
+        while true {
+            let read = try state.locked { () throws(KafkaError) -> Read in
+                while true {
+                    try state.checkOpen()
+                    if !scripted.isEmpty {
+                        let item = scripted.removeFirst()
+                        return .messages([try item.get()])
+                    }
+                    let log = state.logs[conf.topic]?[Int(conf.partition)] ?? []
+                    if position > Int64(log.count) || position < 0 {
+                        throw .broker(.offsetOutOfRange, message: "offset \(position) is outside the log of \(conf.topic)/\(conf.partition) (0...\(log.count))")
+                    }
+                    if position < Int64(log.count) {
+                        let end = batch ? log.count : Int(position) + 1
+                        defer { position = Int64(end) }
+                        return .messages(Array(log[Int(position)..<end]))
+                    }
+                    if conf.retryLimit != -1 { return .empty }
+                    state.condition.wait()
+                }
+            }
+            switch read {
+            case .messages(let messages): return messages
+            case .empty:
+                emptyReads += 1
+                clock.sleep(for: conf.retryWait)
+                if emptyReads > conf.retryLimit { throw KafkaError.noData }
+            }
+        }
+    }
+}
+
+/// Runs `body` on a global Dispatch thread, so blocking mock calls never block the cooperative pool.
+func offPool<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -1,0 +1,48 @@
+import Kafka
+import KafkaTest
+import Testing
+
+/// Where a contract test runs: the in-memory fakes, or the real client on the
+/// embedded cluster (a real broker when `KAFKA_BROKERS` is set).
+enum Target: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case inMemory = "Tier 1 MockBroker"
+    case cluster = "Tier 2 Broker on MockCluster or KAFKA_BROKERS"
+    var testDescription: String { rawValue }
+}
+
+/// A client, the clock its retry waits go through, and a way to make topics.
+struct Fixture<C: Client> {
+    let client: C
+    let clock: VirtualClock
+    let makeTopic: (Int) throws -> String
+}
+
+/// One behaviour both tiers must show.
+protocol Behaviour {
+    func check<C: Client>(_ fixture: Fixture<C>) throws
+}
+
+/// Checks `behaviour` on `target`, with instant, recorded retry waits.
+func verify(_ behaviour: some Behaviour, on target: Target) throws {
+    let clock = VirtualClock()
+    switch target {
+    case .inMemory:
+        let broker = MockBroker(clock: clock)
+        var created = 0
+        try behaviour.check(Fixture(client: broker, clock: clock) { partitions in
+            created += 1
+            broker.createTopic("topic-\(created)", partitions: Int32(partitions))
+            return "topic-\(created)"
+        })
+        broker.close()
+    case .cluster:
+        let cluster = try IntegrationCluster()
+        let broker = try cluster.dial { $0.clock = clock }
+        defer { broker.close() }
+        try behaviour.check(Fixture(client: broker, clock: clock) { try cluster.topic(partitions: $0) })
+    }
+}
+
+func messages(_ range: Range<Int>) -> [Message] {
+    range.map { Message(key: "key-\($0)", value: "value-\($0)") }
+}
