@@ -55,9 +55,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "KafkaBench",
-            dependencies: ["Kafka", "KafkaTest", "Crdkafka"],
+            dependencies: ["Kafka", "KafkaTest", "Crdkafka", "AllocationCounter"],
             path: "Benchmarks/KafkaBench"
         ),
+        .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
         .testTarget(name: "KafkaProtoTests", dependencies: ["KafkaProto"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "KafkaTest"]),
         .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest"]),

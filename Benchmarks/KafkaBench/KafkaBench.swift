@@ -1,0 +1,177 @@
+import Crdkafka
+import Foundation
+import Kafka
+import KafkaTest
+
+// kafka-bench: the Swift API side by side with raw librdkafka calls, in one
+// process, on one embedded single-broker cluster.
+//   --count N            messages of the produce rows (default 1,000,000)
+//   --size B             value size in bytes (default 100)
+//   --partitions P       partitions of the consume rows (default 16)
+//   --per-partition M    messages per partition for the consume rows (default 40,000)
+//   --latency-calls L    sync single-message produce calls for the latency row (default 1,000)
+//   --json FILE          also write the results as JSON (default bench-results.json)
+@main
+enum KafkaBench {
+    static func main() async throws {
+        var options: [String: String] = [:]
+        var arguments = CommandLine.arguments.dropFirst().makeIterator()
+        while let flag = arguments.next() {
+            guard flag.hasPrefix("--"), let value = arguments.next() else {
+                FileHandle.standardError.write(Data("kafka-bench: expected --flag value pairs, got \(flag)\n".utf8))
+                exit(2)
+            }
+            options[String(flag.dropFirst(2))] = value
+        }
+        func option(_ name: String, _ fallback: Int) -> Int {
+            guard let text = options[name] else { return fallback }
+            guard let value = Int(text.replacingOccurrences(of: "_", with: "")), value > 0 else {
+                FileHandle.standardError.write(Data("kafka-bench: --\(name) needs a positive number\n".utf8))
+                exit(2)
+            }
+            return value
+        }
+        let count = option("count", 1_000_000)
+        let size = option("size", 100)
+        let partitions = option("partitions", 16)
+        let perPartition = option("per-partition", 40_000)
+        let latencyCalls = option("latency-calls", 1000)
+        let jsonPath = options["json"] ?? "bench-results.json"
+        let value = [UInt8](repeating: UInt8(ascii: "v"), count: size)
+
+        let cluster = try MockCluster(brokers: 1)
+        for topic in ["raw-produce", "swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-raw", "latency-swift"] {
+            try cluster.createTopic(topic, partitions: 1)
+        }
+        try cluster.createTopic("consume", partitions: partitions)
+        let bootstrap = cluster.bootstrapServers
+        let broker = try await Broker.dial(cluster.addresses)
+        let producer = try broker.producer()
+        var rows: [Row] = []
+        func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+        // Produce
+        note("producing \(count) messages of \(size) bytes, raw C then Swift ...")
+        rows.append(measure("produce: raw C (all, then wait for reports)", messages: count, bytes: count * size) {
+            precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
+        })
+        var all = (0..<count).map { _ in Message(value: value) }
+        rows.append(try measure("produce: Swift, one sync call of all", messages: count, bytes: count * size, baseline: "produce: raw C (all, then wait for reports)") {
+            try producer.produce("swift-sync", partition: 0, messages: &all)
+        })
+        all = (0..<count).map { _ in Message(value: value) }
+        rows.append(try await measureAsync("produce: Swift, async call of all", messages: count, bytes: count * size, baseline: "produce: raw C (all, then wait for reports)") {
+            try await producer.produce("swift-async", partition: 0, messages: &all)
+        })
+        all = []
+        for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
+            var chunk = (0..<batchSize).map { _ in Message(value: value) }
+            rows.append(try measure("produce: Swift, sync batches of \(batchSize)", messages: total, bytes: total * size, baseline: "produce: raw C (all, then wait for reports)") {
+                for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
+            })
+        }
+
+        // Consume
+        note("filling \(partitions) partitions with \(perPartition) messages each, then consuming ...")
+        for partition in 0..<partitions {
+            var fill = (0..<perPartition).map { _ in Message(value: value) }
+            for start in stride(from: 0, to: perPartition, by: 10_000) {
+                var slice = Array(fill[start..<min(start + 10_000, perPartition)])
+                try await producer.produce("consume", partition: Int32(partition), messages: &slice)
+            }
+            fill = []
+        }
+        let consumeTotal = partitions * perPartition
+        let rawConsume = "consume: raw C batch consume"
+        rows.append(measure(rawConsume, messages: consumeTotal, bytes: consumeTotal * size) {
+            let (read, _) = RawLibrdkafka.consumeAll(bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition)
+            precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
+        })
+        rows.append(try measure("consume: Swift consume() loop", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+            var read = 0
+            for partition in 0..<partitions {
+                let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                for _ in 0..<perPartition {
+                    read += try consumer.consume().value?.count == size ? 1 : 0
+                }
+                consumer.close()
+            }
+            precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
+        })
+        rows.append(try await measureAsync("consume: Swift for try await", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+            var read = 0
+            for partition in 0..<partitions {
+                let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                var taken = 0
+                for try await message in consumer {
+                    read += message.value?.count == size ? 1 : 0
+                    taken += 1
+                    if taken == perPartition { break }
+                }
+                consumer.close()
+            }
+            precondition(read == consumeTotal, "for try await read \(read) of \(consumeTotal)")
+        })
+        let mxPartitions = min(4, partitions)
+        rows.append(try measure("consume: Swift Mx over \(mxPartitions) partitions", messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
+            var consumers: [BrokerConsumer] = []
+            for partition in 0..<mxPartitions {
+                var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                conf.retryLimit = 10
+                consumers.append(try broker.consumer(conf))
+            }
+            let mx = Mx.merge(consumers)
+            var read = 0
+            while read < mxPartitions * perPartition { read += try mx.consume().value?.count == size ? 1 : 0 }
+            mx.close()
+            consumers.forEach { $0.close() }
+        })
+
+        // Latency
+        note("measuring \(latencyCalls) single-message sync produce round trips ...")
+        let rawLatencies = RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value)
+        let swiftLatencies = try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
+        broker.close()
+        cluster.close()
+
+        // Report
+        let raw = Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  embedded 1-broker cluster")
+        print("")
+        print("| run | messages | msgs/s | MB/s | allocs/msg | Swift / raw C |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for row in rows {
+            let ratio = row.baseline.flatMap { raw[$0] }.map { String(format: "%.2f", row.rate / $0.rate) } ?? "1.00 (baseline)"
+            print(String(format: "| %@ | %d | %.0f | %.1f | %.2f | %@ |", row.name, row.messages, row.rate, row.megabytesPerSecond, row.allocationsPerMessage, ratio))
+        }
+        let rawP50 = microseconds(percentile(rawLatencies, 0.5))
+        let rawP99 = microseconds(percentile(rawLatencies, 0.99))
+        let swiftP50 = microseconds(percentile(swiftLatencies, 0.5))
+        let swiftP99 = microseconds(percentile(swiftLatencies, 0.99))
+        print("")
+        print("| latency of one sync produce (\(latencyCalls) calls) | p50 µs | p99 µs |")
+        print("|---|---:|---:|")
+        print(String(format: "| raw C produce + wait for report | %.0f | %.0f |", rawP50, rawP99))
+        print(String(format: "| Swift produce | %.0f | %.0f |", swiftP50, swiftP99))
+        print(String(format: "| Swift / raw C | %.2f | %.2f |", swiftP50 / rawP50, swiftP99 / rawP99))
+        print("")
+        print(String(format: "peak RSS %.0f MiB", peakRSSMegabytes()))
+
+        let json: [String: Any] = [
+            "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "librdkafka": Librdkafka.version, "valueSize": size,
+            "rows": rows.map { row in
+                ["name": row.name, "messages": row.messages, "msgsPerSecond": row.rate, "mbPerSecond": row.megabytesPerSecond,
+                 "allocationsPerMessage": row.allocationsPerMessage,
+                 "ratio": row.baseline.flatMap { raw[$0] }.map { row.rate / $0.rate } ?? 1.0] as [String: Any]
+            },
+            "latency": ["rawP50us": rawP50, "rawP99us": rawP99, "swiftP50us": swiftP50, "swiftP99us": swiftP99],
+            "peakRSSMiB": peakRSSMegabytes(),
+        ]
+        if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {
+            try data.write(to: URL(fileURLWithPath: jsonPath))
+            print(String(decoding: data, as: UTF8.self))
+        }
+
+    }
+}

@@ -1,0 +1,119 @@
+import Crdkafka
+import Synchronization
+
+/// The same work done through raw librdkafka C calls, for the side-by-side ratios.
+enum RawLibrdkafka {
+    final class Counters: Sendable {
+        let delivered = Atomic<Int>(0)
+        let failed = Atomic<Int>(0)
+    }
+
+    static let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+        _, message, opaque in
+        guard let opaque, let message else { return }
+        let counters = Unmanaged<Counters>.fromOpaque(opaque).takeUnretainedValue()
+        if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            counters.delivered.add(1, ordering: .relaxed)
+        } else {
+            counters.failed.add(1, ordering: .relaxed)
+        }
+    }
+
+    static func handle(_ kind: rd_kafka_type_t, _ properties: [(String, String)], opaque: UnsafeMutableRawPointer?) -> OpaquePointer {
+        let conf = rd_kafka_conf_new()
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties {
+            precondition(rd_kafka_conf_set(conf, key, value, &errorText, errorText.count) == RD_KAFKA_CONF_OK, "\(key)")
+        }
+        if kind == RD_KAFKA_PRODUCER { rd_kafka_conf_set_dr_msg_cb(conf, deliveryReport) }
+        rd_kafka_conf_set_opaque(conf, opaque)
+        guard let rk = rd_kafka_new(kind, conf, &errorText, errorText.count) else { fatalError("rd_kafka_new failed") }
+        return rk
+    }
+
+    /// The producer settings this library uses by default, so both sides do the same work.
+    static func producerProperties(_ bootstrap: String) -> [(String, String)] {
+        [("bootstrap.servers", bootstrap), ("request.required.acks", "-1"), ("linger.ms", "0"),
+         ("message.send.max.retries", "0"), ("compression.codec", "none"), ("message.timeout.ms", "10000")]
+    }
+
+    /// Produces `count` messages of `value` to `topic`/0, then waits for every delivery report.
+    static func produceAll(bootstrap: String, topic: String, count: Int, value: [UInt8]) -> Int {
+        let counters = Counters()
+        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
+        defer { rd_kafka_destroy(rk) }
+        let rkt = rd_kafka_topic_new(rk, topic, nil)
+        defer { rd_kafka_topic_destroy(rkt) }
+        value.withUnsafeBytes { bytes in
+            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+            for _ in 0..<count {
+                while rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil) != 0 {
+                    rd_kafka_poll(rk, 10)
+                }
+                rd_kafka_poll(rk, 0)
+            }
+        }
+        while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) < count {
+            rd_kafka_poll(rk, 50)
+        }
+        return counters.delivered.load(ordering: .relaxed)
+    }
+
+    /// Latencies of `calls` produce-one-then-wait-for-its-report round trips.
+    static func produceLatencies(bootstrap: String, topic: String, calls: Int, value: [UInt8]) -> [Duration] {
+        let counters = Counters()
+        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
+        defer { rd_kafka_destroy(rk) }
+        let rkt = rd_kafka_topic_new(rk, topic, nil)
+        defer { rd_kafka_topic_destroy(rkt) }
+        let clock = ContinuousClock()
+        var latencies: [Duration] = []
+        value.withUnsafeBytes { bytes in
+            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+            for call in 0..<calls {
+                let start = clock.now
+                _ = rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil)
+                while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) <= call {
+                    rd_kafka_poll(rk, 1)
+                }
+                latencies.append(clock.now - start)
+            }
+        }
+        return latencies
+    }
+
+    /// Consumes `perPartition` messages from each of `partitions` partitions, one partition after the other,
+    /// with batch consume; returns the number of messages and payload bytes read.
+    static func consumeAll(bootstrap: String, topic: String, partitions: [Int32], perPartition: Int) -> (Int, Int) {
+        let rk = handle(RD_KAFKA_CONSUMER, [("bootstrap.servers", bootstrap), ("fetch.wait.max.ms", "50"),
+                                            ("auto.offset.reset", "error"), ("enable.partition.eof", "false")], opaque: nil)
+        defer { rd_kafka_destroy(rk) }
+        let rkt = rd_kafka_topic_new(rk, topic, nil)
+        defer { rd_kafka_topic_destroy(rkt) }
+        let buffer = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: 1000)
+        defer { buffer.deallocate() }
+        var total = 0
+        var bytes = 0
+        for partition in partitions {
+            let queue = rd_kafka_queue_new(rk)
+            rd_kafka_consume_start_queue(rkt, partition, Int64(RD_KAFKA_OFFSET_BEGINNING), queue)
+            var read = 0
+            while read < perPartition {
+                let count = rd_kafka_consume_batch_queue(queue, 50, buffer, 1000)
+                for index in 0..<max(0, count) {
+                    if let message = buffer[index] {
+                        if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                            read += 1
+                            bytes += message.pointee.len
+                        }
+                        rd_kafka_message_destroy(message)
+                    }
+                }
+            }
+            rd_kafka_consume_stop(rkt, partition)
+            rd_kafka_queue_destroy(queue)
+            total += read
+        }
+        return (total, bytes)
+    }
+}
