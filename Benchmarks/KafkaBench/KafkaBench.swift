@@ -48,25 +48,34 @@ enum KafkaBench {
         let broker = try await Broker.dial(cluster.addresses)
         let producer = try broker.producer()
         var rows: [Row] = []
+        // Warm up: every topic's metadata and leader connection exist before anything is timed.
+        for topic in ["swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-swift"] {
+            try await producer.produce(topic, partition: 0, messages: [Message(value: value)])
+        }
+        _ = RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: 1, value: value)
         func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
         // Produce
         note("producing \(count) messages of \(size) bytes, raw C then Swift ...")
-        rows.append(measure("produce: raw C (all, then wait for reports)", messages: count, bytes: count * size) {
+        let rawProduce = "produce: raw C produce_batch, then wait for reports"
+        rows.append(measure(rawProduce, messages: count, bytes: count * size) {
+            precondition(RawLibrdkafka.produceBatched(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
+        })
+        rows.append(measure("produce: raw C produce per message, then wait", messages: count, bytes: count * size, baseline: rawProduce) {
             precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
         })
         var all = (0..<count).map { _ in Message(value: value) }
-        rows.append(try measure("produce: Swift, one sync call of all", messages: count, bytes: count * size, baseline: "produce: raw C (all, then wait for reports)") {
+        rows.append(try measure("produce: Swift, one sync call of all", messages: count, bytes: count * size, baseline: rawProduce) {
             try producer.produce("swift-sync", partition: 0, messages: &all)
         })
         all = (0..<count).map { _ in Message(value: value) }
-        rows.append(try await measureAsync("produce: Swift, async call of all", messages: count, bytes: count * size, baseline: "produce: raw C (all, then wait for reports)") {
+        rows.append(try await measureAsync("produce: Swift, async call of all", messages: count, bytes: count * size, baseline: rawProduce) {
             try await producer.produce("swift-async", partition: 0, messages: &all)
         })
         all = []
         for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
             var chunk = (0..<batchSize).map { _ in Message(value: value) }
-            rows.append(try measure("produce: Swift, sync batches of \(batchSize)", messages: total, bytes: total * size, baseline: "produce: raw C (all, then wait for reports)") {
+            rows.append(try measure("produce: Swift, sync batches of \(batchSize)", messages: total, bytes: total * size, baseline: rawProduce) {
                 for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
             })
         }
@@ -91,6 +100,19 @@ enum KafkaBench {
             var read = 0
             for partition in 0..<partitions {
                 let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                for _ in 0..<perPartition {
+                    read += try consumer.consume().value?.count == size ? 1 : 0
+                }
+                consumer.close()
+            }
+            precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
+        })
+        rows.append(try measure("consume: Swift consume() loop, readsHeaders false", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+            var read = 0
+            for partition in 0..<partitions {
+                var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                conf.readsHeaders = false
+                let consumer = try broker.consumer(conf)
                 for _ in 0..<perPartition {
                     read += try consumer.consume().value?.count == size ? 1 : 0
                 }

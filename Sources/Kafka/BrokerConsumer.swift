@@ -100,7 +100,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
 
     /// The `async` twin of ``consume()``. A buffered message is returned without
     /// suspending; a fetch waits on a thread outside the cooperative pool.
-    public func consume() async throws -> Message {
+    nonisolated(nonsending) public func consume() async throws -> Message {
         if let message = takeBufferedWithoutWaiting() { return message }
         return try await runBlocking { try self.consume() }
     }
@@ -117,7 +117,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     }
 
     /// The `async` twin of ``consumeBatch()``.
-    public func consumeBatch() async throws -> [Message] {
+    nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
         try await runBlocking { try self.consumeBatch() }
     }
 
@@ -245,7 +245,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
         if timestampType != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE { message.timestamp = timestamp }
         var headers: OpaquePointer?
-        if rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
+        if conf.readsHeaders, rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
             var index = 0
             var name: UnsafePointer<CChar>?
             var value: UnsafeRawPointer?
@@ -276,7 +276,7 @@ public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
     }
 
     /// The next message, or `nil` once the source reports ``KafkaError/noData`` or ``KafkaError/mxClosed``.
-    public mutating func next() async throws -> Message? {
+    nonisolated(nonsending) public mutating func next() async throws -> Message? {
         do {
             return try await source.consume()
         } catch KafkaError.noData {
@@ -284,5 +284,11 @@ public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
         } catch KafkaError.mxClosed {
             return nil
         }
+    }
+
+    /// What `for try await` calls: ``next()`` on the caller's actor, so a loop
+    /// on an actor does not hop threads per message.
+    public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Message? {
+        try await next()
     }
 }

@@ -106,26 +106,100 @@ public final class BrokerProducer: Producer {
             let rkt = try handle.topic(topic)
             let retained = Unmanaged.passRetained(batch)
             handle.context.deliveries.withLock { $0[ObjectIdentifier(batch)] = batch }
-            var refused = 0
-            for (slot, index) in indices.enumerated() {
-                var code = handle.isClosed
-                    ? RD_KAFKA_RESP_ERR__PURGE_QUEUE
-                    : enqueueOne(rk, rkt, partition, messages[index], opaque: batch.slots + slot)
-                while code == RD_KAFKA_RESP_ERR__QUEUE_FULL && !handle.isClosed {
-                    // librdkafka's queue is full: let deliveries drain it, then try again.
-                    rd_kafka_poll(rk, 10)
-                    code = enqueueOne(rk, rkt, partition, messages[index], opaque: batch.slots + slot)
-                }
-                if code != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    batch.slots[slot].error = code.rawValue
-                    refused += 1
-                }
-            }
+            let plain = indices.allSatisfy { messages[$0].headers.isEmpty && messages[$0].timestamp == nil }
+            let refused = plain
+                ? enqueuePlain(rk, rkt, partition, messages, indices, batch)
+                : enqueueEach(rk, rkt, partition, messages, indices, batch)
             if refused > 0, batch.arrived(refused) {
                 DeliveryBatch.retire(retained, context: handle.context)
             }
         }
         return batch
+    }
+
+    /// Enqueues messages with headers or timestamps one by one; returns how many librdkafka refused.
+    private func enqueueEach(
+        _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ messages: [Message], _ indices: [Int], _ batch: DeliveryBatch
+    ) -> Int {
+        var refused = 0
+        for (slot, index) in indices.enumerated() {
+            var code = handle.isClosed
+                ? RD_KAFKA_RESP_ERR__PURGE_QUEUE
+                : enqueueOne(rk, rkt, partition, messages[index], opaque: batch.slots + slot)
+            while code == RD_KAFKA_RESP_ERR__QUEUE_FULL && !handle.isClosed {
+                // librdkafka's queue is full: let deliveries drain it, then try again.
+                rd_kafka_poll(rk, 10)
+                code = enqueueOne(rk, rkt, partition, messages[index], opaque: batch.slots + slot)
+            }
+            if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+                batch.slots[slot].error = code.rawValue
+                refused += 1
+            }
+        }
+        return refused
+    }
+
+    /// Enqueues plain messages (no headers, no timestamp) with `rd_kafka_produce_batch`, up to
+    /// 1,000 at a time: one lock and one wake-up of the broker thread per chunk, so a call's
+    /// messages travel together. Keys and values are copied into one scratch buffer per chunk
+    /// (librdkafka copies them again). Waits for room in librdkafka's queue before each chunk,
+    /// so that a full queue cannot split a chunk and reorder it. Returns how many were refused.
+    private func enqueuePlain(
+        _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ messages: [Message], _ indices: [Int], _ batch: DeliveryBatch
+    ) -> Int {
+        let chunkSize = min(1000, indices.count, max(1, handle.maxQueuedMessages))
+        var records = [rd_kafka_message_t](repeating: rd_kafka_message_t(), count: chunkSize)
+        var scratch = ScratchBuffer()
+        var refused = 0
+        var start = 0
+        while start < indices.count {
+            let end = min(start + chunkSize, indices.count)
+            if handle.isClosed {
+                for slot in start..<indices.count { batch.slots[slot].error = RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue }
+                return refused + indices.count - start
+            }
+            while Int(rd_kafka_outq_len(rk)) + (end - start) > handle.maxQueuedMessages && !handle.isClosed {
+                rd_kafka_poll(rk, 10)
+            }
+            scratch.reserve(indices[start..<end].reduce(0) { $0 + (messages[$1].key?.count ?? 0) + (messages[$1].value?.count ?? 0) })
+            for slot in start..<end {
+                let message = messages[indices[slot]]
+                let value = scratch.append(message.value)
+                let key = scratch.append(message.key)
+                records[slot - start] = rd_kafka_message_t(
+                    err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: partition,
+                    payload: value.pointer, len: value.count, key: key.pointer, key_len: key.count,
+                    offset: 0, _private: UnsafeMutableRawPointer(batch.slots + slot)
+                )
+            }
+            var first = 0
+            let count = end - start
+            while first < count {
+                let enqueued = records.withUnsafeMutableBufferPointer { buffer in
+                    Int(rd_kafka_produce_batch(rkt, partition, RD_KAFKA_MSG_F_COPY, buffer.baseAddress! + first, Int32(count - first)))
+                }
+                if enqueued == count - first { break }
+                // Keep order: retry the failed suffix after a full queue, refuse everything else.
+                let failed = (first..<count).filter { records[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR }
+                let retryable = failed.first.map { firstFailed in
+                    (firstFailed..<count).allSatisfy { records[$0].err == RD_KAFKA_RESP_ERR__QUEUE_FULL }
+                } ?? false
+                if retryable && !handle.isClosed, let firstFailed = failed.first {
+                    rd_kafka_poll(rk, 10)
+                    for index in firstFailed..<count { records[index].err = RD_KAFKA_RESP_ERR_NO_ERROR }
+                    first = firstFailed
+                    continue
+                }
+                for index in failed {
+                    batch.slots[start + index].error = records[index].err.rawValue
+                    refused += 1
+                }
+                break
+            }
+            scratch.reset()
+            start = end
+        }
+        return refused
     }
 
     private enum Settlement {
@@ -171,6 +245,37 @@ public final class BrokerProducer: Producer {
 /// value (a non-NULL pointer) from an absent one (NULL).
 private nonisolated(unsafe) let emptyBytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 // nonisolated(unsafe): the byte is allocated once and never written or freed; librdkafka only reads 0 bytes from it.
+
+/// Holds copies of keys and values for one `rd_kafka_produce_batch` call.
+private struct ScratchBuffer: ~Copyable {
+    private var base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    private var capacity = 1
+    private var used = 0
+
+    deinit { base.deallocate() }
+
+    /// Makes room for `bytes` bytes; pointers handed out before stay valid only until the next `reserve`.
+    mutating func reserve(_ bytes: Int) {
+        guard bytes + 1 > capacity else { return }
+        base.deallocate()
+        capacity = bytes + 1
+        base = .allocate(byteCount: capacity, alignment: 1)
+        used = 0
+    }
+
+    /// Copies `bytes` in; NULL for `nil`, a non-NULL pointer for an empty array.
+    mutating func append(_ bytes: [UInt8]?) -> (pointer: UnsafeMutableRawPointer?, count: Int) {
+        guard let bytes else { return (nil, 0) }
+        let pointer = base + used
+        bytes.withUnsafeBytes { source in
+            if let address = source.baseAddress { pointer.copyMemory(from: address, byteCount: source.count) }
+        }
+        used += bytes.count
+        return (pointer, bytes.count)
+    }
+
+    mutating func reset() { used = 0 }
+}
 
 /// Enqueues one message. The plain path uses `rd_kafka_produce`, which needs
 /// no allocation; messages with headers or a timestamp go through `rd_kafka_produceva`.

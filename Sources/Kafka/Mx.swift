@@ -4,18 +4,22 @@ import Synchronization
 
 /// Merges many consumers into one stream: Go's `kafka.Mx`.
 ///
-/// One worker thread per consumer (as Go's one goroutine per consumer) calls
-/// its blocking `consume()` and hands each result (message or error) over
-/// when ``consume()`` asks, holding at most one result at a time, so
-/// per-consumer order is kept. Workers never use the cooperative pool, so a
-/// blocking ``consume()`` called from a task cannot starve them. A consumer that
-/// throws ``KafkaError/noData`` leaves the set; other errors are passed
-/// through and its worker goes on. When the last worker leaves, the Mx
-/// closes itself and ``consume()`` throws ``KafkaError/mxClosed``. An Mx
+/// One worker thread per consumer (as Go's one goroutine per consumer)
+/// reads from its consumer and hands results over when ``consume()`` asks.
+/// A consumer that throws ``KafkaError/noData`` leaves the set; other errors
+/// are passed through and its worker goes on. When the last worker leaves,
+/// the Mx closes itself and ``consume()`` throws ``KafkaError/mxClosed``. An Mx
 /// over no consumers never closes by itself (as Go's).
 ///
+/// Workers read a ``BatchConsumer`` one fetch at a time with `consumeBatch()`
+/// (other consumers one message at a time) and hold that fetch until it is
+/// handed out, so a hand-over costs a lock, not a thread switch, per message.
+/// Per-consumer order is kept. Workers never use the cooperative pool, so a
+/// blocking ``consume()`` called from a task cannot starve them.
+///
 /// ``close()`` does not close the merged consumers, returns without waiting
-/// for workers blocked inside them, and drops results fetched but not yet handed out.
+/// for workers blocked inside them, and drops what they fetched but did not
+/// hand out (at most one fetch per worker; Go dropped at most one message).
 public final class Mx: Consumer, AsyncSequence {
     public typealias Element = Message
     public typealias AsyncIterator = ConsumerIterator<Mx>
@@ -31,8 +35,10 @@ public final class Mx: Consumer, AsyncSequence {
         var result: Result<Message, any Error> = .failure(KafkaError.mxClosed)
     }
 
+    /// A worker's fetch waiting to be handed out, and the worker waiting for it to be.
     private struct Parked {
-        let result: Result<Message, any Error>
+        var messages: ArraySlice<Message>
+        var error: (any Error)?
         let worker: DispatchSemaphore
     }
 
@@ -41,6 +47,18 @@ public final class Mx: Consumer, AsyncSequence {
         var liveWorkers: Int
         var parked: [Parked] = []
         var waiters: [Waiter] = []
+
+        /// The next result from the parked fetches, waking a worker whose fetch is used up.
+        mutating func takeParked() -> Result<Message, any Error>? {
+            guard !parked.isEmpty else { return nil }
+            if let error = parked[0].error {
+                parked.removeFirst().worker.signal()
+                return .failure(error)
+            }
+            let message = parked[0].messages.removeFirst()
+            if parked[0].messages.isEmpty { parked.removeFirst().worker.signal() }
+            return .success(message)
+        }
     }
 
     private let state: Mutex<State>
@@ -49,7 +67,7 @@ public final class Mx: Consumer, AsyncSequence {
         state = Mutex(State(liveWorkers: workers))
     }
 
-    /// Merges `consumers` and starts one worker per consumer at once.
+    /// Merges `consumers` and starts one worker thread per consumer at once.
     public static func merge(_ consumers: [any Consumer]) -> Mx {
         let mx = Mx(workers: consumers.count)
         for (index, consumer) in consumers.enumerated() {
@@ -66,15 +84,14 @@ public final class Mx: Consumer, AsyncSequence {
     /// Returns the next message or error of any merged consumer, blocking the calling thread.
     /// - Throws: ``KafkaError/mxClosed`` once closed; any error a merged consumer threw (except noData).
     public func consume() throws -> Message {
+        if let ready = state.withLock({ $0.closed ? .failure(KafkaError.mxClosed) : $0.takeParked() }) {
+            return try ready.get()
+        }
         let slot = Slot()
         let semaphore = DispatchSemaphore(value: 0)
         let immediate: Result<Message, any Error>? = state.withLock { state in
             if state.closed { return .failure(KafkaError.mxClosed) }
-            if !state.parked.isEmpty {
-                let parked = state.parked.removeFirst()
-                parked.worker.signal()
-                return parked.result
-            }
+            if let result = state.takeParked() { return result }
             state.waiters.append(.thread(semaphore, slot))
             return nil
         }
@@ -83,16 +100,15 @@ public final class Mx: Consumer, AsyncSequence {
         return try slot.result.get()
     }
 
-    /// The `async` twin of ``consume()``: suspends without blocking a thread.
-    public func consume() async throws -> Message {
+    /// The `async` twin of ``consume()``: suspends without blocking a thread, on the caller's executor.
+    nonisolated(nonsending) public func consume() async throws -> Message {
+        if let ready = state.withLock({ $0.closed ? .failure(KafkaError.mxClosed) : $0.takeParked() }) {
+            return try ready.get()
+        }
         let result: Result<Message, any Error> = await withCheckedContinuation { continuation in
             let immediate: Result<Message, any Error>? = state.withLock { state in
                 if state.closed { return .failure(KafkaError.mxClosed) }
-                if !state.parked.isEmpty {
-                    let parked = state.parked.removeFirst()
-                    parked.worker.signal()
-                    return parked.result
-                }
+                if let result = state.takeParked() { return result }
                 state.waiters.append(.task(continuation))
                 return nil
             }
@@ -107,7 +123,7 @@ public final class Mx: Consumer, AsyncSequence {
     }
 
     /// Closes the multiplexer: waiting and later ``consume()`` calls throw
-    /// ``KafkaError/mxClosed``; workers stop after their current consume.
+    /// ``KafkaError/mxClosed``; workers stop after their current read.
     /// Idempotent, safe from any thread, does not wait for workers.
     public func close() {
         let (waiters, parked): ([Waiter], [Parked]) = state.withLock { state in
@@ -124,16 +140,17 @@ public final class Mx: Consumer, AsyncSequence {
     }
 
     private func work(_ consumer: any Consumer) {
+        let batches = consumer as? any BatchConsumer
         while !state.withLock({ $0.closed }) {
-            let result: Result<Message, any Error>
+            let fetched: Result<[Message], any Error>
             do {
-                result = .success(try consumer.consume())
+                fetched = .success(try batches?.consumeBatch() ?? [consumer.consume()])
             } catch KafkaError.noData {
                 break
             } catch {
-                result = .failure(error)
+                fetched = .failure(error)
             }
-            handOver(result)
+            handOver(fetched)
         }
         let last: Bool = state.withLock { state in
             state.liveWorkers -= 1
@@ -142,26 +159,32 @@ public final class Mx: Consumer, AsyncSequence {
         if last { close() }
     }
 
-    private enum HandOver {
-        case dropped
-        case taken(Waiter)
-        case parked
-    }
-
-    /// Gives `result` to a waiting caller, or parks the worker thread until one takes it or the Mx closes.
-    private func handOver(_ result: Result<Message, any Error>) {
+    /// Gives results to waiting callers, parks the rest, and blocks the worker
+    /// until they are all handed out or the Mx closes.
+    private func handOver(_ fetched: Result<[Message], any Error>) {
         let parking = DispatchSemaphore(value: 0)
-        let outcome: HandOver = state.withLock { state in
-            if state.closed { return .dropped }
-            if !state.waiters.isEmpty { return .taken(state.waiters.removeFirst()) }
-            state.parked.append(Parked(result: result, worker: parking))
-            return .parked
+        var handed: [(Waiter, Result<Message, any Error>)] = []
+        let mustWait: Bool = state.withLock { state in
+            if state.closed { return false }
+            var entry: Parked
+            switch fetched {
+            case .success(let messages): entry = Parked(messages: messages[...], error: nil, worker: parking)
+            case .failure(let error): entry = Parked(messages: [], error: error, worker: parking)
+            }
+            while !state.waiters.isEmpty {
+                if let error = entry.error {
+                    handed.append((state.waiters.removeFirst(), .failure(error)))
+                    return false
+                }
+                guard let message = entry.messages.popFirst() else { return false }
+                handed.append((state.waiters.removeFirst(), .success(message)))
+            }
+            if entry.error == nil && entry.messages.isEmpty { return false }
+            state.parked.append(entry)
+            return true
         }
-        switch outcome {
-        case .dropped: break
-        case .taken(let waiter): Self.deliver(result, to: waiter)
-        case .parked: parking.wait()  // consume() or close() signals it
-        }
+        for (waiter, result) in handed { Self.deliver(result, to: waiter) }
+        if mustWait { parking.wait() }  // consume() or close() signals it
     }
 
     private static func deliver(_ result: Result<Message, any Error>, to waiter: Waiter) {

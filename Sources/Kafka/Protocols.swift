@@ -48,8 +48,9 @@ public protocol Consumer: Sendable {
     /// - Throws: ``KafkaError/noData`` when a retry limit ran out without data,
     ///   ``KafkaError/closed`` after close, broker and local errors after retries.
     func consume() throws -> Message
-    /// The `async` twin of ``consume()``.
-    func consume() async throws -> Message
+    /// The `async` twin of ``consume()``. Runs on the caller's executor, so a
+    /// consume loop on an actor does not hop threads per message.
+    nonisolated(nonsending) func consume() async throws -> Message
 }
 
 /// Reads the messages of one fetch at once. Go's `kafka.BatchConsumer`.
@@ -59,7 +60,7 @@ public protocol BatchConsumer: Consumer {
     /// Same retry and ``KafkaError/noData`` rules as `consume()`.
     func consumeBatch() throws -> [Message]
     /// The `async` twin of ``consumeBatch()``.
-    func consumeBatch() async throws -> [Message]
+    nonisolated(nonsending) func consumeBatch() async throws -> [Message]
 }
 
 /// Commits and reads a consumer group's offsets. Go's `kafka.OffsetCoordinator`.

@@ -31,6 +31,8 @@ public final class MockCluster: @unchecked Sendable {
         guard let conf = rd_kafka_conf_new() else { throw KafkaError.local(code: -1, message: "cannot allocate a configuration") }
         var errorText = [CChar](repeating: 0, count: 512)
         _ = rd_kafka_conf_set(conf, "log_level", "3", &errorText, errorText.count)
+        // The mock brokers' sockets take their settings from this handle: TCP_NODELAY, as a real broker.
+        _ = rd_kafka_conf_set(conf, "socket.nagle.disable", "true", &errorText, errorText.count)
         guard let host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
             throw KafkaError.local(code: -1, message: "cannot create the mock cluster's host handle: \(String(cString: errorText))")

@@ -30,17 +30,18 @@ final class DeliveryBatch: @unchecked Sendable {
     }
 
     private struct State {
-        var remaining: Int
         var waiter: Waiter = .none
         var abandoned = false
     }
 
-    private let state: Mutex<State>
+    /// Reports still to come; counted without the lock, which only the last report takes.
+    private let remaining: Atomic<Int>
+    private let state = Mutex(State())
 
     init(count: Int) {
         self.count = count
         self.slots = .allocate(capacity: count)
-        self.state = Mutex(State(remaining: count))
+        self.remaining = Atomic(count)
         let unmanaged = Unmanaged.passUnretained(self)
         for index in 0..<count {
             (slots + index).initialize(to: DeliverySlot(offset: -1, error: 0, batch: unmanaged))
@@ -62,15 +63,14 @@ final class DeliveryBatch: @unchecked Sendable {
     /// Returns true when this was the last report.
     @discardableResult
     func arrived(_ count: Int) -> Bool {
-        let (waiter, last): (Waiter, Bool) = state.withLock {
-            $0.remaining -= count
-            guard $0.remaining == 0 else { return (.none, false) }
+        guard remaining.subtract(count, ordering: .acquiringAndReleasing).newValue == 0 else { return false }
+        let waiter: Waiter = state.withLock {
             let waiter = $0.waiter
             $0.waiter = .none
-            return (waiter, true)
+            return waiter
         }
         wake(waiter)
-        return last
+        return true
     }
 
     /// Wakes the waiter early, at close; reports that arrive later are still recorded safely.
@@ -89,7 +89,7 @@ final class DeliveryBatch: @unchecked Sendable {
     /// Blocks the calling thread until every report arrived or the batch was abandoned.
     func waitBlocking() {
         let semaphore: DispatchSemaphore? = state.withLock {
-            guard $0.remaining > 0, !$0.abandoned else { return nil }
+            guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned else { return nil }
             let semaphore = DispatchSemaphore(value: 0)
             $0.waiter = .thread(semaphore)
             return semaphore
@@ -101,7 +101,7 @@ final class DeliveryBatch: @unchecked Sendable {
     func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready: Bool = state.withLock {
-                guard $0.remaining > 0, !$0.abandoned else { return true }
+                guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned else { return true }
                 $0.waiter = .task(continuation)
                 return false
             }

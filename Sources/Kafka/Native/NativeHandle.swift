@@ -19,6 +19,8 @@ final class NativeHandle: @unchecked Sendable {
     let context: HandleContext
     /// `message.max.bytes` of this handle, for checking sizes before anything is enqueued.
     let maxMessageBytes: Int
+    /// `queue.buffering.max.messages` of this handle: how many messages librdkafka may hold.
+    let maxQueuedMessages: Int
     let isClosedFlag = Atomic<Bool>(false)
     private let lock = ConditionLock()
     private var users = 0
@@ -46,6 +48,7 @@ final class NativeHandle: @unchecked Sendable {
         let opaque = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(confPointer, opaque.toOpaque())
         let maxBytes = config.get("message.max.bytes").flatMap { Int($0) } ?? 1_000_000
+        let maxQueued = config.get("queue.buffering.max.messages").flatMap { Int($0) } ?? 100_000
 
         var errorText = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, confPointer, &errorText, errorText.count)
@@ -59,6 +62,7 @@ final class NativeHandle: @unchecked Sendable {
         self.kind = kind
         self.context = context
         self.maxMessageBytes = maxBytes
+        self.maxQueuedMessages = maxQueued
         HandleCounter.live.add(1, ordering: .relaxed)
         if polled { pollThread = PollThread(rk: rk, name: name) }
     }

@@ -54,7 +54,7 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
     }
 
     /// The `async` twin of ``consume()``; waits on a thread outside the cooperative pool.
-    public func consume() async throws -> Message {
+    nonisolated(nonsending) public func consume() async throws -> Message {
         try await offPool { try self.consume() }
     }
 
@@ -64,7 +64,7 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
     }
 
     /// The `async` twin of ``consumeBatch()``.
-    public func consumeBatch() async throws -> [Message] {
+    nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
         try await offPool { try self.consumeBatch() }
     }
 
