@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config
 PEER_PACKAGES := kcat python3-kafka
 
-.PHONY: setup example test bench clean
+.PHONY: setup example test bench soak sanitize clean
 
 # Installs the system packages the build needs, only when one is missing.
 setup:
@@ -33,6 +33,18 @@ test: setup
 bench: setup
 	$(SWIFT) build -c release --product kafka-bench
 	"$$($(SWIFT) build -c release --show-bin-path)/kafka-bench" $(BENCH_ARGS)
+
+# 1,000,000 messages produced and consumed concurrently, then 10,000 produce/consume/close
+# cycles, printing RSS; fails if memory keeps growing or handles leak.
+soak: setup
+	$(SWIFT) build -c release --product kafka-soak
+	"$$($(SWIFT) build -c release --show-bin-path)/kafka-soak"
+
+# The concurrency, close and fault tests under ThreadSanitizer, then AddressSanitizer.
+SANITIZE_FILTER ?= Concurrency|Consumer|Mx|FaultTests|ContractTests|MockBrokerTests
+sanitize: setup
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(SANITIZE_FILTER)'
+	$(SWIFT) test --sanitize=address --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
 
 clean:
 	rm -rf .build

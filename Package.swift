@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "kafka-consume", targets: ["KafkaConsumeExample"]),
         .executable(name: "kafka-serve", targets: ["KafkaServeExample"]),
         .executable(name: "kafka-bench", targets: ["KafkaBench"]),
+        .executable(name: "kafka-soak", targets: ["KafkaSoak"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -59,6 +60,7 @@ let package = Package(
             path: "Benchmarks/KafkaBench"
         ),
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
+        .executableTarget(name: "KafkaSoak", dependencies: ["Kafka", "KafkaTest"], path: "Benchmarks/KafkaSoak"),
         .testTarget(name: "KafkaProtoTests", dependencies: ["KafkaProto"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "KafkaTest"]),
         .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest"]),
