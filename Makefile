@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config
 PEER_PACKAGES := kcat python3-kafka
 
-.PHONY: setup example test bench soak sanitize clean
+.PHONY: setup example test bench soak sanitize sanitize-thread clean
 
 # Installs the system packages the build needs, only when one is missing.
 setup:
@@ -40,11 +40,17 @@ soak: setup
 	$(SWIFT) build -c release --product kafka-soak
 	"$$($(SWIFT) build -c release --show-bin-path)/kafka-soak"
 
-# The concurrency, close and fault tests under ThreadSanitizer, then AddressSanitizer.
-SANITIZE_FILTER ?= Concurrency|Consumer|Mx|FaultTests|ContractTests|MockBrokerTests
+# The concurrency, close and fault tests under AddressSanitizer and LeakSanitizer
+# (XCTest's own one-off allocations are suppressed in .ci/lsan.supp).
+SANITIZE_FILTER ?= Concurrency|Consumer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput
 sanitize: setup
+	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
+
+# The same tests under ThreadSanitizer. Not part of CI: with Debian's uninstrumented
+# librdkafka the TSan runtime crashes (SEGV) on tests that start librdkafka threads,
+# and it reports Synchronization.Mutex (futex-based) as racing; see CHANGELOG/notes.
+sanitize-thread: setup
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(SANITIZE_FILTER)'
-	$(SWIFT) test --sanitize=address --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
 
 clean:
 	rm -rf .build

@@ -24,7 +24,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     private let logger: any KafkaLogger
     private let fetchLock = ConditionLock()
     private static let batchCapacity = 1000
-    private let fetched = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: batchCapacity)
+    /// Where one fetch's messages land; allocated last in `init`, so a failed init leaks nothing.
+    private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private var buffer: [Message] = []
     private var readIndex = 0
     private var deferredError: KafkaError?
@@ -73,6 +74,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         self.handle = handle
         self.queue = queue
         self.logger = logger
+        self.fetched = .allocate(capacity: Self.batchCapacity)
     }
 
     deinit {

@@ -35,7 +35,8 @@ public final class MockCluster: @unchecked Sendable {
         _ = rd_kafka_conf_set(conf, "socket.nagle.disable", "true", &errorText, errorText.count)
         guard let host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError.local(code: -1, message: "cannot create the mock cluster's host handle: \(String(cString: errorText))")
+            let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw KafkaError.local(code: -1, message: "cannot create the mock cluster's host handle: \(text)")
         }
         guard let cluster = rd_kafka_mock_cluster_new(host, Int32(brokers)) else {
             rd_kafka_destroy(host)

@@ -24,8 +24,19 @@ struct FaultTests {
             let producer = try broker.producer(producerConf)
             try cluster.flaky(.produce, times: 3, error: .notEnoughReplicas)
             var messages = batch(0..<5)
-            #expect(try producer.produce("t", partition: 0, messages: &messages) == 0)
+            let first = try producer.produce("t", partition: 0, messages: &messages)
             #expect(clock.sleeps == Array(repeating: .milliseconds(200), count: 3))
+            // Each message is written once, at the offset the call reported for it. (If librdkafka split
+            // the call over several requests and only some failed, the retried ones land after the others.)
+            #expect(first == messages[0].offset)
+            #expect(Set(messages.map(\.offset)) == Set(0..<5))
+            var consumerConf = ConsumerConf(topic: "t", partition: 0)
+            consumerConf.retryLimit = 10
+            let consumer = try broker.consumer(consumerConf)
+            let stored = try (0..<5).map { _ in try consumer.consume() }
+            for message in messages {
+                #expect(stored[Int(message.offset)].value == message.value)
+            }
             #expect(try broker.offsetLatest("t", partition: 0) == 5)
         }
     }

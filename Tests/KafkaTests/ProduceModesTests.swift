@@ -50,7 +50,7 @@ struct DistributingProducerTests {
         let expected: [(String, Int32)] = [("a", 6), ("foo", 2), ("bar", 2), ("hello", 2), ("kafka", 4), ("key-0", 6), ("key-1", 1), ("1234", 6)]
         for (key, partition) in expected {
             var messages = [Message(key: key, value: "v")]
-            try hashed.distribute(topic, messages: &messages)
+            _ = try hashed.distribute(topic, messages: &messages)
             #expect(messages[0].partition == partition, "key \(key)")
         }
         for partition: Int32 in 0..<7 {
@@ -116,7 +116,7 @@ struct ConcurrencyTests {
                         if worker % 2 == 0 {
                             try await producer.produce(topic, partition: Int32(worker % 2), messages: messages)
                         } else {
-                            try await Task.detached { try producer.produce(topic, partition: Int32(worker % 2), messages: messages) }.value
+                            try await Task.detached { _ = try producer.produce(topic, partition: Int32(worker % 2), messages: messages) }.value
                         }
                     }
                 }
@@ -149,7 +149,7 @@ struct ConcurrencyTests {
                             if worker % 2 == 0 {
                                 try await producer.produce(topic, partition: 0, messages: values(0..<10))
                             } else {
-                                try await Task.detached { try producer.produce(topic, partition: 0, messages: values(0..<10)) }.value
+                                try await Task.detached { _ = try producer.produce(topic, partition: 0, messages: values(0..<10)) }.value
                             }
                         }
                         return "finished"
