@@ -11,6 +11,7 @@ import KafkaTest
 //   --per-partition M    messages per partition for the consume rows (default 40,000)
 //   --latency-calls L    sync single-message produce calls for the latency row (default 1,000)
 //   --json FILE          also write the results as JSON (default bench-results.json)
+//   --rounds R           runs of every row, interleaved; the best counts (default 3)
 @main
 enum KafkaBench {
     static func main() async throws {
@@ -37,6 +38,7 @@ enum KafkaBench {
         let perPartition = option("per-partition", 40_000)
         let latencyCalls = option("latency-calls", 1000)
         let jsonPath = options["json"] ?? "bench-results.json"
+        let rounds = option("rounds", 3)
         let value = [UInt8](repeating: UInt8(ascii: "v"), count: size)
 
         let cluster = try MockCluster(brokers: 1)
@@ -48,6 +50,7 @@ enum KafkaBench {
         let broker = try await Broker.dial(cluster.addresses)
         let producer = try broker.producer()
         var rows: [Row] = []
+        var order: [String: Int] = [:]
         // Warm up: every topic's metadata and leader connection exist before anything is timed.
         for topic in ["swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-swift"] {
             try await producer.produce(topic, partition: 0, messages: [Message(value: value)])
@@ -55,31 +58,7 @@ enum KafkaBench {
         _ = RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: 1, value: value)
         func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
-        // Produce
-        note("producing \(count) messages of \(size) bytes, raw C then Swift ...")
         let rawProduce = "produce: raw C produce_batch, then wait for reports"
-        rows.append(measure(rawProduce, messages: count, bytes: count * size) {
-            precondition(RawLibrdkafka.produceBatched(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
-        })
-        rows.append(measure("produce: raw C produce per message, then wait", messages: count, bytes: count * size, baseline: rawProduce) {
-            precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
-        })
-        var all = (0..<count).map { _ in Message(value: value) }
-        rows.append(try measure("produce: Swift, one sync call of all", messages: count, bytes: count * size, baseline: rawProduce) {
-            try producer.produce("swift-sync", partition: 0, messages: &all)
-        })
-        all = (0..<count).map { _ in Message(value: value) }
-        rows.append(try await measureAsync("produce: Swift, async call of all", messages: count, bytes: count * size, baseline: rawProduce) {
-            try await producer.produce("swift-async", partition: 0, messages: &all)
-        })
-        all = []
-        for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
-            var chunk = (0..<batchSize).map { _ in Message(value: value) }
-            rows.append(try measure("produce: Swift, sync batches of \(batchSize)", messages: total, bytes: total * size, baseline: rawProduce) {
-                for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
-            })
-        }
-
         // Consume
         note("filling \(partitions) partitions with \(perPartition) messages each, then consuming ...")
         for partition in 0..<partitions {
@@ -92,74 +71,110 @@ enum KafkaBench {
         }
         let consumeTotal = partitions * perPartition
         let rawConsume = "consume: raw C batch consume"
-        rows.append(measure(rawConsume, messages: consumeTotal, bytes: consumeTotal * size) {
-            let (read, _) = RawLibrdkafka.consumeAll(bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition)
-            precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
-        })
-        rows.append(try measure("consume: Swift consume() loop", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-            var read = 0
-            for partition in 0..<partitions {
-                let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
-                for _ in 0..<perPartition {
-                    read += try consumer.consume().value?.count == size ? 1 : 0
-                }
-                consumer.close()
+        var rawLatencies: [Duration] = []
+        var swiftLatencies: [Duration] = []
+        // The machine is noisy: every row runs `rounds` times, interleaved, and the best run counts.
+        for round in 1...rounds {
+            note("round \(round) of \(rounds)")
+            // Produce
+            note("producing \(count) messages of \(size) bytes, raw C then Swift ...")
+            rows.append(measure(rawProduce, messages: count, bytes: count * size) {
+                precondition(RawLibrdkafka.produceBatched(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
+            })
+            rows.append(measure("produce: raw C produce per message, then wait", messages: count, bytes: count * size, baseline: rawProduce) {
+                precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
+            })
+            var all = (0..<count).map { _ in Message(value: value) }
+            rows.append(try measure("produce: Swift, one sync call of all", messages: count, bytes: count * size, baseline: rawProduce) {
+                try producer.produce("swift-sync", partition: 0, messages: &all)
+            })
+            all = (0..<count).map { _ in Message(value: value) }
+            rows.append(try await measureAsync("produce: Swift, async call of all", messages: count, bytes: count * size, baseline: rawProduce) {
+                try await producer.produce("swift-async", partition: 0, messages: &all)
+            })
+            all = []
+            for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
+                var chunk = (0..<batchSize).map { _ in Message(value: value) }
+                rows.append(try measure("produce: Swift, sync batches of \(batchSize)", messages: total, bytes: total * size, baseline: rawProduce) {
+                    for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
+                })
             }
-            precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
-        })
-        rows.append(try measure("consume: Swift consume() loop, readsHeaders false", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-            var read = 0
-            for partition in 0..<partitions {
-                var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
-                conf.readsHeaders = false
-                let consumer = try broker.consumer(conf)
-                for _ in 0..<perPartition {
-                    read += try consumer.consume().value?.count == size ? 1 : 0
-                }
-                consumer.close()
-            }
-            precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
-        })
-        rows.append(try await measureAsync("consume: Swift for try await", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-            var read = 0
-            for partition in 0..<partitions {
-                let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
-                var taken = 0
-                for try await message in consumer {
-                    read += message.value?.count == size ? 1 : 0
-                    taken += 1
-                    if taken == perPartition { break }
-                }
-                consumer.close()
-            }
-            precondition(read == consumeTotal, "for try await read \(read) of \(consumeTotal)")
-        })
-        let mxPartitions = min(4, partitions)
-        rows.append(try measure("consume: Swift Mx over \(mxPartitions) partitions", messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
-            var consumers: [BrokerConsumer] = []
-            for partition in 0..<mxPartitions {
-                var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
-                conf.retryLimit = 10
-                consumers.append(try broker.consumer(conf))
-            }
-            let mx = Mx.merge(consumers)
-            var read = 0
-            while read < mxPartitions * perPartition { read += try mx.consume().value?.count == size ? 1 : 0 }
-            mx.close()
-            consumers.forEach { $0.close() }
-        })
 
-        // Latency
-        note("measuring \(latencyCalls) single-message sync produce round trips ...")
-        let rawLatencies = RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value)
-        let swiftLatencies = try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
+            rows.append(measure(rawConsume, messages: consumeTotal, bytes: consumeTotal * size) {
+                let (read, _) = RawLibrdkafka.consumeAll(bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition)
+                precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
+            })
+            rows.append(try measure("consume: Swift consume() loop", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                var read = 0
+                for partition in 0..<partitions {
+                    let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                    for _ in 0..<perPartition {
+                        read += try consumer.consume().value?.count == size ? 1 : 0
+                    }
+                    consumer.close()
+                }
+                precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
+            })
+            rows.append(try measure("consume: Swift consume() loop, readsHeaders false", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                var read = 0
+                for partition in 0..<partitions {
+                    var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                    conf.readsHeaders = false
+                    let consumer = try broker.consumer(conf)
+                    for _ in 0..<perPartition {
+                        read += try consumer.consume().value?.count == size ? 1 : 0
+                    }
+                    consumer.close()
+                }
+                precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
+            })
+            rows.append(try await measureAsync("consume: Swift for try await", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                var read = 0
+                for partition in 0..<partitions {
+                    let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                    var taken = 0
+                    for try await message in consumer {
+                        read += message.value?.count == size ? 1 : 0
+                        taken += 1
+                        if taken == perPartition { break }
+                    }
+                    consumer.close()
+                }
+                precondition(read == consumeTotal, "for try await read \(read) of \(consumeTotal)")
+            })
+            let mxPartitions = min(4, partitions)
+            rows.append(try measure("consume: Swift Mx over \(mxPartitions) partitions", messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
+                var consumers: [BrokerConsumer] = []
+                for partition in 0..<mxPartitions {
+                    var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                    conf.retryLimit = 10
+                    consumers.append(try broker.consumer(conf))
+                }
+                let mx = Mx.merge(consumers)
+                var read = 0
+                while read < mxPartitions * perPartition { read += try mx.consume().value?.count == size ? 1 : 0 }
+                mx.close()
+                consumers.forEach { $0.close() }
+            })
+
+            // Latency
+            note("measuring \(latencyCalls) single-message sync produce round trips ...")
+            let roundRaw = RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value)
+            let roundSwift = try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
+            if rawLatencies.isEmpty || percentile(roundRaw, 0.5) < percentile(rawLatencies, 0.5) { rawLatencies = roundRaw }
+            if swiftLatencies.isEmpty || percentile(roundSwift, 0.5) < percentile(swiftLatencies, 0.5) { swiftLatencies = roundSwift }
+        }
+        for (index, row) in rows.enumerated() where order[row.name] == nil { order[row.name] = index }
+        rows = Dictionary(grouping: rows, by: \.name).values
+            .compactMap { runs in runs.max { $0.rate < $1.rate } }
+            .sorted { (order[$0.name] ?? 0) < (order[$1.name] ?? 0) }
         broker.close()
         cluster.close()
 
         // Report
         let raw = Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  embedded 1-broker cluster")
+        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  embedded 1-broker cluster  best of \(rounds) rounds")
         print("")
         print("| run | messages | msgs/s | MB/s | allocs/msg | Swift / raw C |")
         print("|---|---:|---:|---:|---:|---:|")

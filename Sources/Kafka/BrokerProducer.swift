@@ -128,7 +128,7 @@ public final class BrokerProducer: Producer {
                 : enqueueOne(rk, rkt, partition, messages[index], opaque: batch.slots + slot)
             while code == RD_KAFKA_RESP_ERR__QUEUE_FULL && !handle.isClosed {
                 // librdkafka's queue is full: let deliveries drain it, then try again.
-                rd_kafka_poll(rk, 10)
+                rd_kafka_poll(rk, 1)
                 code = enqueueOne(rk, rkt, partition, messages[index], opaque: batch.slots + slot)
             }
             if code != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -159,7 +159,8 @@ public final class BrokerProducer: Producer {
                 return refused + indices.count - start
             }
             while Int(rd_kafka_outq_len(rk)) + (end - start) > handle.maxQueuedMessages && !handle.isClosed {
-                rd_kafka_poll(rk, 10)
+                // The poll thread usually takes the reports first, so wait in short steps.
+                rd_kafka_poll(rk, 1)
             }
             scratch.reserve(indices[start..<end].reduce(0) { $0 + (messages[$1].key?.count ?? 0) + (messages[$1].value?.count ?? 0) })
             for slot in start..<end {
@@ -185,7 +186,7 @@ public final class BrokerProducer: Producer {
                     (firstFailed..<count).allSatisfy { records[$0].err == RD_KAFKA_RESP_ERR__QUEUE_FULL }
                 } ?? false
                 if retryable && !handle.isClosed, let firstFailed = failed.first {
-                    rd_kafka_poll(rk, 10)
+                    rd_kafka_poll(rk, 1)
                     for index in firstFailed..<count { records[index].err = RD_KAFKA_RESP_ERR_NO_ERROR }
                     first = firstFailed
                     continue
