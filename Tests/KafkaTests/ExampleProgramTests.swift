@@ -1,0 +1,101 @@
+import Foundation
+import Kafka
+import KafkaTest
+import Testing
+
+/// Runs a built example program and returns its exit status, standard output and standard error.
+func runExample(_ name: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, errors: String) {
+    let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
+    let process = Process()
+    process.executableURL = directory.appendingPathComponent(name)
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+}
+
+@Suite("Example programs")
+struct ExampleProgramTests {
+    @Test("kafka-produce writes what kafka-consume reads back, as JSON, with offsets committed to a group")
+    func produceThenConsume() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic(partitions: 2)
+        let brokers = cluster.addresses.joined(separator: ",")
+        let produced = try runExample("kafka-produce", ["--brokers", brokers, "--topic", topic, "--partition", "1", "--stdin", "--compression", "lz4"],
+                                      input: "alpha\nbeta\ngamma\n")
+        #expect(produced.status == 0, "\(produced.errors)")
+        #expect(produced.errors.contains("produced 3 messages"))
+        let group = "examples-\(UUID().uuidString.prefix(6))"
+        let consumed = try runExample("kafka-consume", ["--brokers", brokers, "--topic", topic, "--partition", "1", "--retry-limit", "3",
+                                                        "--format", "json", "--group", group])
+        #expect(consumed.status == 0, "\(consumed.errors)")
+        let values = consumed.output.split(separator: "\n").compactMap { line -> String? in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["value"] as? String
+        }
+        #expect(values == ["alpha", "beta", "gamma"])
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        #expect(try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: group)).offset(topic, partition: 1).offset == 3)
+    }
+
+    @Test("the hash strategy puts each key on Go's partition")
+    func hashStrategy() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic(partitions: 3)
+        let result = try runExample("kafka-produce", ["--brokers", cluster.addresses.joined(separator: ","), "--topic", topic,
+                                                      "--strategy", "hash", "--count", "30", "--key-prefix", "key-", "--key-count", "2"])
+        #expect(result.status == 0, "\(result.errors)")
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        // key-0 hashes to partition 0 and key-1 to partition 1 of 3 (Go's vectors), 15 messages each.
+        #expect(try broker.offsetLatest(topic, partition: 0) == 15)
+        #expect(try broker.offsetLatest(topic, partition: 1) == 15)
+        #expect(try broker.offsetLatest(topic, partition: 2) == 0)
+    }
+
+    @Test("without --brokers the examples start an embedded cluster and say so in one line")
+    func embeddedCluster() throws {
+        let result = try runExample("kafka-produce", ["--count", "3"])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.errors.contains("no --brokers given, using an embedded cluster"))
+    }
+
+    @Test("bad flags, unknown topics and unreachable brokers end with one clear line and a non-zero exit", arguments: [
+        (["--count", "-1"], "--count"),
+        (["--compression", "brotli"], "--compression"),
+        (["--brokers", "127.0.0.1:1", "--count", "1"], "cannot connect to: [127.0.0.1:1]"),
+    ] as [([String], String)])
+    func producerErrors(arguments: [String], mentions: String) throws {
+        let result = try runExample("kafka-produce", arguments)
+        #expect(result.status != 0)
+        #expect(result.errors.contains(mentions), "\(result.errors)")
+        #expect(!result.errors.contains("Fatal error"))
+    }
+
+    @Test("the consumer reports an unknown topic in one line")
+    func consumerUnknownTopic() throws {
+        let cluster = try TestCluster()
+        let result = try runExample("kafka-consume", ["--brokers", cluster.addresses.joined(separator: ","), "--topic", "no-such-topic"])
+        #expect(result.status == 1)
+        #expect(result.errors.contains("no-such-topic"))
+        #expect(result.errors.split(separator: "\n").count == 1)
+    }
+
+    @Test("kafka-serve serves a cluster other clients can use, and stops by itself")
+    func serve() throws {
+        let result = try runExample("kafka-serve", ["--topic", "served:2", "--seconds", "1"])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("kafka-serve: 1 broker(s) at 127.0.0.1:"))
+    }
+}
