@@ -185,8 +185,8 @@ public final class Broker: Client {
         try await runBlocking { try self.offsetLatest(topic, partition: partition) }
     }
 
-    /// Both watermarks of a partition, asked of its leader.
-    func watermarks(_ topic: String, partition: Int32) throws -> (low: Int64, high: Int64) {
+    /// Both watermarks of a partition, asked of its leader, with the retry rules of ``offsetEarliest(_:partition:)``.
+    public func watermarks(_ topic: String, partition: Int32) throws -> (low: Int64, high: Int64) {
         try requirePartition(topic, partition)
         var lastError = KafkaError.closed
         for attempt in 1...conf.retryErrLimit {
@@ -250,6 +250,13 @@ public final class Broker: Client {
                 if !$1.isClosed { $0.insert(ObjectIdentifier($1)) }
             }.count
         }
+    }
+
+    /// The latest statistics JSON librdkafka emitted for the broker's main
+    /// handle, or `nil` before the first one. librdkafka emits them only when
+    /// the `statistics.interval.ms` property is set (see its STATISTICS.md).
+    public func latestStatistics() -> String? {
+        primary.context.statistics.withLock { $0 }
     }
 
     /// Whether ``close()`` was called.
