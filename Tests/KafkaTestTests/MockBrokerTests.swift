@@ -169,3 +169,35 @@ struct MxMockTests {
         await #expect(throws: KafkaError.mxClosed) { try await waiting.value }
     }
 }
+
+@Suite("Tier 1: expectation mode")
+struct ExpectationModeTests {
+    @Test("expected calls pass, scripted failures are thrown and write nothing")
+    func expectedCalls() throws {
+        let broker = MockBroker(topics: ["t": 1])
+        let producer = try broker.producer()
+        let expected = producer.expectations { $0.expect(3, to: "t", failing: [1: .broker(.notEnoughReplicas, message: "scripted")]) }
+        #expect(try producer.produce("t", partition: 0, messages: [Message(value: "a")]) == 0)
+        #expect(throws: KafkaError.broker(.notEnoughReplicas, message: "scripted")) {
+            try producer.produce("t", partition: 0, messages: [Message(value: "b")])
+        }
+        #expect(try producer.produce("t", partition: 0, messages: [Message(value: "c")]) == 1)
+        expected.verify()
+        #expect(expected.problems.isEmpty)
+    }
+
+    @Test("unmet and unexpected calls are reported as issues")
+    func unmetExpectations() throws {
+        let broker = MockBroker(topics: ["t": 1, "u": 1])
+        let producer = try broker.producer()
+        let expected = producer.expectations { $0.expect(2, to: "t") }
+        try producer.produce("t", partition: 0, messages: [Message(value: "a")])
+        withKnownIssue("the second expected call never happens") {
+            expected.verify()
+        }
+        withKnownIssue("a call to another topic is reported") {
+            _ = try? producer.produce("u", partition: 0, messages: [Message(value: "b")])
+        }
+        #expect(expected.problems == ["produce call #2 went to u, expected t"])
+    }
+}

@@ -21,6 +21,16 @@ public final class MockProducer: Producer {
     /// The configuration the producer was created with (recorded, not interpreted).
     public let conf: ProducerConf
     private let settings = Mutex<(error: KafkaError?, mode: OffsetMode, next: Int64)>((nil, .log, 0))
+    private let expectations = Mutex<ProduceExpectations?>(nil)
+
+    /// Turns on expectation mode for this producer and returns the expectations to fill:
+    /// from now on every call is checked against them (see ``ProduceExpectations``).
+    public func expectations(_ configure: (ProduceExpectations) -> Void = { _ in }) -> ProduceExpectations {
+        let created = ProduceExpectations()
+        configure(created)
+        expectations.withLock { $0 = created }
+        return created
+    }
 
     init(state: MockState, conf: ProducerConf) {
         self.state = state
@@ -51,6 +61,7 @@ public final class MockProducer: Producer {
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
         let (error, mode) = settings.withLock { ($0.error, $0.mode) }
         if let error { throw error }
+        if let expected = expectations.withLock({ $0 }), let failure = expected.check(topic: topic) { throw failure }
         guard !messages.isEmpty else { throw KafkaError.invalidArgument("no messages to produce to \(topic)/\(partition)") }
         let pending = messages
         var stamped = try state.locked { () throws(KafkaError) -> [Message] in
