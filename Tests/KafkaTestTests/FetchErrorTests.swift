@@ -10,10 +10,7 @@ struct FetchErrorTests {
     @Test("leader errors on fetch are handled by librdkafka without surfacing", arguments: [ErrorCode.notLeaderForPartition, .leaderNotAvailable])
     func fetchErrorsAbsorbed(code: ErrorCode) async throws {
         try await withMockCluster(brokers: 1, topics: ["t": 1]) { cluster in
-            let clock = VirtualClock()
-            var conf = BrokerConf()
-            conf.clock = clock
-            let broker = try await Broker.dial(cluster.addresses, conf: conf)
+            let (broker, clock) = try dialWithVirtualClock(cluster)
             defer { broker.close() }
             try await broker.producer().produce("t", partition: 0, messages: [Message(value: "v")])
             var consumerConf = ConsumerConf(topic: "t", partition: 0)
@@ -29,10 +26,7 @@ struct FetchErrorTests {
           arguments: [ErrorCode.invalidMessage])
     func fetchErrorsCounted(code: ErrorCode) async throws {
         try await withMockCluster(brokers: 1, topics: ["t": 1]) { cluster in
-            let clock = VirtualClock()
-            var conf = BrokerConf()
-            conf.clock = clock
-            let broker = try await Broker.dial(cluster.addresses, conf: conf)
+            let (broker, clock) = try dialWithVirtualClock(cluster)
             defer { broker.close() }
             try await broker.producer().produce("t", partition: 0, messages: [Message(value: "v")])
             var consumerConf = ConsumerConf(topic: "t", partition: 0)

@@ -3,25 +3,10 @@ import Kafka
 import KafkaTest
 import Testing
 
-/// Runs a built example program and returns its exit status, standard output and standard error.
+/// Runs a built example program (they sit next to the test bundle) and returns its exit status and output.
 func runExample(_ name: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, errors: String) {
     let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
-    let process = Process()
-    process.executableURL = directory.appendingPathComponent(name)
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    let stdin = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    return try run(directory.appendingPathComponent(name), arguments, input: input)
 }
 
 @Suite("Example programs")

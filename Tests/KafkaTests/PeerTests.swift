@@ -5,21 +5,7 @@ import Testing
 
 /// Runs `script` with Debian's /usr/bin/python3 (where python3-kafka lives) and returns its standard output.
 func runPython(_ script: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = ["-c", script] + arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw KafkaError.invalidArgument("python exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
-    }
-    return String(decoding: data, as: UTF8.self)
+    try runProgram("/usr/bin/python3", ["-c", script] + arguments)
 }
 
 @Suite("Independent peers")
@@ -90,8 +76,17 @@ enum Tansu {
 /// Runs a program to completion and returns its standard output; throws on a non-zero exit.
 @discardableResult
 func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> String {
+    let result = try run(URL(fileURLWithPath: path), arguments, input: input)
+    guard result.status == 0 else {
+        throw KafkaError.invalidArgument("\(path) exited \(result.status): \(result.errors)")
+    }
+    return result.output
+}
+
+/// Runs `executable` to completion, feeding `input` on standard input; returns its exit status and output.
+func run(_ executable: URL, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, errors: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
+    process.executableURL = executable
     process.arguments = arguments
     let output = Pipe()
     let errors = Pipe()
@@ -102,13 +97,10 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) thr
     try process.run()
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw KafkaError.invalidArgument("\(path) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
-    }
-    return String(decoding: data, as: UTF8.self)
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }
 
 @Suite("kcat and tansu")
