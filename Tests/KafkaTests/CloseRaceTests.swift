@@ -23,14 +23,14 @@ struct CloseRaceTests {
             let blockedConsumer = try await broker.consumer(ConsumerConf(topic: "idle", partition: 0))
             let results = await withTaskGroup(of: String.self) { group in
                 group.addTask { await Self.outcome { try await producer.produce("race", partition: 0, messages: [Message(value: "x")]) } }
-                group.addTask { await Self.outcome { try await Task.detached { try producer.produce("race", partition: 1, messages: [Message(value: "y")]) }.value } }
+                group.addTask { await Self.outcome { try await onThread { try producer.produce("race", partition: 1, messages: [Message(value: "y")]) } } }
                 group.addTask { await Self.outcome { try await blockedConsumer.consume() } }
-                group.addTask { await Self.outcome { try await Task.detached { try mx.consume() }.value } }
+                group.addTask { await Self.outcome { try await onThread { try mx.consume() } } }
                 group.addTask {
                     await Task.yield()
                     await withTaskGroup(of: Void.self) { closers in
                         closers.addTask { broker.close() }
-                        closers.addTask { await Task.detached { broker.close() }.value }
+                        closers.addTask { try? await onThread { broker.close() } }
                     }
                     mx.close()
                     return "closer"

@@ -161,7 +161,9 @@ struct ConsumerTests {
         let broker = try cluster.dial()
         let blocking = try await broker.consumer(ConsumerConf(topic: topic, partition: 0))
         let suspended = try await broker.consumer(ConsumerConf(topic: topic, partition: 0))
-        let syncResult = Task.detached { () -> Result<Message, any Error> in Result { try blocking.consume() } }
+        let syncResult = Task { () -> Result<Message, any Error> in
+            do { return .success(try await onThread { try blocking.consume() }) } catch { return .failure(error) }
+        }
         let asyncResult = Task { () -> Result<Message, any Error> in
             do { return .success(try await suspended.consume()) } catch { return .failure(error) }
         }

@@ -116,7 +116,7 @@ struct ConcurrencyTests {
                         if worker % 2 == 0 {
                             try await producer.produce(topic, partition: Int32(worker % 2), messages: messages)
                         } else {
-                            try await Task.detached { _ = try producer.produce(topic, partition: Int32(worker % 2), messages: messages) }.value
+                            _ = try await onThread { try producer.produce(topic, partition: Int32(worker % 2), messages: messages) }
                         }
                     }
                 }
@@ -149,7 +149,7 @@ struct ConcurrencyTests {
                             if worker % 2 == 0 {
                                 try await producer.produce(topic, partition: 0, messages: values(0..<10))
                             } else {
-                                try await Task.detached { _ = try producer.produce(topic, partition: 0, messages: values(0..<10)) }.value
+                                _ = try await onThread { try producer.produce(topic, partition: 0, messages: values(0..<10)) }
                             }
                         }
                         return "finished"
