@@ -16,6 +16,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Number of brokers.") var brokers = 1
     @Option(name: .customLong("topic"), help: "Topic to create, as name or name:partitions; repeatable.") var topics: [String] = []
     @Option(help: "Also write the bootstrap address to this file (for scripts).") var addressFile: String?
+    @Option(help: "Also accept bootstrap connections on this fixed loopback port (the brokers' own ports are random).") var port: UInt16?
     @Option(help: "Stop by itself after this many seconds (0: run until interrupted).") var seconds = 0
 
     func validate() throws {
@@ -34,10 +35,13 @@ struct Serve: AsyncParsableCommand {
                 }
                 try cluster.createTopic(String(name), partitions: count, replicationFactor: min(brokers, 3))
             }
+            let forwarder = try port.map { try BootstrapForwarder(port: $0, target: cluster.addresses[0]) }
+            defer { forwarder?.close() }
+            let bootstrap = port.map { "127.0.0.1:\($0)" } ?? cluster.bootstrapServers
             if let addressFile {
-                try cluster.bootstrapServers.write(toFile: addressFile, atomically: true, encoding: .utf8)
+                try bootstrap.write(toFile: addressFile, atomically: true, encoding: .utf8)
             }
-            let banner = "kafka-serve: \(brokers) broker(s) at \(cluster.bootstrapServers)"
+            let banner = "kafka-serve: \(brokers) broker(s) at \(bootstrap)"
                 + (topics.isEmpty ? "" : ", topics \(topics.joined(separator: " "))") + "\n"
             FileHandle.standardOutput.write(Data(banner.utf8))
             let (signals, continuation) = AsyncStream<Void>.makeStream()
@@ -51,10 +55,13 @@ struct Serve: AsyncParsableCommand {
             }
             defer { sources.forEach { $0.cancel() } }
             if seconds > 0 {
-                try? await Task.sleep(for: .seconds(seconds))
-            } else {
-                for await _ in signals {}
+                // Stop by itself after --seconds, or earlier on SIGINT/SIGTERM.
+                Task {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    continuation.finish()
+                }
             }
+            for await _ in signals {}
             ExampleSupport.note("kafka-serve: stopping")
         }
     }

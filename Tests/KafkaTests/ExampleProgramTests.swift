@@ -77,10 +77,31 @@ struct ExampleProgramTests {
         #expect(result.errors.split(separator: "\n").count == 1)
     }
 
-    @Test("kafka-serve serves a cluster other clients can use, and stops by itself")
-    func serve() throws {
-        let result = try runExample("kafka-serve", ["--topic", "served:2", "--seconds", "1"])
-        #expect(result.status == 0, "\(result.errors)")
-        #expect(result.output.contains("kafka-serve: 1 broker(s) at 127.0.0.1:"))
+    @Test("kafka-serve serves a cluster on a fixed port that other clients (kcat) can use, and stops by itself")
+    func serve() async throws {
+        let port = 21000 + Int.random(in: 0..<20000)
+        let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
+        let server = Process()
+        server.executableURL = directory.appendingPathComponent("kafka-serve")
+        let addressFile = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(port)").path
+        server.arguments = ["--topic", "served:2", "--port", "\(port)", "--seconds", "20", "--address-file", addressFile]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGTERM)
+            var status: Int32 = 0
+            waitpid(server.processIdentifier, &status, 0)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: addressFile) {
+            guard ContinuousClock.now < deadline else { Issue.record("kafka-serve wrote no address within 10 s"); return }
+            try await Task.sleep(for: .milliseconds(50))  // polling for a file another process writes
+        }
+        #expect(try String(contentsOfFile: addressFile, encoding: .utf8) == "127.0.0.1:\(port)")
+        let produced = try runExample("kafka-produce", ["--brokers", "127.0.0.1:\(port)", "--topic", "served", "--count", "2"])
+        #expect(produced.status == 0, "\(produced.errors)")
+        let read = try runProgram("/usr/bin/kcat", ["-b", "127.0.0.1:\(port)", "-C", "-t", "served", "-p", "0", "-e", "-q", "-f", "%s\n"])
+        #expect(read == "message 0\nmessage 1\n")
     }
 }
