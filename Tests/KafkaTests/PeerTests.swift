@@ -50,6 +50,33 @@ struct PeerTests {
         #expect(lines == ["0|k0|hello|", "1|None|None|", "2|k2|with header|trace=abc", "3|k3|gzipped|"])
     }
 
+    static let writeScript = """
+        import sys
+        from kafka import KafkaProducer
+        p = KafkaProducer(bootstrap_servers=sys.argv[1].split(','), compression_type='gzip', api_version=(2, 0, 0))
+        p.send(sys.argv[2], partition=0, key=b'py-key', value=b'from python', headers=[('origin', b'py')])
+        p.send(sys.argv[2], partition=0, key=b'tombstone', value=None)
+        p.send(sys.argv[2], partition=0, key=None, value=b'')
+        p.flush()
+        """
+
+    @Test("the Swift consumer reads what kafka-python wrote: gzip, headers, a tombstone, an empty value")
+    func swiftReadsKafkaPython() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        try runPython(Self.writeScript, [cluster.addresses.joined(separator: ","), topic])
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 20
+        let consumer = try broker.consumer(conf)
+        let read = try (0..<3).map { _ in try consumer.consume() }
+        #expect(read[0].key == Array("py-key".utf8) && read[0].text == "from python")
+        #expect(read[0].headers == [Header(key: "origin", value: Array("py".utf8))])
+        #expect(read[1].key == Array("tombstone".utf8) && read[1].value == nil)
+        #expect(read[2].key == nil && read[2].value == [])
+    }
+
     @Test("kafka-python sees the offset the Swift coordinator committed for the group")
     func kafkaPythonSeesCommit() throws {
         let cluster = try TestCluster()
