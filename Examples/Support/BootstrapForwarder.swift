@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,8 +65,9 @@ public final class BootstrapForwarder: @unchecked Sendable {
                 if upstream >= 0 { Glibc.close(upstream) }
                 continue
             }
-            Thread { Self.pump(from: client, to: upstream) }.start()
-            Thread { Self.pump(from: upstream, to: client) }.start()
+            let pair = SocketPair(client, upstream)
+            Thread { Self.pump(from: client, to: upstream); pair.finishedOneDirection() }.start()
+            Thread { Self.pump(from: upstream, to: client); pair.finishedOneDirection() }.start()
         }
     }
 
@@ -85,6 +87,22 @@ public final class BootstrapForwarder: @unchecked Sendable {
         }
         shutdown(destination, Int32(SHUT_WR))
         shutdown(source, Int32(SHUT_RD))
+    }
+}
+
+/// The two sockets of one forwarded connection, closed once both directions are done.
+private final class SocketPair: Sendable {
+    private let sockets: (Int32, Int32)
+    private let remaining = Atomic<Int>(2)
+
+    init(_ first: Int32, _ second: Int32) {
+        sockets = (first, second)
+    }
+
+    func finishedOneDirection() {
+        guard remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+        Glibc.close(sockets.0)
+        Glibc.close(sockets.1)
     }
 }
 

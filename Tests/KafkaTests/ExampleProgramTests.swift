@@ -79,12 +79,12 @@ struct ExampleProgramTests {
 
     @Test("kafka-serve serves a cluster on a fixed port that other clients (kcat) can use, and stops by itself")
     func serve() async throws {
-        let port = 21000 + Int.random(in: 0..<20000)
+        let port = 20000 + Int.random(in: 0..<10000)  // below the ephemeral range the mock brokers use
         let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
         let server = Process()
         server.executableURL = directory.appendingPathComponent("kafka-serve")
         let addressFile = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(port)").path
-        server.arguments = ["--topic", "served:2", "--port", "\(port)", "--seconds", "20", "--address-file", addressFile]
+        server.arguments = ["--topic", "served:2", "--port", "\(port)", "--seconds", "300", "--address-file", addressFile]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()

@@ -162,7 +162,7 @@ struct KcatAndTansuTests {
           .enabled(if: Tansu.binary != nil && Librdkafka.hasTaggedFieldBug))
     func tansuTaggedFieldBug() throws {
         let binary = try #require(Tansu.binary)
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port = 30000 + Int.random(in: 0..<2000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: binary)
         server.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
