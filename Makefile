@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config
 PEER_PACKAGES := kcat python3-kafka
 
-.PHONY: setup example test bench soak sanitize sanitize-thread clean
+.PHONY: setup example test test-tansu bench soak sanitize sanitize-thread clean
 
 # Installs the system packages the build needs, only when one is missing.
 setup:
@@ -28,6 +28,11 @@ example: setup
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The integration suite against tansu (a Kafka-compatible broker in Rust) with
+# librdkafka 2.16 loaded at run time; tansu's own limits are known issues.
+test-tansu: setup
+	./scripts/test-tansu.sh
 
 # Release build of the benchmark harness, run side by side with raw librdkafka.
 bench: setup

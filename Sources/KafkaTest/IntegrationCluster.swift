@@ -31,6 +31,16 @@ public final class IntegrationCluster: Sendable {
     /// Whether the tests run against real brokers.
     public var isExternal: Bool { mock == nil }
 
+    /// What `KAFKA_BROKER_KIND` says the external brokers are (e.g. "tansu"), so tests can mark
+    /// that broker's known limits; `nil` for the embedded cluster or when unset.
+    public var brokerKind: String? {
+        guard isExternal else { return nil }
+        return ProcessInfo.processInfo.environment["KAFKA_BROKER_KIND"].flatMap { $0.isEmpty ? nil : $0.lowercased() }
+    }
+
+    /// Whether the external brokers are tansu (`KAFKA_BROKER_KIND=tansu`).
+    public var isTansu: Bool { brokerKind == "tansu" }
+
     /// Creates a topic named `prefix-<random>` with `partitions` partitions and returns its name.
     public func topic(_ prefix: String = "t", partitions: Int = 1) throws -> String {
         let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"

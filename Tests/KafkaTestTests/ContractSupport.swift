@@ -14,6 +14,7 @@ enum Target: String, CaseIterable, CustomTestStringConvertible, Sendable {
 struct Fixture<C: Client> {
     let client: C
     let clock: VirtualClock
+    var isTansu = false
     let makeTopic: (Int) throws -> String
 }
 
@@ -39,7 +40,7 @@ func verify(_ behaviour: some Behaviour, on target: Target) throws {
         let cluster = try IntegrationCluster()
         let broker = try cluster.dial { $0.clock = clock }
         defer { broker.close() }
-        try behaviour.check(Fixture(client: broker, clock: clock) { try cluster.topic(partitions: $0) })
+        try behaviour.check(Fixture(client: broker, clock: clock, isTansu: cluster.isTansu) { try cluster.topic(partitions: $0) })
     }
 }
 

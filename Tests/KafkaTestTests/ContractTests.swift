@@ -17,7 +17,10 @@ struct ContractTests {
             #expect(second.map(\.offset) == [3, 4])
             #expect(second.allSatisfy { $0.topic == topic && $0.partition == 0 })
             #expect(try fixture.client.offsetEarliest(topic, partition: 0) == 0)
-            #expect(try fixture.client.offsetLatest(topic, partition: 0) == 5)
+            let latest = try fixture.client.offsetLatest(topic, partition: 0)
+            withKnownIssue("tansu's ListOffsets does not report the high watermark", isIntermittent: true) {
+                #expect(latest == 5)
+            } when: { fixture.isTansu }
         }
     }
 
@@ -54,7 +57,10 @@ struct ContractTests {
             }
             #expect(try first(.oldest) == 0)
             #expect(try first(.offset(2)) == 2)
-            #expect(try first(.newest) == nil)
+            let newest = try first(.newest)
+            withKnownIssue("tansu's ListOffsets does not report the high watermark, so newest starts too early", isIntermittent: true) {
+                #expect(newest == nil)
+            } when: { fixture.isTansu }
         }
     }
 
@@ -67,7 +73,11 @@ struct ContractTests {
             let coordinator = try fixture.client.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: "contract-\(topic)"))
             #expect(try coordinator.offset(topic, partition: 0) == (-1, ""))
             try coordinator.commit(topic, partition: 0, offset: 7, metadata: "meta")
-            #expect(try coordinator.offset(topic, partition: 0) == (7, "meta"))
+            let stored = try coordinator.offset(topic, partition: 0)
+            #expect(stored.offset == 7)
+            withKnownIssue("tansu does not keep commit metadata") {
+                #expect(stored.metadata == "meta")
+            } when: { fixture.isTansu }
         }
     }
 

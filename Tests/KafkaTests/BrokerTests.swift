@@ -61,7 +61,10 @@ struct BrokerTests {
         #expect(try broker.offsetLatest(topic, partition: 0) == 0)
         try broker.producer().produce(topic, partition: 0, messages: values(0..<5))
         #expect(try broker.offsetEarliest(topic, partition: 0) == 0)
-        #expect(try broker.offsetLatest(topic, partition: 0) == 5)
+        let latest = try broker.offsetLatest(topic, partition: 0)
+        withKnownIssue("tansu's ListOffsets does not report the new high watermark", isIntermittent: true) {
+            #expect(latest == 5)
+        } when: { cluster.isTansu }
     }
 
     @Test("the runtime librdkafka version is exposed")

@@ -70,12 +70,14 @@ struct ConsumerTests {
         let newest = try consumer(.newest)
         let third = try consumer(.offset(3))
         #expect(oldest.startOffset == 0)
-        #expect(newest.startOffset == 5)
         #expect(try oldest.consume().offset == 0)
         #expect(try third.consume().offset == 3)
-        #expect(throws: KafkaError.noData) { try newest.consume() }
-        try producer.produce(topic, partition: 0, messages: values(5..<6))
-        #expect(try newest.consume().text == "m5")
+        try withKnownIssue("tansu's ListOffsets does not report the high watermark, so newest starts too early", isIntermittent: true) {
+            #expect(newest.startOffset == 5)
+            #expect(throws: KafkaError.noData) { try newest.consume() }
+            try producer.produce(topic, partition: 0, messages: values(5..<6))
+            #expect(try newest.consume().text == "m5")
+        } when: { cluster.isTansu }
     }
 
     @Test("a start offset past the log end throws offsetOutOfRange on every call, as Go")
@@ -89,10 +91,12 @@ struct ConsumerTests {
         conf.startOffset = .offset(50)
         conf.retryLimit = 100
         let consumer = try broker.consumer(conf)
-        for _ in 0..<2 {
-            let error = #expect(throws: KafkaError.self) { try consumer.consume() }
-            #expect(error?.errorCode == .offsetOutOfRange)
-        }
+        withKnownIssue("tansu answers a fetch past the log end with no data instead of OFFSET_OUT_OF_RANGE") {
+            for _ in 0..<2 {
+                let error = #expect(throws: KafkaError.self) { try consumer.consume() }
+                #expect(error?.errorCode == .offsetOutOfRange)
+            }
+        } when: { cluster.isTansu }
     }
 
     @Test("retryLimit n makes n + 1 empty fetches, each followed by retryWait, then noData", arguments: [0, 1, 4])

@@ -16,9 +16,13 @@ struct OffsetCoordinatorTests {
         try coordinator.commit(topic, partition: 1, offset: 12, metadata: "random data")
         let (offset, metadata) = try coordinator.offset(topic, partition: 1)
         #expect(offset == 12)
-        #expect(metadata == "random data")
         let other = try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: group))
-        #expect(try other.offset(topic, partition: 1) == (12, "random data"))
+        let seenByOther = try other.offset(topic, partition: 1)
+        #expect(seenByOther.offset == 12)
+        withKnownIssue("tansu does not keep commit metadata") {
+            #expect(metadata == "random data")
+            #expect(seenByOther.metadata == "random data")
+        } when: { cluster.isTansu }
         try other.commit(topic, partition: 1, offset: 20)
         #expect(try coordinator.offset(topic, partition: 1) == (20, ""))
     }
