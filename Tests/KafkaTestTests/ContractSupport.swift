@@ -47,3 +47,8 @@ func verify(_ behaviour: some Behaviour, on target: Target) throws {
 func messages(_ range: Range<Int>) -> [Message] {
     range.map { Message(key: "key-\($0)", value: "value-\($0)") }
 }
+
+extension Message {
+    /// The value as UTF-8 text, for assertions.
+    var text: String? { value.map { String(decoding: $0, as: UTF8.self) } }
+}
