@@ -127,19 +127,20 @@ public final class MockBroker: Client {
     /// The handler's answer, else 0 for an existing partition, else `unknownTopicOrPartition` (Go's default).
     public func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64 {
         if let offsetEarliestHandler { return try offsetEarliestHandler(topic, partition) }
-        return try state.locked { () throws(KafkaError) -> Int64 in
-            try state.checkOpen()
-            guard let partitions = state.logs[topic], Int(partition) < partitions.count, partition >= 0 else {
-                throw .broker(.unknownTopicOrPartition, message: "topic \(topic) partition \(partition) is unknown")
-            }
-            return 0
-        }
+        _ = try logLength(topic, partition)
+        return 0
     }
 
     /// The handler's answer, else the partition's length, else `unknownTopicOrPartition` (Go's default).
     public func offsetLatest(_ topic: String, partition: Int32) throws -> Int64 {
         if let offsetLatestHandler { return try offsetLatestHandler(topic, partition) }
-        return try state.locked { () throws(KafkaError) -> Int64 in
+        return try logLength(topic, partition)
+    }
+
+    /// The number of messages in `topic`/`partition`; `unknownTopicOrPartition` when it does not exist
+    /// (the mock never creates topics here, whatever `autoCreateTopics` says, as Go's watermark default).
+    private func logLength(_ topic: String, _ partition: Int32) throws(KafkaError) -> Int64 {
+        try state.locked { () throws(KafkaError) -> Int64 in
             try state.checkOpen()
             guard let partitions = state.logs[topic], Int(partition) < partitions.count, partition >= 0 else {
                 throw .broker(.unknownTopicOrPartition, message: "topic \(topic) partition \(partition) is unknown")
