@@ -17,9 +17,9 @@ struct DeliverySlot {
 /// librdkafka and released when the last report arrives, or by the handle
 /// after `rd_kafka_destroy` when reports never will.
 final class DeliveryBatch: @unchecked Sendable {
-    // Safe: `slots` is written by the delivery thread for each message before
-    // `state` (a Mutex) records its arrival, and read only after `state`
-    // shows every report arrived, or after the handle was destroyed.
+    // Safe: a slot is written before `remaining` (an atomic, acquiring and
+    // releasing) counts its arrival, and slots are read only after `remaining`
+    // reached zero, or after the handle was destroyed.
     let slots: UnsafeMutablePointer<DeliverySlot>
     let count: Int
 
@@ -51,12 +51,6 @@ final class DeliveryBatch: @unchecked Sendable {
     deinit {
         slots.deinitialize(count: count)
         slots.deallocate()
-    }
-
-    /// Marks message `index` as done without librdkafka (it was never enqueued).
-    func fail(_ index: Int, error: Int32) {
-        slots[index].error = error
-        arrived(1)
     }
 
     /// Marks `count` reports as arrived; wakes the waiter after the last.
