@@ -81,18 +81,11 @@ struct ExampleProgramTests {
     func serve() async throws {
         let port = 20000 + Int.random(in: 0..<10000)  // below the ephemeral range the mock brokers use
         let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
-        let server = Process()
-        server.executableURL = directory.appendingPathComponent("kafka-serve")
         let addressFile = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(port)").path
-        server.arguments = ["--topic", "served:2", "--port", "\(port)", "--seconds", "300", "--address-file", addressFile]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGTERM)
-            var status: Int32 = 0
-            waitpid(server.processIdentifier, &status, 0)
-        }
+        let server = try BackgroundServer(directory.appendingPathComponent("kafka-serve"), [
+            "--topic", "served:2", "--port", "\(port)", "--seconds", "300", "--address-file", addressFile,
+        ])
+        defer { server.stop() }
         let deadline = ContinuousClock.now + .seconds(10)
         while !FileManager.default.fileExists(atPath: addressFile) {
             guard ContinuousClock.now < deadline else { Issue.record("kafka-serve wrote no address within 10 s"); return }

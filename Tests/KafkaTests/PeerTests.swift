@@ -110,6 +110,27 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) thr
     return result.output
 }
 
+/// A server process a test runs in the background, output discarded.
+struct BackgroundServer {
+    let process = Process()
+
+    /// Starts `executable` with `arguments`.
+    init(_ executable: URL, _ arguments: [String]) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Sends `signal` and reaps the process directly (Foundation's waitUntilExit can miss the exit here).
+    func stop(_ signal: Int32 = SIGTERM) {
+        kill(process.processIdentifier, signal)
+        var status: Int32 = 0
+        waitpid(process.processIdentifier, &status, 0)
+    }
+}
+
 /// Runs `executable` to completion, feeding `input` on standard input; returns its exit status and output.
 func run(_ executable: URL, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, errors: String) {
     let process = Process()
@@ -163,19 +184,11 @@ struct KcatAndTansuTests {
     func tansuTaggedFieldBug() throws {
         let binary = try #require(Tansu.binary)
         let port = 30000 + Int.random(in: 0..<2000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: binary)
-        server.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
-                            "--storage-engine", "memory://tansu/"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            // Foundation's waitUntilExit can miss the exit here; reap the child directly.
-            kill(server.processIdentifier, SIGKILL)
-            var status: Int32 = 0
-            waitpid(server.processIdentifier, &status, 0)
-        }
+        let server = try BackgroundServer(URL(fileURLWithPath: binary), [
+            "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
+            "--storage-engine", "memory://tansu/",
+        ])
+        defer { server.stop(SIGKILL) }
         var conf = BrokerConf()
         conf.dialRetryLimit = 4
         conf.dialRetryWait = .milliseconds(300)
