@@ -17,8 +17,9 @@ struct Row {
     var megabytesPerSecond: Double { Double(bytes) / seconds / 1_048_576 }
 }
 
-/// Runs `body` and measures time and allocations per message.
-func measure(_ name: String, messages: Int, bytes: Int, baseline: String? = nil, _ body: () throws -> Void) rethrows -> Row {
+/// Runs `body` and measures time and allocations per message; runs nothing when `only` is set and not part of `name`.
+func measure(_ name: String, only: String?, messages: Int, bytes: Int, baseline: String? = nil, _ body: () throws -> Void) rethrows -> Row? {
+    if let only, !name.contains(only) { return nil }
     let allocationsBefore = allocation_counter_total()
     let start = ContinuousClock.now
     try body()
@@ -29,9 +30,10 @@ func measure(_ name: String, messages: Int, bytes: Int, baseline: String? = nil,
 }
 
 func measureAsync(
-    _ name: String, messages: Int, bytes: Int, baseline: String? = nil, isolation: isolated (any Actor)? = #isolation,
+    _ name: String, only: String?, messages: Int, bytes: Int, baseline: String? = nil, isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws -> Void
-) async rethrows -> Row {
+) async rethrows -> Row? {
+    if let only, !name.contains(only) { return nil }
     let allocationsBefore = allocation_counter_total()
     let start = ContinuousClock.now
     try await body()
@@ -41,7 +43,9 @@ func measureAsync(
                allocationsPerMessage: Double(allocations) / Double(max(1, messages)), baseline: baseline)
 }
 
+/// The value at `fraction` of the sorted `values`; zero when there are none (the row did not run).
 func percentile(_ values: [Duration], _ fraction: Double) -> Duration {
+    guard !values.isEmpty else { return .zero }
     let sorted = values.sorted()
     return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
 }
@@ -68,4 +72,11 @@ func syncProduceLatencies(_ producer: BrokerProducer, topic: String, calls: Int,
         latencies.append(clock.now - start)
     }
     return latencies
+}
+
+extension Array<Row> {
+    /// Appends the row of a run that took place; a run left out by `--only` has none.
+    mutating func record(_ row: Row?) {
+        if let row { append(row) }
+    }
 }

@@ -12,6 +12,7 @@ import KafkaTest
 //   --latency-calls L    sync single-message produce calls for the latency row (default 1,000)
 //   --json FILE          also write the results as JSON (default bench-results.json)
 //   --rounds R           runs of every row, interleaved; the best counts (default 3)
+//   --only TEXT          run only the rows whose name contains TEXT (and their raw C baselines)
 @main
 enum KafkaBench {
     static func main() async throws {
@@ -39,6 +40,8 @@ enum KafkaBench {
         let latencyCalls = option("latency-calls", 1000)
         let jsonPath = options["json"] ?? "bench-results.json"
         let rounds = option("rounds", 3)
+        let only = options["only"]
+        func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
         let value = [UInt8](repeating: UInt8(ascii: "v"), count: size)
 
         let cluster = try MockCluster(brokers: 1)
@@ -71,6 +74,7 @@ enum KafkaBench {
         }
         let consumeTotal = partitions * perPartition
         let rawConsume = "consume: raw C batch consume"
+        let rawConsumeCopying = "consume: raw C batch consume, each payload copied"
         var rawLatencies: [Duration] = []
         var swiftLatencies: [Duration] = []
         // The machine is noisy: every row runs `rounds` times, interleaved, and the best run counts.
@@ -78,33 +82,39 @@ enum KafkaBench {
             note("round \(round) of \(rounds)")
             // Produce
             note("producing \(count) messages of \(size) bytes, raw C then Swift ...")
-            rows.append(measure(rawProduce, messages: count, bytes: count * size) {
+            rows.record(measure(rawProduce, only: nil, messages: count, bytes: count * size) {
                 precondition(RawLibrdkafka.produceBatched(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
             })
-            rows.append(measure("produce: raw C produce per message, then wait", messages: count, bytes: count * size, baseline: rawProduce) {
+            rows.record(measure("produce: raw C produce per message, then wait", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
                 precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
             })
             var all = (0..<count).map { _ in Message(value: value) }
-            rows.append(try measure("produce: Swift, one sync call of all", messages: count, bytes: count * size, baseline: rawProduce) {
+            rows.record(try measure("produce: Swift, one sync call of all", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
                 try producer.produce("swift-sync", partition: 0, messages: &all)
             })
             all = (0..<count).map { _ in Message(value: value) }
-            rows.append(try await measureAsync("produce: Swift, async call of all", messages: count, bytes: count * size, baseline: rawProduce) {
+            rows.record(try await measureAsync("produce: Swift, async call of all", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
                 try await producer.produce("swift-async", partition: 0, messages: &all)
             })
             all = []
             for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
                 var chunk = (0..<batchSize).map { _ in Message(value: value) }
-                rows.append(try measure("produce: Swift, sync batches of \(batchSize)", messages: total, bytes: total * size, baseline: rawProduce) {
+                rows.record(try measure("produce: Swift, sync batches of \(batchSize)", only: only, messages: total, bytes: total * size, baseline: rawProduce) {
                     for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
                 })
             }
 
-            rows.append(measure(rawConsume, messages: consumeTotal, bytes: consumeTotal * size) {
+            rows.record(measure(rawConsume, only: nil, messages: consumeTotal, bytes: consumeTotal * size) {
                 let (read, _) = RawLibrdkafka.consumeAll(bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition)
                 precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
             })
-            rows.append(try measure("consume: Swift consume() loop", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+            rows.record(measure(rawConsumeCopying, only: nil, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                let (read, _) = RawLibrdkafka.consumeAll(
+                    bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition, copiesPayloads: true
+                )
+                precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
+            })
+            rows.record(try measure("consume: Swift consume() loop", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                 var read = 0
                 for partition in 0..<partitions {
                     let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
@@ -115,7 +125,7 @@ enum KafkaBench {
                 }
                 precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
             })
-            rows.append(try measure("consume: Swift consume() loop, readsHeaders false", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+            rows.record(try measure("consume: Swift consume() loop, readsHeaders false", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                 var read = 0
                 for partition in 0..<partitions {
                     var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
@@ -128,7 +138,7 @@ enum KafkaBench {
                 }
                 precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
             })
-            rows.append(try await measureAsync("consume: Swift for try await", messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+            rows.record(try await measureAsync("consume: Swift for try await", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                 var read = 0
                 for partition in 0..<partitions {
                     let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
@@ -143,7 +153,7 @@ enum KafkaBench {
                 precondition(read == consumeTotal, "for try await read \(read) of \(consumeTotal)")
             })
             let mxPartitions = min(4, partitions)
-            rows.append(try measure("consume: Swift Mx over \(mxPartitions) partitions", messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
+            rows.record(try measure("consume: Swift Mx over \(mxPartitions) partitions", only: only, messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
                 var consumers: [BrokerConsumer] = []
                 for partition in 0..<mxPartitions {
                     var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
@@ -158,6 +168,7 @@ enum KafkaBench {
             })
 
             // Latency
+            guard selected("latency") else { continue }
             note("measuring \(latencyCalls) single-message sync produce round trips ...")
             let roundRaw = RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value)
             let roundSwift = try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
@@ -186,12 +197,14 @@ enum KafkaBench {
         let rawP99 = microseconds(percentile(rawLatencies, 0.99))
         let swiftP50 = microseconds(percentile(swiftLatencies, 0.5))
         let swiftP99 = microseconds(percentile(swiftLatencies, 0.99))
-        print("")
-        print("| latency of one sync produce (\(latencyCalls) calls) | p50 µs | p99 µs |")
-        print("|---|---:|---:|")
-        print(String(format: "| raw C produce + wait for report | %.0f | %.0f |", rawP50, rawP99))
-        print(String(format: "| Swift produce | %.0f | %.0f |", swiftP50, swiftP99))
-        print(String(format: "| Swift / raw C | %.2f | %.2f |", swiftP50 / rawP50, swiftP99 / rawP99))
+        if !rawLatencies.isEmpty {
+            print("")
+            print("| latency of one sync produce (\(latencyCalls) calls) | p50 µs | p99 µs |")
+            print("|---|---:|---:|")
+            print(String(format: "| raw C produce + wait for report | %.0f | %.0f |", rawP50, rawP99))
+            print(String(format: "| Swift produce | %.0f | %.0f |", swiftP50, swiftP99))
+            print(String(format: "| Swift / raw C | %.2f | %.2f |", swiftP50 / rawP50, swiftP99 / rawP99))
+        }
         print("")
         print(String(format: "peak RSS %.0f MiB", peakRSSMegabytes()))
 

@@ -1,4 +1,5 @@
 import Crdkafka
+import Glibc
 import Synchronization
 
 /// The same work done through raw librdkafka C calls, for the side-by-side ratios.
@@ -123,9 +124,14 @@ enum RawLibrdkafka {
     /// Consumes `perPartition` messages from each of `partitions` partitions, one partition after the
     /// other, each with its own handle started at offset 0 and the fetch settings of this library's
     /// consumer (as the Swift rows do); returns the number of messages and payload bytes read.
-    static func consumeAll(bootstrap: String, topic: String, partitions: [Int32], perPartition: Int) -> (Int, Int) {
+    /// With `copiesPayloads`, each payload is copied into a buffer of its own, then freed: the least
+    /// a consumer does that keeps a message past `rd_kafka_message_destroy`, as a Swift `Message` does.
+    static func consumeAll(bootstrap: String, topic: String, partitions: [Int32], perPartition: Int, copiesPayloads: Bool = false) -> (Int, Int) {
         let buffer = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: 1000)
         defer { buffer.deallocate() }
+        let copies = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 1000)
+        copies.initialize(repeating: nil, count: 1000)
+        defer { copies.deallocate() }
         var total = 0
         var bytes = 0
         for partition in partitions {
@@ -144,9 +150,18 @@ enum RawLibrdkafka {
                         if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                             read += 1
                             bytes += message.pointee.len
+                            if copiesPayloads, let payload = message.pointee.payload, let copy = malloc(message.pointee.len) {
+                                memcpy(copy, payload, message.pointee.len)
+                                copies[index] = copy
+                            }
                         }
                         rd_kafka_message_destroy(message)
                     }
+                }
+                // The copies outlive their librdkafka messages, as a batch of Swift messages would.
+                for index in 0..<max(0, count) where copies[index] != nil {
+                    free(copies[index])
+                    copies[index] = nil
                 }
             }
             rd_kafka_consume_stop(rkt, partition)

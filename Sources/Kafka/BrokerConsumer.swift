@@ -8,7 +8,7 @@ import Synchronization
 /// messages arrive in batches of up to 1,000 and are handed out one at a time
 /// from a local buffer, in partition order, with no gaps or repeats.
 public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
-    // Safe: `buffer`, `readIndex`, `deferredError` and `stickyError` are only
+    // Safe: `buffer`, `deferredError` and `stickyError` are only
     // touched with `fetchLock` held; the librdkafka pointers are owned by
     // `handle`, which frees them after its last user left.
     public typealias Element = Message
@@ -26,8 +26,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     private static let batchCapacity = 1000
     /// Where one fetch's messages land; allocated last in `init`, so a failed init leaks nothing.
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
-    private var buffer: [Message] = []
-    private var readIndex = 0
+    private let buffer = FetchBuffer(capacity: BrokerConsumer.batchCapacity)
     private var deferredError: KafkaError?
     private var stickyError: KafkaError?
 
@@ -96,8 +95,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     public func consume() throws -> Message {
         fetchLock.lock()
         defer { fetchLock.unlock() }
-        if readIndex == buffer.count { try fill() }
-        return takeNext()
+        if buffer.isEmpty { try fill() }
+        return buffer.takeNext()
     }
 
     /// The `async` twin of ``consume()``. A buffered message is returned without
@@ -112,10 +111,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     public func consumeBatch() throws -> [Message] {
         fetchLock.lock()
         defer { fetchLock.unlock() }
-        if readIndex == buffer.count { try fill() }
-        let batch = Array(buffer[readIndex...])
-        readIndex = buffer.count
-        return batch
+        if buffer.isEmpty { try fill() }
+        return buffer.takeAll()
     }
 
     /// The `async` twin of ``consumeBatch()``.
@@ -133,16 +130,10 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         handle.close()
     }
 
-    private func takeNext() -> Message {
-        let message = buffer[readIndex]
-        readIndex += 1
-        return message
-    }
-
     private func takeBufferedWithoutWaiting() -> Message? {
         guard fetchLock.tryLock() else { return nil }
         defer { fetchLock.unlock() }
-        return readIndex < buffer.count ? takeNext() : nil
+        return buffer.isEmpty ? nil : buffer.takeNext()
     }
 
     private enum FetchOutcome {
@@ -201,9 +192,11 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
             var low: Int64 = -1
             var high: Int64 = -1
             _ = rd_kafka_get_watermark_offsets(rk, conf.topic, conf.partition, &low, &high)
-            buffer.removeAll(keepingCapacity: true)
-            readIndex = 0
+            buffer.reset()
             var firstError: KafkaError?
+            // Read once per fetch, not once per message.
+            let topic = conf.topic
+            let readsHeaders = conf.readsHeaders
             for index in 0..<count {
                 guard let pointer = fetched[index] else { continue }
                 defer { rd_kafka_message_destroy(pointer) }
@@ -211,7 +204,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
                     if firstError == nil { firstError = consumeError(pointer) }
                     continue
                 }
-                buffer.append(makeMessage(pointer, tipOffset: high))
+                buffer.append(pointer, topic: topic, readsHeaders: readsHeaders, tipOffset: high)
             }
             if let firstError {
                 if buffer.isEmpty { return .failure(firstError) }
@@ -232,36 +225,46 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         }
         return KafkaError(code, detail: detail)
     }
+}
 
-    private func makeMessage(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, tipOffset: Int64) -> Message {
-        let raw = pointer.pointee
-        var message = Message(
-            key: raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) },
-            value: raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) }
-        )
-        message.topic = conf.topic
-        message.partition = raw.partition
-        message.offset = raw.offset
-        message.tipOffset = tipOffset
+extension FetchBuffer {
+    /// Converts one fetched record into a caller-owned ``Message`` at the end of the buffer:
+    /// key and value copied, headers read when asked.
+    func append(
+        _ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String, readsHeaders: Bool, tipOffset: Int64
+    ) {
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
-        if timestampType != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE { message.timestamp = timestamp }
-        var headers: OpaquePointer?
-        if conf.readsHeaders, rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers {
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                message.headers.append(Header(
-                    key: name.map { String(cString: $0) } ?? "",
-                    value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
-                ))
-                index += 1
-            }
-        }
-        return message
+        let raw = pointer.pointee
+        append(
+            key: raw.key.map { copyBytes($0, raw.key_len) },
+            value: raw.payload.map { copyBytes($0, raw.len) },
+            headers: readsHeaders ? readHeaders(pointer) : [],
+            timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
+            topic: topic, partition: raw.partition, offset: raw.offset, tipOffset: tipOffset
+        )
     }
+}
+
+/// The record's headers in wire order; empty when it has none.
+private func readHeaders(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> [Header] {
+    var headers: OpaquePointer?
+    guard rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [] }
+    var result: [Header] = []
+    var index = 0
+    var name: UnsafePointer<CChar>?
+    var value: UnsafeRawPointer?
+    var size = 0
+    while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+        result.append(Header(key: name.map { String(cString: $0) } ?? "", value: value.map { copyBytes($0, size) }))
+        index += 1
+    }
+    return result
+}
+
+/// A caller-owned copy of `count` bytes at `start`: one allocation and one `memcpy`.
+private func copyBytes(_ start: UnsafeRawPointer, _ count: Int) -> [UInt8] {
+    Array(UnsafeRawBufferPointer(start: start, count: count))
 }
 
 /// The `AsyncIterator` of every consumer type: calls the `async` `consume()`,

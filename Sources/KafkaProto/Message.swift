@@ -48,6 +48,26 @@ public struct Message: Sendable, Hashable {
         self.tipOffset = -1
     }
 
+    /// Creates a fetched record with every field known, in one step: what the
+    /// consumers of this package build once per record. Deliberately not
+    /// inlinable: called opaquely, it writes straight into the caller's buffer,
+    /// where the inlined form built a temporary and copied it (a retain and a
+    /// release of every field per record).
+    package init(
+        fetchedKey key: [UInt8]?, value: [UInt8]?, headers: [Header], timestamp: Int64?,
+        topic: String, partition: Int32, offset: Int64, tipOffset: Int64
+    ) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.crc = 0
+        self.tipOffset = tipOffset
+    }
+
     /// Creates a message with UTF-8 text as key and value, a convenience for tests and examples.
     public init(key: String? = nil, value: String?, headers: [Header] = []) {
         self.init(key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) }, headers: headers)
