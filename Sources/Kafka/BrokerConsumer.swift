@@ -12,7 +12,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     // touched with `fetchLock` held; the librdkafka pointers are owned by
     // `handle`, which frees them after its last user left.
     public typealias Element = Message
-    public typealias AsyncIterator = ConsumerIterator<BrokerConsumer>
+    public typealias AsyncIterator = Iterator
 
     /// The configuration the consumer was created with.
     public let conf: ConsumerConf
@@ -121,8 +121,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     }
 
     /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``, throws every other error.
-    public func makeAsyncIterator() -> ConsumerIterator<BrokerConsumer> {
-        ConsumerIterator(self)
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(self)
     }
 
     /// Closes this consumer's handle; blocked and later calls throw ``KafkaError/closed``. Idempotent.
@@ -130,7 +130,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         handle.close()
     }
 
-    private func takeBufferedWithoutWaiting() -> Message? {
+    /// The next buffered message, or nil when the buffer is empty or another call holds it.
+    func takeBufferedWithoutWaiting() -> Message? {
         guard fetchLock.tryLock() else { return nil }
         defer { fetchLock.unlock() }
         return buffer.isEmpty ? nil : buffer.takeNext()
@@ -265,35 +266,4 @@ private func readHeaders(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) ->
 /// A caller-owned copy of `count` bytes at `start`: one allocation and one `memcpy`.
 private func copyBytes(_ start: UnsafeRawPointer, _ count: Int) -> [UInt8] {
     Array(UnsafeRawBufferPointer(start: start, count: count))
-}
-
-/// The `AsyncIterator` of every consumer type: calls the `async` `consume()`,
-/// ends the sequence at ``KafkaError/noData`` (a consumer's retry limit ran
-/// out) or ``KafkaError/mxClosed`` (a multiplexer closed, e.g. after its last
-/// consumer ended) and throws every other error.
-public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
-    public typealias Element = Message
-    private let source: Source
-
-    /// Iterates over `source`.
-    public init(_ source: Source) {
-        self.source = source
-    }
-
-    /// The next message, or `nil` once the source reports ``KafkaError/noData`` or ``KafkaError/mxClosed``.
-    nonisolated(nonsending) public mutating func next() async throws -> Message? {
-        do {
-            return try await source.consume()
-        } catch KafkaError.noData {
-            return nil
-        } catch KafkaError.mxClosed {
-            return nil
-        }
-    }
-
-    /// What `for try await` calls: ``next()`` on the caller's actor, so a loop
-    /// on an actor does not hop threads per message.
-    public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Message? {
-        try await next()
-    }
 }

@@ -38,7 +38,7 @@ struct IdempotenceFaultTests {
                         try await Task.sleep(for: .milliseconds(300))  // the leader stays down while the call is in flight
                         try cluster.setUp(broker: leader)
                     }
-                    try await pending.value
+                    _ = try await pending.value
                     acknowledged += messages.map { $0.text ?? "" }
                 } catch let error as KafkaError where error != .closed {
                     failedCalls += 1  // reported to the caller; such messages may or may not be in the log

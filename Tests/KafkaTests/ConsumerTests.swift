@@ -158,6 +158,27 @@ struct ConsumerTests {
         #expect(offsets == Array(0..<50))
     }
 
+    @Test("leaving a for-await loop early loses nothing: consume() and a new loop continue with the next message")
+    func asyncSequenceResumes() async throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        try await broker.producer().produce(topic, partition: 0, messages: values(0..<30))
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 2
+        let consumer = try await broker.consumer(conf)
+        var offsets: [Int64] = []
+        for try await message in consumer {
+            offsets.append(message.offset)
+            if offsets.count == 10 { break }
+        }
+        offsets.append(try await consumer.consume().offset)
+        offsets.append(try await onThread { try consumer.consume() }.offset)
+        for try await message in consumer { offsets.append(message.offset) }
+        #expect(offsets == Array(0..<30))
+    }
+
     @Test("closing the broker unblocks a blocked consume with closed, sync and async")
     func closeUnblocks() async throws {
         let cluster = try TestCluster()

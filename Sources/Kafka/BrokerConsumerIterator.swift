@@ -1,0 +1,39 @@
+import KafkaProto
+
+extension BrokerConsumer {
+    /// The `AsyncIterator` of ``BrokerConsumer``: the `async` ``BrokerConsumer/consume()``,
+    /// ending the sequence at ``KafkaError/noData`` and throwing every other error.
+    ///
+    /// A buffered message is handed out by a plain call, without entering another
+    /// `async` function, which is what makes `for try await` over a consumer cheap
+    /// per message. Messages stay in the consumer until handed out, so iteration
+    /// can stop at any point and a later ``BrokerConsumer/consume()`` continues
+    /// with the next message: no gap, no repeat.
+    public struct Iterator: AsyncIteratorProtocol {
+        public typealias Element = Message
+        private let consumer: BrokerConsumer
+
+        /// Iterates over `consumer`.
+        public init(_ consumer: BrokerConsumer) {
+            self.consumer = consumer
+        }
+
+        /// The next message, or `nil` once the consumer reports ``KafkaError/noData``.
+        /// - Throws: every error of ``BrokerConsumer/consume()`` but ``KafkaError/noData``.
+        nonisolated(nonsending) public mutating func next() async throws -> Message? {
+            if let message = consumer.takeBufferedWithoutWaiting() { return message }
+            do {
+                return try await consumer.consume()
+            } catch KafkaError.noData {
+                return nil
+            }
+        }
+
+        /// What `for try await` calls: ``next()`` on the caller's actor, so a loop
+        /// on an actor does not hop threads per message.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Message? {
+            if let message = consumer.takeBufferedWithoutWaiting() { return message }
+            return try await next()
+        }
+    }
+}
