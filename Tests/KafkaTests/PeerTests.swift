@@ -66,7 +66,7 @@ struct PeerTests {
         let topic = try cluster.topic()
         let broker = try cluster.dial()
         defer { broker.close() }
-        try runPython(Self.writeScript, [cluster.addresses.joined(separator: ","), topic])
+        _ = try runPython(Self.writeScript, [cluster.addresses.joined(separator: ","), topic])
         var conf = ConsumerConf(topic: topic, partition: 0)
         conf.retryLimit = 20
         let consumer = try broker.consumer(conf)

@@ -22,6 +22,8 @@ final class NativeHandle: @unchecked Sendable {
     /// `queue.buffering.max.messages` of this handle: how many messages librdkafka may hold.
     let maxQueuedMessages: Int
     let isClosedFlag = Atomic<Bool>(false)
+    /// Signalled whenever delivery reports were served (room in the queue) and at close.
+    let queueSpace = QueueSpace()
     private let lock = ConditionLock()
     private var users = 0
     private var closeHooks: [() -> Void] = []
@@ -64,7 +66,7 @@ final class NativeHandle: @unchecked Sendable {
         self.maxMessageBytes = maxBytes
         self.maxQueuedMessages = maxQueued
         HandleCounter.live.add(1, ordering: .relaxed)
-        if polled { pollThread = PollThread(rk: rk, name: name) }
+        if polled { pollThread = PollThread(rk: rk, name: name, queueSpace: queueSpace) }
     }
 
     deinit {
@@ -135,6 +137,7 @@ final class NativeHandle: @unchecked Sendable {
         }
         guard let hooks else { return }
         for hook in hooks { hook() }
+        queueSpace.signal()
         abandonDeliveries()
         lock.withLock { lock.wait { users == 0 } }
         // Batches registered by callers that were inside the handle when closing began.
@@ -171,7 +174,8 @@ public enum HandleCounter {
     static let live = Atomic<Int>(0)
 }
 
-/// The one thread per polled handle that serves librdkafka's main queue.
+/// The one thread per polled handle that serves librdkafka's main queue, and
+/// with it the delivery reports of `async` produce calls.
 final class PollThread: Sendable {
     private final class Flag: Sendable {
         let running = Atomic<Bool>(true)
@@ -180,12 +184,13 @@ final class PollThread: Sendable {
     private let flag = Flag()
     private let done = DispatchSemaphore(value: 0)
 
-    init(rk: OpaquePointer, name: String) {
+    init(rk: OpaquePointer, name: String, queueSpace: QueueSpace) {
         let rkAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(rk)))
         let thread = Thread { [flag, done] in
             guard let rk = OpaquePointer(bitPattern: rkAddress) else { return }
             while flag.running.load(ordering: .acquiring) {
-                rd_kafka_poll(rk, 100)
+                // Served reports freed their messages: `async` producers waiting for room may go on.
+                if rd_kafka_poll(rk, 100) > 0 { queueSpace.signal() }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
             rd_kafka_poll(rk, 0)

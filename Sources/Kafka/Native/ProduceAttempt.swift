@@ -1,0 +1,279 @@
+import Crdkafka
+
+/// One attempt of a produce call: hands its messages to librdkafka in order,
+/// as fast as librdkafka's queue takes them, one delivery slot each.
+///
+/// A blocking attempt's ``step()`` enqueues everything, serving delivery
+/// reports itself while the queue is full. An `async` attempt's ``step()``
+/// enqueues until the queue is full and then reports the ``QueueSpace``
+/// generation to wait past; the caller suspends and steps again. Every step
+/// enters the handle anew, so no handle user is held across a suspension and
+/// closing is never held up by one.
+/// A step that finds the handle closed refuses the messages not yet handed
+/// over; ``finish()`` counts refused messages as arrived reports.
+final class ProduceAttempt {
+    enum Step {
+        /// Every message was handed over or refused.
+        case done
+        /// librdkafka's queue is full: wait for a signal after this generation, then step again.
+        case needsRoom(after: UInt64)
+    }
+
+    let batch: DeliveryBatch
+    private let handle: NativeHandle
+    private let retained: Unmanaged<DeliveryBatch>
+    private let rkt: OpaquePointer
+    private let partition: Int32
+    /// The messages of this attempt by slot; nil for all of them in order.
+    private let indices: [Int]?
+    /// True for a blocking call, which may wait for room inside ``step()``; false for an `async` one.
+    private let blocking: Bool
+    /// Plain messages (no headers, no timestamp) go in chunks through `rd_kafka_produce_batch`.
+    private let plain: Bool
+    private let chunkSize: Int
+    /// The slot of the next message to hand over.
+    private var next = 0
+    private var refused = 0
+
+    /// Registers a batch of delivery slots for `indices` of `messages` (all when nil).
+    /// - Throws: ``KafkaError/closed`` when the handle is closed; the topic handle's error.
+    init(handle: NativeHandle, topic: String, partition: Int32, messages: [Message], indices: [Int]?, blocking: Bool) throws {
+        let count = indices?.count ?? messages.count
+        let batch = DeliveryBatch(count: count)
+        self.rkt = try handle.withHandle { _ in
+            let rkt = try handle.topic(topic)
+            // Registered while a user of the handle, so that closing abandons it.
+            handle.context.deliveries.withLock { $0[ObjectIdentifier(batch)] = batch }
+            return rkt
+        }
+        self.batch = batch
+        self.retained = Unmanaged.passRetained(batch)
+        self.handle = handle
+        self.partition = partition
+        self.indices = indices
+        self.blocking = blocking
+        self.plain = (0..<count).allSatisfy { slot in
+            let message = messages[indices?[slot] ?? slot]
+            return message.headers.isEmpty && message.timestamp == nil
+        }
+        self.chunkSize = min(1000, count, max(1, handle.maxQueuedMessages))
+    }
+
+    /// Hands over messages until all are enqueued (or refused) or librdkafka's queue is full.
+    /// `messages` are the call's messages, the same as at creation; they are not kept, so that
+    /// the caller's array stays uniquely referenced and stamping it copies nothing.
+    func step(_ messages: [Message]) -> Step {
+        let count = batch.count
+        guard next < count else { return .done }
+        do {
+            return try handle.withHandle { rk in plain ? stepPlain(rk, count, messages) : stepEach(rk, count, messages) }
+        } catch {
+            return refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE)
+        }
+    }
+
+    /// Counts refused messages as arrived reports and returns the batch to wait for.
+    func finish() -> DeliveryBatch {
+        if refused > 0, batch.arrived(refused) {
+            DeliveryBatch.retire(retained, context: handle.context)
+        }
+        return batch
+    }
+
+    /// Enqueues chunks of up to 1,000 plain messages with `rd_kafka_produce_batch`: one lock and
+    /// one wake-up of the broker thread per chunk. A chunk goes only when the queue has room for
+    /// all of it, so that a full queue cannot split a chunk and reorder it.
+    private func stepPlain(_ rk: OpaquePointer, _ count: Int, _ messages: [Message]) -> Step {
+        // Locals, not properties: the per-message work then needs no exclusivity checks at run time.
+        var records = [rd_kafka_message_t](repeating: rd_kafka_message_t(), count: chunkSize)
+        var scratch = ScratchBuffer()
+        let slots = batch.slots
+        let indices = self.indices
+        while next < count {
+            let seen = handle.queueSpace.generation
+            // Read after `seen`: closing sets the flag before its last signal, so a wait past `seen` cannot miss it.
+            if handle.isClosed { return refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE) }
+            let size = min(chunkSize, count - next)
+            if Int(rd_kafka_outq_len(rk)) + size > handle.maxQueuedMessages {
+                if makeRoom(rk) { continue }
+                return .needsRoom(after: seen)
+            }
+            let first = next
+            scratch.reserve((first..<first + size).reduce(0) { total, slot in
+                let message = messages[indices?[slot] ?? slot]
+                return total + (message.key?.count ?? 0) + (message.value?.count ?? 0)
+            })
+            for offset in 0..<size {
+                let message = messages[indices?[first + offset] ?? first + offset]
+                let value = scratch.append(message.value)
+                let key = scratch.append(message.key)
+                records[offset] = rd_kafka_message_t(
+                    err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: partition,
+                    payload: value.pointer, len: value.count, key: key.pointer, key_len: key.count,
+                    offset: 0, _private: UnsafeMutableRawPointer(slots + first + offset)
+                )
+            }
+            let enqueued = records.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress.map { Int(rd_kafka_produce_batch(rkt, partition, RD_KAFKA_MSG_F_COPY, $0, Int32(size))) } ?? 0
+            }
+            scratch.reset()
+            if enqueued == size {
+                next += size
+                continue
+            }
+            // Keep order: after a full queue retry the failed suffix, refuse every other failure.
+            let failed = (0..<size).filter { records[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR }
+            if let firstFailed = failed.first, (firstFailed..<size).allSatisfy({ records[$0].err == RD_KAFKA_RESP_ERR__QUEUE_FULL }) {
+                next += firstFailed
+                if makeRoom(rk) { continue }
+                return .needsRoom(after: seen)
+            }
+            for offset in failed {
+                batch.slots[next + offset].error = records[offset].err.rawValue
+                refused += 1
+            }
+            next += size
+        }
+        return .done
+    }
+
+    /// Enqueues messages with headers or timestamps one by one.
+    private func stepEach(_ rk: OpaquePointer, _ count: Int, _ messages: [Message]) -> Step {
+        while next < count {
+            let seen = handle.queueSpace.generation
+            if handle.isClosed { return refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE) }
+            let code = enqueueOne(rk, rkt, partition, messages[indices?[next] ?? next], opaque: batch.slots + next)
+            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                if makeRoom(rk) { continue }
+                return .needsRoom(after: seen)
+            }
+            if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+                batch.slots[next].error = code.rawValue
+                refused += 1
+            }
+            next += 1
+        }
+        return .done
+    }
+
+    /// Serves delivery reports on this thread, as librdkafka advises when its queue is full:
+    /// a blocking attempt waits up to 1 ms for them, an `async` one only takes what is there.
+    /// Serving here, rather than waiting for the poll thread, frees messages on the thread
+    /// that allocated them, which measured faster. Returns true when it is worth trying again.
+    private func makeRoom(_ rk: OpaquePointer) -> Bool {
+        if blocking {
+            rd_kafka_poll(rk, 1)
+            return true
+        }
+        return rd_kafka_poll(rk, 0) > 0
+    }
+
+    /// Marks every message not yet handed over as refused with `code`.
+    private func refuseRest(_ code: rd_kafka_resp_err_t) -> Step {
+        for slot in next..<batch.count { batch.slots[slot].error = code.rawValue }
+        refused += batch.count - next
+        next = batch.count
+        return .done
+    }
+}
+
+/// An address librdkafka may copy zero bytes from: it tells an empty key or
+/// value (a non-NULL pointer) from an absent one (NULL).
+private nonisolated(unsafe) let emptyBytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+// nonisolated(unsafe): the byte is allocated once and never written or freed; librdkafka only reads 0 bytes from it.
+
+/// Holds copies of keys and values for one `rd_kafka_produce_batch` call.
+private struct ScratchBuffer: ~Copyable {
+    private var base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    private var capacity = 1
+    private var used = 0
+
+    deinit { base.deallocate() }
+
+    /// Makes room for `bytes` bytes; pointers handed out before stay valid only until the next `reserve`.
+    mutating func reserve(_ bytes: Int) {
+        guard bytes + 1 > capacity else { return }
+        base.deallocate()
+        capacity = bytes + 1
+        base = .allocate(byteCount: capacity, alignment: 1)
+        used = 0
+    }
+
+    /// Copies `bytes` in; NULL for `nil`, a non-NULL pointer for an empty array.
+    mutating func append(_ bytes: [UInt8]?) -> (pointer: UnsafeMutableRawPointer?, count: Int) {
+        guard let bytes else { return (nil, 0) }
+        let pointer = base + used
+        bytes.withUnsafeBytes { source in
+            if let address = source.baseAddress { pointer.copyMemory(from: address, byteCount: source.count) }
+        }
+        used += bytes.count
+        return (pointer, bytes.count)
+    }
+
+    mutating func reset() { used = 0 }
+}
+
+/// Enqueues one message. The plain path uses `rd_kafka_produce`, which needs
+/// no allocation; messages with headers or a timestamp go through `rd_kafka_produceva`.
+private func enqueueOne(
+    _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message, opaque: UnsafeMutablePointer<DeliverySlot>
+) -> rd_kafka_resp_err_t {
+    withOptionalBytes(message.key) { key, keyCount in
+        withOptionalBytes(message.value) { value, valueCount in
+            if message.headers.isEmpty && message.timestamp == nil {
+                let status = rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, value, valueCount, key, keyCount, opaque)
+                return status == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+            }
+            return produceWithHeaders(rk, rkt, partition, message, key: (key, keyCount), value: (value, valueCount), opaque: opaque)
+        }
+    }
+}
+
+private func produceWithHeaders(
+    _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message,
+    key: (UnsafeMutableRawPointer?, Int), value: (UnsafeMutableRawPointer?, Int), opaque: UnsafeMutablePointer<DeliverySlot>
+) -> rd_kafka_resp_err_t {
+    var fields: [rd_kafka_vu_t] = []
+    fields.reserveCapacity(7)
+    func field(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
+        var entry = rd_kafka_vu_t()
+        entry.vtype = type
+        fill(&entry)
+        fields.append(entry)
+    }
+    field(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = rkt }
+    field(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition }
+    field(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+    field(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = value.0; $0.u.mem.size = value.1 }
+    field(RD_KAFKA_VTYPE_KEY) { $0.u.mem.ptr = key.0; $0.u.mem.size = key.1 }
+    field(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(opaque) }
+    if let timestamp = message.timestamp {
+        field(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestamp }
+    }
+    guard let headers = rd_kafka_headers_new(message.headers.count) else { return RD_KAFKA_RESP_ERR__NOENT }
+    for header in message.headers {
+        let added = withOptionalBytes(header.value) { bytes, count in
+            rd_kafka_header_add(headers, header.key, -1, bytes, bytes == nil ? 0 : count)
+        }
+        if added != RD_KAFKA_RESP_ERR_NO_ERROR {
+            rd_kafka_headers_destroy(headers)
+            return added
+        }
+    }
+    field(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = headers }
+    guard let error = rd_kafka_produceva(rk, fields, fields.count) else {
+        return RD_KAFKA_RESP_ERR_NO_ERROR  // librdkafka owns the headers now
+    }
+    let code = rd_kafka_error_code(error)
+    rd_kafka_error_destroy(error)
+    rd_kafka_headers_destroy(headers)
+    return code
+}
+
+/// Calls `body` with a pointer and count for `bytes`: NULL for `nil`, a valid
+/// non-NULL pointer for an empty array.
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeMutableRawPointer?, Int) -> R) -> R {
+    guard let bytes else { return body(nil, 0) }
+    if bytes.isEmpty { return body(emptyBytes, 0) }
+    return bytes.withUnsafeBytes { body(UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }
+}

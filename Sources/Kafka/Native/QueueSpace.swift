@@ -1,0 +1,50 @@
+/// Tells producers waiting for room in librdkafka's queue that room may have appeared.
+///
+/// Room appears when delivery reports are served: librdkafka frees a
+/// message after its report's callback ran. The handle's poll thread is the
+/// only thing that serves reports, and it calls ``signal()`` after every
+/// `rd_kafka_poll` that served something; closing the handle signals once
+/// more. A waiter therefore sleeps until the next served batch of reports
+/// instead of polling librdkafka in short steps, and an `async` waiter
+/// suspends instead of blocking a thread of the cooperative pool.
+///
+/// Waiting is race-free through a generation count: read ``generation``,
+/// check the queue, then wait for a generation after the one read; a signal
+/// in between makes the wait return at once.
+final class QueueSpace: @unchecked Sendable {
+    // Safe: `current` and `suspended` are only touched with `lock` held.
+    private let lock = ConditionLock()
+    private var current: UInt64 = 0
+    private var suspended: [CheckedContinuation<Void, Never>] = []
+
+    /// The number of signals so far; pass it to a wait made after checking the queue.
+    var generation: UInt64 { lock.withLock { current } }
+
+    /// Wakes every waiter: reports were served, or the handle is closing.
+    func signal() {
+        let resumed: [CheckedContinuation<Void, Never>] = lock.withLock {
+            current &+= 1
+            lock.broadcast()
+            defer { suspended.removeAll() }
+            return suspended
+        }
+        for continuation in resumed { continuation.resume() }
+    }
+
+    /// Blocks the calling thread until a signal after `seen`.
+    func waitBlocking(after seen: UInt64) {
+        lock.withLock { lock.wait { current != seen } }
+    }
+
+    /// Suspends until a signal after `seen`, without blocking a thread.
+    func wait(after seen: UInt64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready: Bool = lock.withLock {
+                guard current == seen else { return true }
+                suspended.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}
