@@ -28,8 +28,10 @@ public final class BrokerProducer: Producer {
     /// attempt re-sends only the messages that failed with a transient
     /// error, so after a partial failure they land after the ones that
     /// succeeded. Every message is checked before any is sent, so a bad
-    /// message means nothing is written. With ``RequiredAcks/none`` the
-    /// offsets are unknown and reported as -1.
+    /// message means nothing is written. An offset the broker did not report
+    /// reads -1: every one with ``RequiredAcks/none``, and, with
+    /// `enable.idempotence`, a message librdkafka knows was stored because a
+    /// retry found the messages after it stored.
     ///
     /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list, a bad topic name or a
     ///   negative partition; `unknownTopicOrPartition` for a partition that does not exist;

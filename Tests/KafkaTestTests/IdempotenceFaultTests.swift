@@ -19,7 +19,7 @@ struct IdempotenceFaultTests {
             conf.retryLimit = 5
             conf.retryWait = .milliseconds(50)
             let producer = try broker.producer(conf)
-            var acknowledged: [String] = []
+            var acknowledged: [Message] = []
             var failedCalls = 0
             let metadata = try await broker.metadata()
             let leader = try #require(metadata.topic("t")?.partitions.first?.leader)
@@ -33,24 +33,37 @@ struct IdempotenceFaultTests {
                 }
                 let messages = (0..<10).map { Message(value: "c\(call)-m\($0)") }
                 do {
-                    let pending = Task { try await producer.produce("t", partition: 0, messages: messages) }
+                    let pending = Task {
+                        var sent = messages
+                        try await producer.produce("t", partition: 0, messages: &sent)
+                        return sent
+                    }
                     if call == 10 {
                         try await Task.sleep(for: .milliseconds(300))  // the leader stays down while the call is in flight
                         try cluster.setUp(broker: leader)
                     }
-                    _ = try await pending.value
-                    acknowledged += messages.map { $0.text ?? "" }
+                    acknowledged += try await pending.value
                 } catch let error as KafkaError where error != .closed {
                     failedCalls += 1  // reported to the caller; such messages may or may not be in the log
                 }
             }
             var consumerConf = ConsumerConf(topic: "t", partition: 0)
             consumerConf.retryLimit = 20
-            var log: [String] = []
-            for try await message in try await broker.consumer(consumerConf) { log.append(message.text ?? "") }
-            #expect(Set(log).count == log.count, "a message was written twice")
-            let acknowledgedInLog = log.filter { Set(acknowledged).contains($0) }
-            #expect(acknowledgedInLog == acknowledged, "acknowledged messages missing or out of order")
+            var log: [Int64: String] = [:]
+            for try await message in try await broker.consumer(consumerConf) { log[message.offset] = message.text ?? "" }
+            #expect(Set(log.values).count == log.count, "a message was written twice")
+            // Offsets only grow with the order of the calls and of the messages in a call.
+            let known = acknowledged.filter { $0.offset >= 0 }
+            #expect(known.map(\.offset) == known.map(\.offset).sorted(), "acknowledged messages out of order")
+            for message in known {
+                #expect(log[message.offset] == message.text, "acknowledged \(message.text ?? "") is not at offset \(message.offset)")
+            }
+            // librdkafka reports a message as delivered without an offset (-1 here) when a retry
+            // of its idempotent producer finds a later message of the same partition stored: a real
+            // broker checks sequence numbers and proves the earlier ones were stored too. librdkafka
+            // 2.0.2's mock cluster checks them only for transactional producers, so there such a
+            // message may be missing. Only a fault window may produce one.
+            #expect(acknowledged.count - known.count <= 10, "more messages without an offset than one call")
             #expect(acknowledged.count + failedCalls * 10 == 300)
         }
     }

@@ -31,4 +31,56 @@ struct ProducerTests {
         #expect(offset == 0)
         #expect(messages.last?.offset == 9)
     }
+
+    @Test("a call larger than librdkafka's queue goes through whole and in order, sync and async, with and without headers")
+    func callLargerThanTheQueue() async throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial { $0.properties["queue.buffering.max.messages"] = "100" }
+        defer { broker.close() }
+        let producer = try broker.producer()
+        let blocking = try await onThread { () -> [Message] in
+            var messages = values(0..<1050)
+            try producer.produce(topic, partition: 0, messages: &messages)
+            return messages
+        }
+        #expect(blocking.map(\.offset) == Array(0..<1050))
+        var suspending = values(1050..<2100)
+        #expect(try await producer.produce(topic, partition: 0, messages: &suspending) == 1050)
+        #expect(suspending.map(\.offset) == Array(1050..<2100))
+        var withHeaders = values(2100..<2350).map { message in
+            var message = message
+            message.headers = [Header(key: "h", value: [1])]
+            return message
+        }
+        #expect(try await producer.produce(topic, partition: 0, messages: &withHeaders) == 2100)
+        #expect(withHeaders.map(\.offset) == Array(2100..<2350))
+
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 2
+        var texts: [String] = []
+        for try await message in try await broker.consumer(conf) { texts.append(message.text ?? "") }
+        #expect(texts == (0..<2350).map { "m\($0)" })
+    }
+
+    @Test("closing the broker ends an async produce that waits for room in the queue with closed")
+    func closeWhileWaitingForRoom() async throws {
+        let cluster = try TestCluster()
+        guard let mock = cluster.mock else { return }  // needs a slow broker
+        let topic = try cluster.topic()
+        let broker = try cluster.dial { $0.properties["queue.buffering.max.messages"] = "10" }
+        let producer = try broker.producer()
+        try await producer.produce(topic, partition: 0, messages: values(0..<1))
+        let leader = try #require(try await broker.metadata().topic(topic)?.partitions.first?.leader)
+        try mock.setRTT(broker: leader, .milliseconds(200))
+        let call = Task { () -> Result<Int64, any Error> in
+            do { return .success(try await producer.produce(topic, partition: 0, messages: values(0..<1000))) } catch { return .failure(error) }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // let the call fill the queue: there is no event to wait for
+        let start = ContinuousClock.now
+        broker.close()
+        let result = await call.value
+        #expect(ContinuousClock.now - start < .seconds(5), "close took too long")
+        #expect(throws: KafkaError.closed) { try result.get() }
+    }
 }

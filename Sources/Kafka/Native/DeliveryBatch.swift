@@ -105,11 +105,18 @@ final class DeliveryBatch: @unchecked Sendable {
 
     /// Forgets a batch whose last report arrived: drops it from the handle's
     /// registry and releases the retain taken when its messages were enqueued.
+    ///
+    /// Whoever removes a batch from the registry owns that retain: here, or
+    /// the handle's close, which releases the batches still registered after
+    /// `rd_kafka_destroy`. A batch that close already released (its last
+    /// messages were refused after the handle closed) is not released again.
     static func retire(_ batch: Unmanaged<DeliveryBatch>, context: HandleContext?) {
-        if let context {
-            _ = context.deliveries.withLock { $0.removeValue(forKey: ObjectIdentifier(batch.takeUnretainedValue())) }
+        guard let context else {
+            batch.release()
+            return
         }
-        batch.release()
+        let removed = context.deliveries.withLock { $0.removeValue(forKey: ObjectIdentifier(batch.takeUnretainedValue())) }
+        if removed != nil { batch.release() }
     }
 
     private func wake(_ waiter: Waiter) {
@@ -127,7 +134,9 @@ let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_mes
     guard let message, let opaque = message.pointee._private else { return }
     let slot = opaque.assumingMemoryBound(to: DeliverySlot.self)
     slot.pointee.error = message.pointee.err.rawValue
-    slot.pointee.offset = message.pointee.offset
+    // librdkafka reports a logical offset (-1001, unknown) for a message it delivered without
+    // learning where, e.g. an idempotent retry that found later messages stored; callers see -1.
+    slot.pointee.offset = max(-1, message.pointee.offset)
     let batch = slot.pointee.batch
     if batch.takeUnretainedValue().arrived(1) {
         DeliveryBatch.retire(batch, context: HandleContext.from(rk))

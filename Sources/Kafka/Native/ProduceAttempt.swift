@@ -40,14 +40,21 @@ final class ProduceAttempt {
     init(handle: NativeHandle, topic: String, partition: Int32, messages: [Message], indices: [Int]?, blocking: Bool) throws {
         let count = indices?.count ?? messages.count
         let batch = DeliveryBatch(count: count)
-        self.rkt = try handle.withHandle { _ in
-            let rkt = try handle.topic(topic)
-            // Registered while a user of the handle, so that closing abandons it.
-            handle.context.deliveries.withLock { $0[ObjectIdentifier(batch)] = batch }
-            return rkt
+        // Retained before it is registered: from then on closing may release it (see `DeliveryBatch.retire`).
+        let retained = Unmanaged.passRetained(batch)
+        do {
+            self.rkt = try handle.withHandle { _ in
+                let rkt = try handle.topic(topic)
+                // Registered while a user of the handle, so that closing abandons it.
+                handle.context.deliveries.withLock { $0[ObjectIdentifier(batch)] = batch }
+                return rkt
+            }
+        } catch {
+            retained.release()
+            throw error
         }
         self.batch = batch
-        self.retained = Unmanaged.passRetained(batch)
+        self.retained = retained
         self.handle = handle
         self.partition = partition
         self.indices = indices
