@@ -29,7 +29,9 @@ public struct Message: Sendable, Hashable {
     public var crc: UInt32
     /// The partition's high watermark when the record was fetched (Go's `TipOffset`); -1 when unknown.
     public var tipOffset: Int64
+}
 
+extension Message {
     /// Creates a message to produce.
     /// - Parameters:
     ///   - key: record key, `nil` (the default) for none.
@@ -48,24 +50,19 @@ public struct Message: Sendable, Hashable {
         self.tipOffset = -1
     }
 
-    /// Creates a fetched record with every field known, in one step: what the
-    /// consumers of this package build once per record. Deliberately not
-    /// inlinable: called opaquely, it writes straight into the caller's buffer,
-    /// where the inlined form built a temporary and copied it (a retain and a
-    /// release of every field per record).
-    package init(
-        fetchedKey key: [UInt8]?, value: [UInt8]?, headers: [Header], timestamp: Int64?,
-        topic: String, partition: Int32, offset: Int64, tipOffset: Int64
-    ) {
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestamp = timestamp
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.crc = 0
-        self.tipOffset = tipOffset
+    /// A fetched record with every field known, built in one step: what the consumers of this
+    /// package build once per record. It uses the compiler's memberwise initializer (the
+    /// reason the public initializers live in this extension), which writes the fields
+    /// straight into the caller's buffer; an explicit initializer built a temporary and
+    /// copied it, a retain and a release of every field per record.
+    package static func fetched(
+        key: consuming [UInt8]?, value: consuming [UInt8]?, headers: consuming [Header], timestamp: Int64?,
+        topic: consuming String, partition: Int32, offset: Int64, tipOffset: Int64
+    ) -> Message {
+        Message(
+            key: key, value: value, headers: headers, timestamp: timestamp,
+            topic: topic, partition: partition, offset: offset, crc: 0, tipOffset: tipOffset
+        )
     }
 
     /// Creates a message with UTF-8 text as key and value, a convenience for tests and examples.

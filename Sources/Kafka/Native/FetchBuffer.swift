@@ -43,8 +43,8 @@ final class FetchBuffer {
         topic: String, partition: Int32, offset: Int64, tipOffset: Int64
     ) {
         precondition(count < capacity, "FetchBuffer holds at most \(capacity) messages")
-        (storage + count).initialize(to: Message(
-            fetchedKey: key, value: value, headers: headers, timestamp: timestamp,
+        (storage + count).initialize(to: Message.fetched(
+            key: key, value: value, headers: headers, timestamp: timestamp,
             topic: topic, partition: partition, offset: offset, tipOffset: tipOffset
         ))
         count += 1
