@@ -131,6 +131,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     }
 
     /// The next buffered message, or nil when the buffer is empty or another call holds it.
+    @usableFromInline
     func takeBufferedWithoutWaiting() -> Message? {
         guard fetchLock.tryLock() else { return nil }
         defer { fetchLock.unlock() }
@@ -249,6 +250,7 @@ extension FetchBuffer {
 
 /// The record's headers in wire order; empty when it has none.
 private func readHeaders(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> [Header] {
+    if isHeaderless(pointer) { return [] }
     var headers: OpaquePointer?
     guard rd_kafka_message_headers(pointer, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return [] }
     var result: [Header] = []

@@ -11,7 +11,7 @@ extension BrokerConsumer {
     /// with the next message: no gap, no repeat.
     public struct Iterator: AsyncIteratorProtocol {
         public typealias Element = Message
-        private let consumer: BrokerConsumer
+        @usableFromInline let consumer: BrokerConsumer
 
         /// Iterates over `consumer`.
         public init(_ consumer: BrokerConsumer) {
@@ -30,7 +30,9 @@ extension BrokerConsumer {
         }
 
         /// What `for try await` calls: ``next()`` on the caller's actor, so a loop
-        /// on an actor does not hop threads per message.
+        /// on an actor does not hop threads per message. Inlinable, so that in the
+        /// caller's loop a buffered message costs a plain call and no executor check.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Message? {
             if let message = consumer.takeBufferedWithoutWaiting() { return message }
             return try await next()

@@ -52,6 +52,33 @@ struct ConsumerTests {
         #expect(received.allSatisfy { $0.topic == topic && $0.partition == 0 && $0.tipOffset == 5 })
     }
 
+    @Test("headers are read on every record shape, and records without headers read none", arguments: [Compression.none, .lz4])
+    func headersOnEveryShape(compression: Compression) throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        let header = [Header(key: "trace", value: [9, 0, 9])]
+        // Value lengths whose varints take 1, 2 and 3 bytes, each with and without headers.
+        let sent = [0, 1, 63, 64, 200, 8191, 8192, 20_000].flatMap { size in
+            [Message(key: [1], value: [UInt8](repeating: 0, count: size)),
+             Message(key: nil, value: [UInt8](repeating: 7, count: size), headers: header)]
+        } + [
+            Message(key: [2], value: nil, headers: header),
+            Message(key: [3], value: nil),
+            Message(key: nil, value: [0], headers: [Header(key: "", value: nil)]),
+        ]
+        var producerConf = ProducerConf()
+        producerConf.compression = compression
+        try broker.producer(producerConf).produce(topic, partition: 0, messages: sent)
+        var conf = ConsumerConf(topic: topic, partition: 0)
+        conf.retryLimit = 5
+        let consumer = try broker.consumer(conf)
+        let received = try (0..<sent.count).map { _ in try consumer.consume() }
+        #expect(received.map(\.headers) == sent.map(\.headers))
+        #expect(received.map(\.value) == sent.map(\.value))
+    }
+
     @Test("start offsets: oldest reads everything, newest only what comes later, an offset starts there")
     func startOffsets() throws {
         let cluster = try TestCluster()
