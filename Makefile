@@ -45,9 +45,9 @@ soak: setup
 	$(SWIFT) build -c release --product kafka-soak
 	"$$($(SWIFT) build -c release --show-bin-path)/kafka-soak"
 
-# The concurrency, close and fault tests under AddressSanitizer and LeakSanitizer
-# (XCTest's own one-off allocations are suppressed in .ci/lsan.supp).
-SANITIZE_FILTER ?= Concurrency|Consumer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput
+# The concurrency, close, producer, consumer, peer and fault tests under AddressSanitizer and
+# LeakSanitizer (one-off allocations of XCTest and Foundation.Process are suppressed in .ci/lsan.supp).
+SANITIZE_FILTER ?= Concurrency|Consumer|Producer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput|Peer
 sanitize: setup
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
 

@@ -98,6 +98,38 @@ enum RawLibrdkafka {
         return counters.delivered.load(ordering: .relaxed)
     }
 
+    /// Produces `count` messages of `value` to `topic`/0 in calls of `batchSize`: each call enqueues
+    /// its messages with `rd_kafka_produce_batch` and waits for their reports before the next, the
+    /// raw C form of a Go-style blocking produce of `batchSize` messages.
+    static func produceInSyncBatches(bootstrap: String, topic: String, count: Int, batchSize: Int, value: [UInt8]) -> Int {
+        let counters = Counters()
+        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
+        defer { rd_kafka_destroy(rk) }
+        let rkt = rd_kafka_topic_new(rk, topic, nil)
+        defer { rd_kafka_topic_destroy(rkt) }
+        value.withUnsafeBytes { bytes in
+            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+            var records = [rd_kafka_message_t](repeating: rd_kafka_message_t(), count: batchSize)
+            var sent = 0
+            while sent < count {
+                let chunk = min(batchSize, count - sent)
+                for index in 0..<chunk {
+                    records[index] = rd_kafka_message_t(err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: 0, payload: payload,
+                                                        len: bytes.count, key: nil, key_len: 0, offset: 0, _private: nil)
+                }
+                let enqueued = records.withUnsafeMutableBufferPointer {
+                    Int(rd_kafka_produce_batch(rkt, 0, RD_KAFKA_MSG_F_COPY, $0.baseAddress!, Int32(chunk)))
+                }
+                precondition(enqueued == chunk, "raw sync batch enqueued \(enqueued) of \(chunk)")
+                sent += chunk
+                while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) < sent {
+                    rd_kafka_poll(rk, 1)
+                }
+            }
+        }
+        return counters.delivered.load(ordering: .relaxed)
+    }
+
     /// Latencies of `calls` produce-one-then-wait-for-its-report round trips.
     static func produceLatencies(bootstrap: String, topic: String, calls: Int, value: [UInt8]) -> [Duration] {
         let counters = Counters()

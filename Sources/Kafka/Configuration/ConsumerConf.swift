@@ -28,10 +28,11 @@ public struct ConsumerConf: Sendable {
     /// Where reading starts; resolved to a number when the consumer is
     /// created, as Go does. Default ``StartOffset/oldest``.
     public var startOffset: StartOffset = .oldest
-    /// Whether consumed messages carry their headers. Default true. librdkafka
-    /// makes two allocations per message to parse a record's header list, even
-    /// an empty one; consumers that never look at headers can set this to
-    /// false and get messages with empty `headers` at the cost of the payload copy alone.
+    /// Whether consumed messages carry their headers. Default true. A record
+    /// without headers costs nothing extra either way (the consumer sees the
+    /// zero header count itself); a record with headers costs librdkafka's
+    /// parse, two allocations, plus a copy of each header. Consumers that never
+    /// look at headers can set this to false and get messages with empty `headers`.
     public var readsHeaders = true
     /// Receives this consumer's log lines; `nil` (the default) uses the broker's logger.
     public var logger: (any KafkaLogger)? = nil
