@@ -44,9 +44,7 @@ public final class BrokerProducer: Producer {
         var outcome = ProduceOutcome(count: messages.count, acknowledgesOffsets: conf.requiredAcks != .none)
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { broker.conf.clock.sleep(for: conf.retryWait) }
-            let enqueuing = try ProduceAttempt(
-                handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending, blocking: true
-            )
+            let enqueuing = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
             while case .needsRoom(let seen) = enqueuing.step(messages) { handle.queueSpace.waitBlocking(after: seen) }
             let batch = enqueuing.finish()
             batch.waitBlocking()
@@ -65,9 +63,7 @@ public final class BrokerProducer: Producer {
         var outcome = ProduceOutcome(count: messages.count, acknowledgesOffsets: conf.requiredAcks != .none)
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { try await broker.conf.clock.sleep(for: conf.retryWait) }
-            let enqueuing = try ProduceAttempt(
-                handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending, blocking: false
-            )
+            let enqueuing = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
             while case .needsRoom(let seen) = enqueuing.step(messages) { await handle.queueSpace.wait(after: seen) }
             let batch = enqueuing.finish()
             await batch.wait()

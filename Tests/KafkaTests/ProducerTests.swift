@@ -63,7 +63,7 @@ struct ProducerTests {
         #expect(texts == (0..<2350).map { "m\($0)" })
     }
 
-    @Test("closing the broker ends an async produce that waits for room in the queue with closed")
+    @Test("closing the broker ends produce calls that wait for room in the queue, blocking and async, with closed")
     func closeWhileWaitingForRoom() async throws {
         let cluster = try TestCluster()
         guard let mock = cluster.mock else { return }  // needs a slow broker
@@ -73,14 +73,18 @@ struct ProducerTests {
         try await producer.produce(topic, partition: 0, messages: values(0..<1))
         let leader = try #require(try await broker.metadata().topic(topic)?.partitions.first?.leader)
         try mock.setRTT(broker: leader, .milliseconds(200))
-        let call = Task { () -> Result<Int64, any Error> in
+        let suspended = Task { () -> Result<Int64, any Error> in
             do { return .success(try await producer.produce(topic, partition: 0, messages: values(0..<1000))) } catch { return .failure(error) }
         }
-        try await Task.sleep(for: .milliseconds(300))  // let the call fill the queue: there is no event to wait for
+        let blocked = Task { () -> Result<Int64, any Error> in
+            do { return .success(try await onThread { try producer.produce(topic, partition: 0, messages: values(0..<1000)) }) } catch { return .failure(error) }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // let the calls fill the queue: there is no event to wait for
         let start = ContinuousClock.now
         broker.close()
-        let result = await call.value
+        let (asyncResult, blockingResult) = await (suspended.value, blocked.value)
         #expect(ContinuousClock.now - start < .seconds(5), "close took too long")
-        #expect(throws: KafkaError.closed) { try result.get() }
+        #expect(throws: KafkaError.closed) { try asyncResult.get() }
+        #expect(throws: KafkaError.closed) { try blockingResult.get() }
     }
 }
