@@ -202,7 +202,9 @@ public final class Broker: Client {
             if code == RD_KAFKA_RESP_ERR_NO_ERROR { return (low, high) }
             lastError = KafkaError(code)
             conf.logger.debug("watermark query failed", [("topic", topic), ("partition", "\(partition)"), ("error", lastError.description)])
-            guard lastError.isTransient else { throw lastError }
+            // requirePartition proved the partition exists; librdkafka's own cache can lack it for a
+            // moment after a leader change (seen with librdkafka 2.16), so that error is retried too.
+            guard lastError.isTransient || code == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION else { throw lastError }
         }
         throw lastError
     }
