@@ -22,7 +22,9 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     let handle: NativeHandle
     private let queue: OpaquePointer
     private let logger: any KafkaLogger
-    private let fetchLock = ConditionLock()
+    /// Held while a call takes from the buffer or fetches; a `Mutex`, whose uncontended
+    /// lock and unlock are inlined atomics, since every message handed out takes it.
+    private let fetchLock = Mutex(())
     private static let batchCapacity = 1000
     /// Where one fetch's messages land; allocated last in `init`, so a failed init leaks nothing.
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
@@ -93,10 +95,10 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     ///   its broker is closed, even while blocked; `offsetOutOfRange` (on this and every later
     ///   call, as Go) when the start offset lies outside the log; the last fetch error.
     public func consume() throws -> Message {
-        fetchLock.lock()
-        defer { fetchLock.unlock() }
-        if buffer.isEmpty { try fill() }
-        return buffer.takeNext()
+        try fetchLock.withLock { _ in
+            if buffer.isEmpty { try fill() }
+            return buffer.takeNext()
+        }
     }
 
     /// The `async` twin of ``consume()``. A buffered message is returned without
@@ -109,10 +111,10 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     /// Returns what ``consume()`` had buffered, or else the messages of one fetch.
     /// Same retry, ``KafkaError/noData`` and close rules as ``consume()``.
     public func consumeBatch() throws -> [Message] {
-        fetchLock.lock()
-        defer { fetchLock.unlock() }
-        if buffer.isEmpty { try fill() }
-        return buffer.takeAll()
+        try fetchLock.withLock { _ in
+            if buffer.isEmpty { try fill() }
+            return buffer.takeAll()
+        }
     }
 
     /// The `async` twin of ``consumeBatch()``.
@@ -133,9 +135,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     /// The next buffered message, or nil when the buffer is empty or another call holds it.
     @usableFromInline
     func takeBufferedWithoutWaiting() -> Message? {
-        guard fetchLock.tryLock() else { return nil }
-        defer { fetchLock.unlock() }
-        return buffer.isEmpty ? nil : buffer.takeNext()
+        fetchLock.withLockIfAvailable { _ in buffer.isEmpty ? nil : buffer.takeNext() } ?? nil
     }
 
     private enum FetchOutcome {
