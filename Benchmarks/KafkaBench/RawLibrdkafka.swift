@@ -7,6 +7,27 @@ enum RawLibrdkafka {
     final class Counters: Sendable {
         let delivered = Atomic<Int>(0)
         let failed = Atomic<Int>(0)
+
+        /// Reports received so far, delivered or failed.
+        var reported: Int { delivered.load(ordering: .relaxed) + failed.load(ordering: .relaxed) }
+
+        /// Serves `rk`'s reports on this thread until `count` have arrived.
+        func wait(for count: Int, _ rk: OpaquePointer, pollMilliseconds: Int32) {
+            while reported < count { rd_kafka_poll(rk, pollMilliseconds) }
+        }
+    }
+
+    /// Runs `body` with a new producer handle of this library's default settings, a topic handle
+    /// for `topic` and the handle's report counters; destroys both handles afterwards.
+    static func withProducer<R>(bootstrap: String, topic: String, _ body: (OpaquePointer, OpaquePointer, Counters) -> R) -> R {
+        let counters = Counters()
+        return withExtendedLifetime(counters) {
+            let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
+            defer { rd_kafka_destroy(rk) }
+            guard let rkt = rd_kafka_topic_new(rk, topic, nil) else { fatalError("rd_kafka_topic_new failed") }
+            defer { rd_kafka_topic_destroy(rkt) }
+            return body(rk, rkt, counters)
+        }
     }
 
     static let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
@@ -41,116 +62,96 @@ enum RawLibrdkafka {
 
     /// Produces `count` messages of `value` to `topic`/0, then waits for every delivery report.
     static func produceAll(bootstrap: String, topic: String, count: Int, value: [UInt8]) -> Int {
-        let counters = Counters()
-        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
-        defer { rd_kafka_destroy(rk) }
-        let rkt = rd_kafka_topic_new(rk, topic, nil)
-        defer { rd_kafka_topic_destroy(rkt) }
-        value.withUnsafeBytes { bytes in
-            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
-            for _ in 0..<count {
-                while rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil) != 0 {
-                    rd_kafka_poll(rk, 10)
+        withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
+            value.withUnsafeBytes { bytes in
+                let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+                for _ in 0..<count {
+                    while rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil) != 0 {
+                        rd_kafka_poll(rk, 10)
+                    }
+                    rd_kafka_poll(rk, 0)
                 }
-                rd_kafka_poll(rk, 0)
             }
+            counters.wait(for: count, rk, pollMilliseconds: 50)
+            return counters.delivered.load(ordering: .relaxed)
         }
-        while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) < count {
-            rd_kafka_poll(rk, 50)
-        }
-        return counters.delivered.load(ordering: .relaxed)
     }
 
     /// Produces `count` messages of `value` to `topic`/0 with `rd_kafka_produce_batch`, 1,000 per call,
     /// then waits for every delivery report: the fastest raw way, and the baseline of the produce rows.
     static func produceBatched(bootstrap: String, topic: String, count: Int, value: [UInt8]) -> Int {
-        let counters = Counters()
-        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
-        defer { rd_kafka_destroy(rk) }
-        let rkt = rd_kafka_topic_new(rk, topic, nil)
-        defer { rd_kafka_topic_destroy(rkt) }
-        value.withUnsafeBytes { bytes in
-            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
-            var records = [rd_kafka_message_t](repeating: rd_kafka_message_t(), count: 1000)
-            var sent = 0
-            while sent < count {
-                let chunk = min(1000, count - sent)
-                for index in 0..<chunk {
-                    records[index] = rd_kafka_message_t(err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: 0, payload: payload,
-                                                        len: bytes.count, key: nil, key_len: 0, offset: 0, _private: nil)
-                }
-                var first = 0
-                while first < chunk {
-                    let enqueued = records.withUnsafeMutableBufferPointer {
-                        Int(rd_kafka_produce_batch(rkt, 0, RD_KAFKA_MSG_F_COPY, $0.baseAddress! + first, Int32(chunk - first)))
+        withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
+            value.withUnsafeBytes { bytes in
+                var records = plainRecords(1000, bytes)
+                var sent = 0
+                while sent < count {
+                    let chunk = min(1000, count - sent)
+                    var first = 0
+                    while first < chunk {
+                        let enqueued = records.withUnsafeMutableBufferPointer { buffer in
+                            buffer.baseAddress.map { Int(rd_kafka_produce_batch(rkt, 0, RD_KAFKA_MSG_F_COPY, $0 + first, Int32(chunk - first))) } ?? 0
+                        }
+                        if enqueued == chunk - first { break }
+                        first = (first..<chunk).first { records[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR } ?? chunk
+                        for index in first..<chunk { records[index].err = RD_KAFKA_RESP_ERR_NO_ERROR }
+                        rd_kafka_poll(rk, 10)
                     }
-                    if enqueued == chunk - first { break }
-                    first = (first..<chunk).first { records[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR } ?? chunk
-                    rd_kafka_poll(rk, 10)
+                    sent += chunk
+                    rd_kafka_poll(rk, 0)
                 }
-                sent += chunk
-                rd_kafka_poll(rk, 0)
             }
+            counters.wait(for: count, rk, pollMilliseconds: 50)
+            return counters.delivered.load(ordering: .relaxed)
         }
-        while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) < count {
-            rd_kafka_poll(rk, 50)
-        }
-        return counters.delivered.load(ordering: .relaxed)
     }
 
     /// Produces `count` messages of `value` to `topic`/0 in calls of `batchSize`: each call enqueues
     /// its messages with `rd_kafka_produce_batch` and waits for their reports before the next, the
     /// raw C form of a Go-style blocking produce of `batchSize` messages.
     static func produceInSyncBatches(bootstrap: String, topic: String, count: Int, batchSize: Int, value: [UInt8]) -> Int {
-        let counters = Counters()
-        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
-        defer { rd_kafka_destroy(rk) }
-        let rkt = rd_kafka_topic_new(rk, topic, nil)
-        defer { rd_kafka_topic_destroy(rkt) }
-        value.withUnsafeBytes { bytes in
-            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
-            var records = [rd_kafka_message_t](repeating: rd_kafka_message_t(), count: batchSize)
-            var sent = 0
-            while sent < count {
-                let chunk = min(batchSize, count - sent)
-                for index in 0..<chunk {
-                    records[index] = rd_kafka_message_t(err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: 0, payload: payload,
-                                                        len: bytes.count, key: nil, key_len: 0, offset: 0, _private: nil)
-                }
-                let enqueued = records.withUnsafeMutableBufferPointer {
-                    Int(rd_kafka_produce_batch(rkt, 0, RD_KAFKA_MSG_F_COPY, $0.baseAddress!, Int32(chunk)))
-                }
-                precondition(enqueued == chunk, "raw sync batch enqueued \(enqueued) of \(chunk)")
-                sent += chunk
-                while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) < sent {
-                    rd_kafka_poll(rk, 1)
+        withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
+            value.withUnsafeBytes { bytes in
+                var records = plainRecords(batchSize, bytes)
+                var sent = 0
+                while sent < count {
+                    let chunk = min(batchSize, count - sent)
+                    let enqueued = records.withUnsafeMutableBufferPointer { buffer in
+                        buffer.baseAddress.map { Int(rd_kafka_produce_batch(rkt, 0, RD_KAFKA_MSG_F_COPY, $0, Int32(chunk))) } ?? 0
+                    }
+                    precondition(enqueued == chunk, "raw sync batch enqueued \(enqueued) of \(chunk)")
+                    sent += chunk
+                    counters.wait(for: sent, rk, pollMilliseconds: 1)
                 }
             }
+            return counters.delivered.load(ordering: .relaxed)
         }
-        return counters.delivered.load(ordering: .relaxed)
     }
 
     /// Latencies of `calls` produce-one-then-wait-for-its-report round trips.
     static func produceLatencies(bootstrap: String, topic: String, calls: Int, value: [UInt8]) -> [Duration] {
-        let counters = Counters()
-        let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
-        defer { rd_kafka_destroy(rk) }
-        let rkt = rd_kafka_topic_new(rk, topic, nil)
-        defer { rd_kafka_topic_destroy(rkt) }
-        let clock = ContinuousClock()
-        var latencies: [Duration] = []
-        value.withUnsafeBytes { bytes in
-            let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
-            for call in 0..<calls {
-                let start = clock.now
-                _ = rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil)
-                while counters.delivered.load(ordering: .relaxed) + counters.failed.load(ordering: .relaxed) <= call {
-                    rd_kafka_poll(rk, 1)
+        withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
+            let clock = ContinuousClock()
+            var latencies: [Duration] = []
+            value.withUnsafeBytes { bytes in
+                let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+                for call in 0..<calls {
+                    let start = clock.now
+                    _ = rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil)
+                    counters.wait(for: call + 1, rk, pollMilliseconds: 1)
+                    latencies.append(clock.now - start)
                 }
-                latencies.append(clock.now - start)
             }
+            return latencies
         }
-        return latencies
+    }
+
+    /// `count` records of partition 0 whose value is `bytes`, for `rd_kafka_produce_batch`.
+    private static func plainRecords(_ count: Int, _ bytes: UnsafeRawBufferPointer) -> [rd_kafka_message_t] {
+        let record = rd_kafka_message_t(
+            err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: 0, payload: UnsafeMutableRawPointer(mutating: bytes.baseAddress),
+            len: bytes.count, key: nil, key_len: 0, offset: 0, _private: nil
+        )
+        return [rd_kafka_message_t](repeating: record, count: count)
     }
 
     /// Consumes `perPartition` messages from each of `partitions` partitions, one partition after the
