@@ -63,6 +63,46 @@ struct ProducerTests {
         #expect(texts == (0..<2350).map { "m\($0)" })
     }
 
+    @Test("concurrent calls larger than librdkafka's queue, blocking and async, all complete with their own offsets")
+    func concurrentCallsLargerThanTheQueue() async throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic()
+        let broker = try cluster.dial { $0.properties["queue.buffering.max.messages"] = "100" }
+        defer { broker.close() }
+        let producer = try broker.producer()
+        let calls = 6
+        let perCall = 400
+        let finished = Task { () -> [[Int64]] in
+            try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for call in 0..<calls {
+                    group.addTask {
+                        var messages = values(0..<perCall, prefix: "c\(call)-")
+                        if call % 2 == 0 {
+                            try await producer.produce(topic, partition: 0, messages: &messages)
+                            return messages.map(\.offset)
+                        }
+                        return try await onThread { [messages] in
+                            var blocking = messages
+                            try producer.produce(topic, partition: 0, messages: &blocking)
+                            return blocking.map(\.offset)
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            finished.cancel()
+        }
+        defer { watchdog.cancel() }
+        let offsets = try await finished.value
+        #expect(offsets.count == calls, "a call did not finish within 30 s")
+        // Every call's messages got distinct offsets, each call's in order, and together all of them.
+        #expect(offsets.allSatisfy { $0 == $0.sorted() && Set($0).count == perCall })
+        #expect(Set(offsets.joined()) == Set(0..<Int64(calls * perCall)))
+    }
+
     @Test("closing the broker ends produce calls that wait for room in the queue, blocking and async, with closed")
     func closeWhileWaitingForRoom() async throws {
         let cluster = try TestCluster()

@@ -163,8 +163,13 @@ final class ProduceAttempt {
     /// without waiting for more; returns true when that may have made room. Waiting is left to
     /// the caller and the poll thread's signal: measured, a blocking call that instead polled in
     /// 1 ms steps, competing with the poll thread, produced 10-15% slower.
+    ///
+    /// Room made here is signalled too: the reports served may have been the last ones, and
+    /// another call waiting for room would otherwise wait for a signal that never comes.
     private func makeRoom(_ rk: OpaquePointer) -> Bool {
-        rd_kafka_poll(rk, 0) > 0
+        guard rd_kafka_poll(rk, 0) > 0 else { return false }
+        handle.queueSpace.signal()
+        return true
     }
 
     /// Marks every message not yet handed over as refused with `code`.

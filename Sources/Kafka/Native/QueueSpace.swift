@@ -1,10 +1,10 @@
 /// Tells producers waiting for room in librdkafka's queue that room may have appeared.
 ///
 /// Room appears when delivery reports are served: librdkafka frees a
-/// message after its report's callback ran. The handle's poll thread is the
-/// only thing that serves reports, and it calls ``signal()`` after every
-/// `rd_kafka_poll` that served something; closing the handle signals once
-/// more. A waiter therefore sleeps until the next served batch of reports
+/// message after its report's callback ran. Whatever serves reports calls
+/// ``signal()`` after every `rd_kafka_poll` that served something: the
+/// handle's poll thread, and a produce call that serves the reports already
+/// in before it waits; closing the handle signals once more. A waiter therefore sleeps until the next served batch of reports
 /// instead of polling librdkafka in short steps, and an `async` waiter
 /// suspends instead of blocking a thread of the cooperative pool.
 ///
