@@ -174,8 +174,9 @@ public enum HandleCounter {
     static let live = Atomic<Int>(0)
 }
 
-/// The one thread per polled handle that serves librdkafka's main queue, and
-/// with it the delivery reports of `async` produce calls.
+/// The one thread per polled handle that serves librdkafka's main queue: errors,
+/// statistics and delivery reports (a produce call waiting for room in the queue
+/// also serves the reports already in; see `ProduceAttempt`).
 final class PollThread: Sendable {
     private final class Flag: Sendable {
         let running = Atomic<Bool>(true)
@@ -189,7 +190,7 @@ final class PollThread: Sendable {
         let thread = Thread { [flag, done] in
             guard let rk = OpaquePointer(bitPattern: rkAddress) else { return }
             while flag.running.load(ordering: .acquiring) {
-                // Served reports freed their messages: `async` producers waiting for room may go on.
+                // Served reports freed their messages: produce calls waiting for room may go on.
                 if rd_kafka_poll(rk, 100) > 0 { queueSpace.signal() }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
