@@ -12,21 +12,19 @@ extension BrokerConsumer {
     public struct Iterator: AsyncIteratorProtocol {
         public typealias Element = Message
         @usableFromInline let consumer: BrokerConsumer
+        /// The shared iterator, for everything but the buffered fast path (fetches, noData).
+        @usableFromInline var waiting: ConsumerIterator<BrokerConsumer>
 
         /// Iterates over `consumer`.
         public init(_ consumer: BrokerConsumer) {
             self.consumer = consumer
+            self.waiting = ConsumerIterator(consumer)
         }
 
         /// The next message, or `nil` once the consumer reports ``KafkaError/noData``.
         /// - Throws: every error of ``BrokerConsumer/consume()`` but ``KafkaError/noData``.
         nonisolated(nonsending) public mutating func next() async throws -> Message? {
-            if let message = consumer.takeBufferedWithoutWaiting() { return message }
-            do {
-                return try await consumer.consume()
-            } catch KafkaError.noData {
-                return nil
-            }
+            try await waiting.next()
         }
 
         /// What `for try await` calls: ``next()`` on the caller's actor, so a loop
@@ -35,7 +33,7 @@ extension BrokerConsumer {
         @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Message? {
             if let message = consumer.takeBufferedWithoutWaiting() { return message }
-            return try await next()
+            return try await waiting.next()
         }
     }
 }

@@ -132,7 +132,7 @@ final class ProduceAttempt {
                 return .needsRoom(after: seen)
             }
             for offset in failed {
-                batch.slots[next + offset].error = records[offset].err.rawValue
+                slots[first + offset].error = records[offset].err.rawValue
                 refused += 1
             }
             next += size

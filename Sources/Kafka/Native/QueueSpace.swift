@@ -4,9 +4,10 @@
 /// message after its report's callback ran. Whatever serves reports calls
 /// ``signal()`` after every `rd_kafka_poll` that served something: the
 /// handle's poll thread, and a produce call that serves the reports already
-/// in before it waits; closing the handle signals once more. A waiter therefore sleeps until the next served batch of reports
-/// instead of polling librdkafka in short steps, and an `async` waiter
-/// suspends instead of blocking a thread of the cooperative pool.
+/// in before it waits; closing the handle signals once more. A waiter
+/// therefore sleeps until the next served batch of reports instead of
+/// polling librdkafka in short steps, and an `async` waiter suspends instead
+/// of blocking a thread of the cooperative pool.
 ///
 /// Waiting is race-free through a generation count: read ``generation``,
 /// check the queue, then wait for a generation after the one read; a signal
