@@ -17,10 +17,11 @@ setup:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Produces to and consumes from an embedded cluster, end to end.
+# Serves an embedded cluster with kafka-serve, produces to it and consumes back, end to end.
+# Builds the three programs it runs, so it works as the first command on a fresh clone.
+EXAMPLE_PRODUCTS := kafka-serve kafka-produce kafka-consume
 example: setup
-	$(SWIFT) build --product kafka-produce
-	$(SWIFT) build --product kafka-consume
+	for product in $(EXAMPLE_PRODUCTS); do $(SWIFT) build --product $$product || exit 1; done
 	./scripts/run-examples.sh "$$($(SWIFT) build --show-bin-path)"
 
 # Builds everything and runs every test suite against the embedded cluster

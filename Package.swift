@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "KafkaProto", targets: ["KafkaProto"]),
         .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "KafkaEmbedded", targets: ["KafkaEmbedded"]),
         .library(name: "KafkaTest", targets: ["KafkaTest"]),
         .executable(name: "kafka-produce", targets: ["KafkaProduceExample"]),
         .executable(name: "kafka-consume", targets: ["KafkaConsumeExample"]),
@@ -33,37 +34,42 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "KafkaTest", dependencies: ["Kafka", "Crdkafka"]),
+        // The embedded cluster (librdkafka's mock) and what kafka-serve needs: no test framework.
+        .target(name: "KafkaEmbedded", dependencies: ["Kafka", "Crdkafka"]),
+        // Test doubles and expectation mode (Swift Testing and XCTest); re-exports KafkaEmbedded.
+        .target(name: "KafkaTest", dependencies: ["Kafka", "KafkaEmbedded"]),
         .executableTarget(
             name: "KafkaProduceExample",
-            dependencies: ["Kafka", "KafkaTest", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Produce"
         ),
         .executableTarget(
             name: "KafkaConsumeExample",
-            dependencies: ["Kafka", "KafkaTest", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Consume"
         ),
         .executableTarget(
             name: "KafkaServeExample",
-            dependencies: ["Kafka", "KafkaTest", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Serve"
         ),
         .target(
             name: "ExampleSupport",
-            dependencies: ["Kafka", "KafkaTest"],
+            dependencies: ["Kafka", "KafkaEmbedded"],
             path: "Examples/Support"
         ),
         .executableTarget(
             name: "KafkaBench",
-            dependencies: ["Kafka", "KafkaTest", "Crdkafka", "AllocationCounter"],
+            dependencies: ["Kafka", "KafkaEmbedded", "Crdkafka", "AllocationCounter"],
             path: "Benchmarks/KafkaBench"
         ),
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
-        .executableTarget(name: "KafkaSoak", dependencies: ["Kafka", "KafkaTest"], path: "Benchmarks/KafkaSoak"),
+        .executableTarget(name: "KafkaSoak", dependencies: ["Kafka", "KafkaEmbedded"], path: "Benchmarks/KafkaSoak"),
         .testTarget(name: "KafkaProtoTests", dependencies: ["KafkaProto"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "KafkaTest"]),
-        .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest"]),
+        // Helpers of this repository's own tests only (cluster selection, tansu flags); no product.
+        .target(name: "KafkaTestSupport", dependencies: ["Kafka", "KafkaEmbedded"], path: "Tests/KafkaTestSupport"),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport"]),
+        .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,9 @@
 # the consumer read exactly what the producer wrote.
 set -euo pipefail
 bin="$1"
+for program in kafka-serve kafka-produce kafka-consume; do
+  [ -x "$bin/$program" ] || { echo "$bin/$program is missing: build it with swift build --product $program" >&2; exit 1; }
+done
 workdir=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$workdir"' EXIT
 "$bin/kafka-serve" --topic example:4 --address-file "$workdir/address" --seconds 120 &

@@ -1,7 +1,7 @@
 import AllocationCounter
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 /// One row of the results table.
 struct Row {

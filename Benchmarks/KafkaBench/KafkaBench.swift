@@ -1,7 +1,7 @@
 import Crdkafka
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 // kafka-bench: the Swift API side by side with raw librdkafka calls, in one
 // process, on one embedded single-broker cluster.

@@ -1,6 +1,6 @@
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 /// `make soak`: a long run that must keep memory level.
 ///  1. 1,000,000 messages produced to 16 partitions while 16 consumers read them back

@@ -2,7 +2,7 @@ import ArgumentParser
 import ExampleSupport
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 /// Reads messages from one or more partitions of a topic and prints them.
 @main

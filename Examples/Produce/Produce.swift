@@ -2,7 +2,7 @@ import ArgumentParser
 import ExampleSupport
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 /// Writes messages to a topic: generated ones or one per line of standard input.
 @main

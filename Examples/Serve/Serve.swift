@@ -2,7 +2,7 @@ import ArgumentParser
 import ExampleSupport
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 /// Serves an embedded Kafka-compatible cluster until interrupted: a development
 /// broker with no Java and no Docker, for any client.

@@ -1,6 +1,6 @@
 import Foundation
 import Kafka
-import KafkaTest
+import KafkaEmbedded
 
 /// What the example programs share: choosing between a real cluster and an
 /// embedded one, and turning errors into one clear line and exit status 1.

@@ -1,4 +1,3 @@
-import Crdkafka
 import Synchronization
 
 /// A connection to a Kafka cluster: the factory of producers, consumers and
@@ -21,6 +20,8 @@ public final class Broker: Client {
         var closed = false
         var partitionCounts: [String: Int32] = [:]
         var producerHandles: [ProducerSettings: NativeHandle] = [:]
+        /// Shared consumer handles by settings; more than one when a partition is read twice.
+        var consumerHandles: [ConsumerSettings: [NativeHandle]] = [:]
         var childHandles: [NativeHandle] = []
     }
 
@@ -57,7 +58,7 @@ public final class Broker: Client {
             properties: baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf),
             logger: conf.logger, name: "broker", polled: true
         )
-        var lastError = KafkaError.local(code: RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, message: "no attempt made")
+        var lastError = KafkaError.local(code: LocalErrorCode.transport, message: "no attempt made")
         handle.context.clearDiagnostics()
         for attempt in 1...conf.dialRetryLimit {
             if attempt > 1 { conf.clock.sleep(for: conf.dialRetryWait) }
@@ -74,7 +75,7 @@ public final class Broker: Client {
         handle.close()
         let (code, reason): (Int32, String) = switch lastError {
         case .local(let code, let message): (code, message)
-        default: (RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, lastError.description)
+        default: (LocalErrorCode.transport, lastError.description)
         }
         throw KafkaError.local(
             code: code,
@@ -92,7 +93,7 @@ public final class Broker: Client {
         handle.context.allBrokersDown.store(0, ordering: .relaxed)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        var lastError = KafkaError.local(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, message: "metadata request timed out")
+        var lastError = KafkaError.local(code: LocalErrorCode.timedOut, message: "metadata request timed out")
         while clock.now < deadline {
             let slice = min(.milliseconds(250), deadline - clock.now)
             do {
@@ -102,7 +103,7 @@ public final class Broker: Client {
                 if error == .closed { throw error }
             }
             if handle.context.allBrokersDown.load(ordering: .relaxed) != 0 {
-                throw KafkaError.local(code: RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue, message: "all brokers are down")
+                throw KafkaError.local(code: LocalErrorCode.allBrokersDown, message: "all brokers are down")
             }
         }
         throw lastError
@@ -194,17 +195,15 @@ public final class Broker: Client {
                 conf.clock.sleep(for: conf.retryErrWait)
                 _ = try? refreshMetadata()
             }
-            var low: Int64 = -1
-            var high: Int64 = -1
-            let code = try primary.withHandle { rk in
-                rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, max(1000, conf.readTimeout.milliseconds))
+            do {
+                return try primary.queryWatermarks(topic, partition, timeout: max(.seconds(1), conf.readTimeout))
+            } catch let error as KafkaError {
+                lastError = error
             }
-            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return (low, high) }
-            lastError = KafkaError(code)
             conf.logger.debug("watermark query failed", [("topic", topic), ("partition", "\(partition)"), ("error", lastError.description)])
             // requirePartition proved the partition exists; librdkafka's own cache can lack it for a
             // moment after a leader change (seen with librdkafka 2.16), so that error is retried too.
-            guard lastError.isTransient || code == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION else { throw lastError }
+            guard lastError.isTransient || lastError.isLocal(LocalErrorCode.unknownPartition) else { throw lastError }
         }
         throw lastError
     }
@@ -233,6 +232,40 @@ public final class Broker: Client {
         throw KafkaError.broker(.unknownTopicOrPartition, message: "topic \(topic) not found in metadata")
     }
 
+    /// Creates `topic` with `partitions` partitions, each on `replicationFactor` brokers, with
+    /// topic-level `config` (e.g. `["retention.ms": "60000"]`), through the cluster's controller.
+    ///
+    /// Returns when the controller created the topic; its partitions may take a moment more to
+    /// get leaders. librdkafka 2.0.2's embedded mock cluster serves no admin API (use
+    /// `MockCluster.createTopic` there).
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an illegal name or counts below 1;
+    ///   ``KafkaError/broker(_:message:)`` with the controller's code (`topicAlreadyExists`,
+    ///   `invalidReplicationFactor`, ...); ``KafkaError/timeout(_:)`` without an answer within
+    ///   `timeout` (default: the broker's `readTimeout`); ``KafkaError/closed``.
+    public func createTopic(
+        _ topic: String, partitions: Int32, replicationFactor: Int32 = 1, config: [String: String] = [:], timeout: Duration? = nil
+    ) throws {
+        try validateTopicName(topic)
+        guard partitions >= 1 else { throw KafkaError.invalidArgument("topic \(topic) needs at least 1 partition, not \(partitions)") }
+        guard replicationFactor >= 1 else {
+            throw KafkaError.invalidArgument("topic \(topic) needs a replication factor of at least 1, not \(replicationFactor)")
+        }
+        try checkOpen()
+        try primary.createTopic(
+            topic, partitions: partitions, replicationFactor: replicationFactor, config: config, timeout: timeout ?? conf.readTimeout
+        )
+    }
+
+    /// Deletes `topic` and its data through the cluster's controller.
+    /// - Throws: ``KafkaError/broker(_:message:)`` `unknownTopicOrPartition` when it does not exist;
+    ///   ``KafkaError/timeout(_:)``; ``KafkaError/closed``; as ``createTopic(_:partitions:replicationFactor:config:timeout:)``.
+    public func deleteTopic(_ topic: String, timeout: Duration? = nil) throws {
+        try validateTopicName(topic)
+        try checkOpen()
+        try primary.deleteTopic(topic, timeout: timeout ?? conf.readTimeout)
+        state.withLock { _ = $0.partitionCounts.removeValue(forKey: topic) }
+    }
+
     /// Closes every librdkafka handle of the broker and of everything made
     /// from it. Blocked and later calls throw ``KafkaError/closed``.
     /// Idempotent and safe from any thread; returns when the handles are destroyed.
@@ -240,7 +273,8 @@ public final class Broker: Client {
         let handles: [NativeHandle] = state.withLock { state in
             guard !state.closed else { return [] }
             state.closed = true
-            return state.childHandles + state.producerHandles.values.filter { $0 !== primary } + [primary]
+            return state.childHandles + state.consumerHandles.values.flatMap { $0 }
+                + state.producerHandles.values.filter { $0 !== primary } + [primary]
         }
         for handle in handles { handle.close() }
     }
@@ -248,7 +282,8 @@ public final class Broker: Client {
     /// How many librdkafka handles of this broker and its children are still open (0 after ``close()`` returns).
     var openHandleCount: Int {
         state.withLock { state in
-            (state.childHandles + Array(state.producerHandles.values) + [primary]).reduce(into: Set<ObjectIdentifier>()) {
+            (state.childHandles + state.consumerHandles.values.flatMap { $0 } + Array(state.producerHandles.values) + [primary])
+                .reduce(into: Set<ObjectIdentifier>()) {
                 if !$1.isClosed { $0.insert(ObjectIdentifier($1)) }
             }.count
         }
@@ -283,6 +318,25 @@ public final class Broker: Client {
             throw .closed
         }
     }
+
+    /// A consumer handle with `settings` that reads `topic`/`partition` for the caller (claimed
+    /// for it): a shared one that does not read it yet, or a new one.
+    func consumerHandle(_ settings: ConsumerSettings, for topic: String, _ partition: Int32) throws -> NativeHandle {
+        try state.withLock { state throws(KafkaError) -> NativeHandle in
+            guard !state.closed else { throw .closed }
+            if let shared = state.consumerHandles[settings]?.first(where: { $0.claim(topic, partition) }) { return shared }
+            let created = try NativeHandle(
+                kind: .consumer, properties: settings.properties(conf, seeds: addresses),
+                logger: conf.logger, name: "consumer", polled: true
+            )
+            _ = created.claim(topic, partition)
+            state.consumerHandles[settings, default: []].append(created)
+            return created
+        }
+    }
+
+    /// How many shared consumer handles the broker holds (for tests of sharing).
+    var consumerHandleCount: Int { state.withLock { $0.consumerHandles.values.reduce(0) { $0 + $1.count } } }
 
     private func cachedPartitionCount(_ topic: String) -> Int32? {
         state.withLock { $0.partitionCounts[topic] }

@@ -1,8 +1,3 @@
-import Crdkafka
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Commits and reads one consumer group's offsets: Go's `broker.OffsetCoordinator(conf)`.
 ///
 /// Backed by a librdkafka consumer handle with `group.id` set that never
@@ -46,17 +41,7 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
         guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) is negative; commit the next offset to read (0 or more)") }
         try broker.requirePartition(topic, partition)
         try retrying("commit", topic) {
-            try request(topic, partition) { rk, list in
-                let entry = list.pointee.elems
-                entry?.pointee.offset = offset
-                let bytes = Array(metadata.utf8)
-                if let copy = malloc(max(1, bytes.count)) {
-                    bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(copy), byteCount: bytes.count) }
-                    entry?.pointee.metadata = copy
-                    entry?.pointee.metadata_size = bytes.count
-                }
-                return rd_kafka_commit(rk, list, 0)
-            }
+            try handle.commitOffset(topic, partition, offset: offset, metadata: metadata)
         }
     }
 
@@ -73,17 +58,7 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
         try broker.requirePartition(topic, partition)
         var result: (offset: Int64, metadata: String) = (-1, "")
         try retrying("offset", topic) {
-            try request(topic, partition) { rk, list in
-                let code = rd_kafka_committed(rk, list, Int32(conf.requestTimeout.milliseconds))
-                if code == RD_KAFKA_RESP_ERR_NO_ERROR, let entry = list.pointee.elems {
-                    let offset = entry.pointee.offset
-                    let metadata = entry.pointee.metadata.map {
-                        String(decoding: UnsafeRawBufferPointer(start: $0, count: entry.pointee.metadata_size), as: UTF8.self)
-                    } ?? ""
-                    result = (offset < 0 ? -1 : offset, metadata)
-                }
-                return code
-            }
+            result = try handle.committedOffset(topic, partition, timeout: conf.requestTimeout)
         }
         return result
     }
@@ -96,23 +71,6 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
     /// Closes the coordinator's handle; later calls throw ``KafkaError/closed``. Idempotent.
     public func close() {
         handle.close()
-    }
-
-    /// Runs one request on a one-entry partition list and turns its result and the entry's error into a throw.
-    private func request(
-        _ topic: String, _ partition: Int32, _ body: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t
-    ) throws {
-        try handle.withHandle { rk in
-            guard let list = rd_kafka_topic_partition_list_new(1) else { throw KafkaError.local(code: -1, message: "cannot allocate a partition list") }
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            rd_kafka_topic_partition_list_add(list, topic, partition)
-            let code = body(rk, list)
-            if handle.isClosed { throw KafkaError.closed }
-            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
-            if let entry = list.pointee.elems, entry.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError(entry.pointee.err)
-            }
-        }
     }
 
     private func retrying(_ operation: String, _ topic: String, _ attempt: () throws -> Void) throws {

@@ -1,5 +1,3 @@
-import Crdkafka
-
 /// A producer bound to a ``Broker``: Go's `broker.Producer(conf)`.
 ///
 /// One call's messages go to librdkafka in order, to one partition, and the
@@ -80,7 +78,7 @@ public final class BrokerProducer: Producer {
         if batch.isAbandoned || handle.isClosed { throw KafkaError.closed }
         guard let error = outcome.record(batch) else { return true }
         if case .local(let code, _) = error,
-            code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue
+            code == LocalErrorCode.purgedQueue || code == LocalErrorCode.purgedInFlight
         {
             throw KafkaError.closed
         }

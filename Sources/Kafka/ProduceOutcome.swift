@@ -1,5 +1,3 @@
-import Crdkafka
-
 /// What the attempts of one produce call have achieved so far.
 ///
 /// The first attempt sends every message and, when all are delivered, its
@@ -29,7 +27,7 @@ struct ProduceOutcome {
         var failed: [Int] = []
         for slot in 0..<batch.count where batch.slots[slot].error != 0 {
             failed.append(index(of: slot))
-            if firstError == nil { firstError = KafkaError(rd_kafka_resp_err_t(batch.slots[slot].error)) }
+            if firstError == nil { firstError = KafkaError(librdkafkaCode: batch.slots[slot].error) }
         }
         guard let firstError else {
             if offsets != nil { keepOffsets(batch) }

@@ -42,6 +42,9 @@ extension Duration {
     /// Whole milliseconds, rounded up, clamped to `Int32` for librdkafka properties and timeouts.
     var milliseconds: Int32 {
         let (seconds, attoseconds) = components
+        // Saturates: a huge configured duration must become "very long", never an overflow trap.
+        guard seconds < Int64(Int32.max) / 1000 + 1 else { return .max }
+        guard seconds >= 0 else { return 0 }
         let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(clamping: max(0, millis))
     }

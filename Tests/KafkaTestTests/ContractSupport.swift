@@ -1,5 +1,6 @@
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Testing
 
 /// Where a contract test runs: the in-memory fakes, or the real client on the

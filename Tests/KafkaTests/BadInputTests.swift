@@ -1,5 +1,6 @@
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Testing
 
 /// One bad call: what it does, and a word its error message must contain.

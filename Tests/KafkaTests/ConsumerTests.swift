@@ -1,5 +1,6 @@
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Testing
 
 @Suite("Consumer")

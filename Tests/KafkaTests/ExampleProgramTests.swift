@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Testing
 
 /// Runs a built example program (they sit next to the test bundle) and returns its exit status and output.
@@ -75,6 +76,16 @@ struct ExampleProgramTests {
         #expect(result.status == 1)
         #expect(result.errors.contains("no-such-topic"))
         #expect(result.errors.split(separator: "\n").count == 1)
+    }
+
+    @Test("the example programs load no test framework (no XCTest, no Swift Testing)",
+          arguments: ["kafka-produce", "kafka-consume", "kafka-serve"])
+    func examplesLinkNoTestFramework(program: String) throws {
+        let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
+        let libraries = try runProgram("/usr/bin/ldd", [directory.appendingPathComponent(program).path])
+        #expect(libraries.contains("librdkafka"), "ldd printed no libraries: \(libraries)")
+        let testLibraries = libraries.split(separator: "\n").filter { $0.contains("XCTest") || $0.contains("libTesting") }
+        #expect(testLibraries.isEmpty, "\(program) loads \(testLibraries)")
     }
 
     @Test("kafka-serve serves a cluster on a fixed port that other clients (kcat) can use, and stops by itself")

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 
 typealias TestCluster = IntegrationCluster
 

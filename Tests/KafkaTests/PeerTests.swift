@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Testing
 
 /// Runs `script` with Debian's /usr/bin/python3 (where python3-kafka lives) and returns its standard output.

@@ -1,5 +1,6 @@
 @testable import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Testing
 
 @Suite("Produce modes")

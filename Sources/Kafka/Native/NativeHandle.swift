@@ -26,8 +26,13 @@ final class NativeHandle: @unchecked Sendable {
     let queueSpace = QueueSpace()
     private let lock = ConditionLock()
     private var users = 0
-    private var closeHooks: [() -> Void] = []
-    private var destroyHooks: [(OpaquePointer) -> Void] = []
+    /// Work to run when closing begins, by registration number (in registration order).
+    private var closeHooks: [Int: () -> Void] = [:]
+    private var nextCloseHook = 0
+    private var destroyHooks: [Int: (OpaquePointer) -> Void] = [:]
+    /// Partitions being read through ``PartitionQueue``s of this handle: librdkafka reads a
+    /// partition once per handle, so a second reader of one gets another handle.
+    private var readPartitions: Set<TopicPartitionKey> = []
     private var pollThread: PollThread?
     /// Topic handles by name, one reference each, destroyed before the handle.
     private var topics: [String: OpaquePointer] = [:]
@@ -112,19 +117,59 @@ final class NativeHandle: @unchecked Sendable {
     /// Registers work to run when closing begins, before waiting for users:
     /// waking a blocked consume, failing waiting produce calls.
     func onClose(_ hook: @escaping () -> Void) {
-        let runNow: Bool = lock.withLock {
-            if isClosedFlag.load(ordering: .relaxed) { return true }
-            closeHooks.append(hook)
-            return false
+        _ = onCloseRemovable(hook)
+    }
+
+    /// Like ``onClose(_:)``, for work that matters only while one call is in flight: returns
+    /// a number for ``removeCloseHook(_:)`` (nil when the handle is already closed and `hook` ran).
+    @discardableResult
+    func onCloseRemovable(_ hook: @escaping () -> Void) -> Int? {
+        let number: Int? = lock.withLock {
+            if isClosedFlag.load(ordering: .relaxed) { return nil }
+            nextCloseHook += 1
+            closeHooks[nextCloseHook] = hook
+            return nextCloseHook
         }
-        if runNow { hook() }
+        if number == nil { hook() }
+        return number
+    }
+
+    /// Drops a hook registered with ``onCloseRemovable(_:)``; harmless after close.
+    func removeCloseHook(_ number: Int?) {
+        guard let number else { return }
+        _ = lock.withLock { closeHooks.removeValue(forKey: number) }
     }
 
     /// Registers cleanup that needs the live handle but no users, run once
     /// closing has waited for every user (stopping a consumer, freeing a queue).
-    func beforeDestroy(_ hook: @escaping (OpaquePointer) -> Void) {
-        lock.withLock { destroyHooks.append(hook) }
+    @discardableResult
+    func beforeDestroy(_ hook: @escaping (OpaquePointer) -> Void) -> Int {
+        lock.withLock {
+            nextCloseHook += 1
+            destroyHooks[nextCloseHook] = hook
+            return nextCloseHook
+        }
     }
+
+    /// Drops a hook registered with ``beforeDestroy(_:)``, once its work was done otherwise.
+    func removeDestroyHook(_ number: Int) {
+        _ = lock.withLock { destroyHooks.removeValue(forKey: number) }
+    }
+
+    /// Claims `topic`/`partition` for one reader; false when this handle already reads it or is closed.
+    func claim(_ topic: String, _ partition: Int32) -> Bool {
+        lock.withLock {
+            !isClosedFlag.load(ordering: .relaxed) && readPartitions.insert(TopicPartitionKey(topic: topic, partition: partition)).inserted
+        }
+    }
+
+    /// Gives back a partition claimed with ``claim(_:_:)``.
+    func release(_ topic: String, _ partition: Int32) {
+        _ = lock.withLock { readPartitions.remove(TopicPartitionKey(topic: topic, partition: partition)) }
+    }
+
+    /// How many partitions are read through this handle.
+    var readPartitionCount: Int { lock.withLock { readPartitions.count } }
 
     /// Closes the handle: idempotent, safe from any thread, returns once the
     /// handle is destroyed (or, if another thread is destroying it, at once).
@@ -133,7 +178,7 @@ final class NativeHandle: @unchecked Sendable {
             guard !isClosedFlag.load(ordering: .relaxed) else { return nil }
             isClosedFlag.store(true, ordering: .releasing)
             defer { closeHooks.removeAll() }
-            return closeHooks
+            return closeHooks.sorted { $0.key < $1.key }.map(\.value)
         }
         guard let hooks else { return }
         for hook in hooks { hook() }
@@ -143,7 +188,11 @@ final class NativeHandle: @unchecked Sendable {
         // Batches registered by callers that were inside the handle when closing began.
         abandonDeliveries()
         pollThread?.stop(rk: rk)
-        for hook in lock.withLock({ destroyHooks }) { hook(rk) }
+        let lastHooks = lock.withLock { () -> [(OpaquePointer) -> Void] in
+            defer { destroyHooks.removeAll() }
+            return destroyHooks.sorted { $0.key < $1.key }.map(\.value)
+        }
+        for hook in lastHooks { hook(rk) }
         for topic in lock.withLock({ () -> [OpaquePointer] in defer { topics.removeAll() }; return Array(topics.values) }) {
             rd_kafka_topic_destroy(topic)
         }
@@ -165,6 +214,12 @@ final class NativeHandle: @unchecked Sendable {
         let waiting = context.deliveries.withLock { Array($0.values) }
         for batch in waiting { batch.abandon() }
     }
+}
+
+/// A topic and partition, as a dictionary or set key.
+struct TopicPartitionKey: Hashable, Sendable {
+    let topic: String
+    let partition: Int32
 }
 
 /// Counts live librdkafka handles, so tests can prove that close leaks none.

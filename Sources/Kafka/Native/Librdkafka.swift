@@ -36,6 +36,12 @@ extension KafkaError {
 
     /// True for errors that a later attempt may not see: retriable broker codes
     /// and librdkafka's transport, timeout and "not yet known" local errors.
+    /// True for the local error `code`.
+    func isLocal(_ code: Int32) -> Bool {
+        if case .local(code, _) = self { return true }
+        return false
+    }
+
     var isTransient: Bool {
         switch self {
         case .broker(let code, _): return code.isRetriable

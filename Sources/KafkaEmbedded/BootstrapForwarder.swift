@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -7,20 +8,27 @@ import Glibc
 /// Listens on a fixed loopback port and forwards each connection to one
 /// broker of the embedded cluster, whose own ports librdkafka 2.0.2 picks at
 /// random. Clients bootstrap through the fixed port; the metadata they get
-/// names the brokers' real ports, which they then use directly.
-public final class BootstrapForwarder: @unchecked Sendable {
-    // Safe: `listener` is written once in init and closed once in `close()`.
+/// names the brokers' real ports, which they then use directly. What
+/// `kafka-serve --port` uses.
+public final class BootstrapForwarder: Sendable {
     private let listener: Int32
-    private let target: (host: String, port: UInt16)
+    private let targetPort: UInt16
+    /// Set by the first ``close()``. Only the accept loop closes the listening socket, once,
+    /// so no call can close a descriptor number the process has since reused.
+    private let closed = Atomic<Bool>(false)
 
-    /// Starts listening on 127.0.0.1:`port` and forwarding to `target` ("host:port").
-    /// - Throws: an error naming the port when it cannot be bound.
+    /// Starts listening on 127.0.0.1:`port` and forwarding to `target` ("127.0.0.1:port", a
+    /// loopback broker such as one of ``MockCluster/addresses``).
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a target that is not "host:port" on
+    ///   loopback, or naming the port and the system's reason when it cannot be bound.
     public init(port: UInt16, target: String) throws {
         let parts = target.split(separator: ":")
-        guard parts.count == 2, let targetPort = UInt16(parts[1]) else { throw ForwarderError("bad target address \(target)") }
-        self.target = (String(parts[0]), targetPort)
+        guard parts.count == 2, ["127.0.0.1", "localhost"].contains(parts[0]), let targetPort = UInt16(parts[1]) else {
+            throw KafkaError.invalidArgument("bad forwarding target \(target): give 127.0.0.1:port")
+        }
+        self.targetPort = targetPort
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw ForwarderError("cannot create a socket: \(String(cString: strerror(errno)))") }
+        guard listener >= 0 else { throw KafkaError.invalidArgument("cannot create a socket: \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.loopback(port: port)
@@ -30,17 +38,23 @@ public final class BootstrapForwarder: @unchecked Sendable {
         guard bound == 0, listen(listener, 64) == 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(listener)
-            throw ForwarderError("cannot listen on 127.0.0.1:\(port): \(reason)")
+            throw KafkaError.invalidArgument("cannot listen on 127.0.0.1:\(port): \(reason)")
         }
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "kafka-serve-forwarder"
         thread.start()
     }
 
-    /// Stops accepting connections.
+    deinit {
+        close()
+    }
+
+    /// Stops accepting connections; connections already forwarded go on until either end closes.
+    /// Idempotent and safe from any thread.
     public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Wakes the accept loop, which closes the descriptor itself: it stays valid while in use.
         shutdown(listener, Int32(SHUT_RDWR))
-        Glibc.close(listener)
     }
 
     private static func loopback(port: UInt16) -> sockaddr_in {
@@ -52,11 +66,15 @@ public final class BootstrapForwarder: @unchecked Sendable {
     }
 
     private func acceptLoop() {
-        while true {
+        defer { Glibc.close(listener) }
+        while !closed.load(ordering: .acquiring) {
             let client = accept(listener, nil, nil)
-            guard client >= 0 else { return }
+            guard client >= 0 else {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = Self.loopback(port: target.port)
+            var address = Self.loopback(port: targetPort)
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
@@ -79,7 +97,9 @@ public final class BootstrapForwarder: @unchecked Sendable {
             if count <= 0 { break }
             var sent = 0
             while sent < count {
-                let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + sent, count - sent) }
+                let written = buffer.withUnsafeBytes { bytes in
+                    write(destination, bytes.baseAddress.map { $0 + sent }, count - sent)
+                }
                 if written <= 0 { break }
                 sent += written
             }
@@ -104,10 +124,4 @@ private final class SocketPair: Sendable {
         Glibc.close(sockets.0)
         Glibc.close(sockets.1)
     }
-}
-
-/// Why the forwarder could not start.
-public struct ForwarderError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

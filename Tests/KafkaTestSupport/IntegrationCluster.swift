@@ -1,11 +1,13 @@
 import Foundation
 import Kafka
+import KafkaEmbedded
 
 /// The cluster an integration test runs against: a fresh embedded
 /// ``MockCluster`` (three brokers by default), or the real brokers named by the
 /// environment variable `KAFKA_BROKERS=host:port,...` when it is set.
 ///
 /// Topics get names unique to the run, so tests can share a real cluster.
+/// Part of this repository's tests only (the `KafkaTestSupport` target, in no product).
 public final class IntegrationCluster: Sendable {
     /// The addresses to dial.
     public let addresses: [String]
@@ -47,7 +49,9 @@ public final class IntegrationCluster: Sendable {
         if let mock {
             try mock.createTopic(name, partitions: partitions, replicationFactor: min(mock.brokerCount, 3))
         } else {
-            try TopicAdmin.create(name, partitions: partitions, replicationFactor: 1, brokers: addresses)
+            let broker = try dial()
+            defer { broker.close() }
+            try broker.createTopic(name, partitions: Int32(partitions), replicationFactor: 1)
         }
         return name
     }

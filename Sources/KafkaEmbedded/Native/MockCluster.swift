@@ -13,21 +13,33 @@ import Synchronization
 /// partition (older data is pruned), answering with arbitrary responses, and
 /// message formats before v2. Topics that a client asks for by name in a
 /// Metadata request are auto-created with 4 partitions.
-public final class MockCluster: @unchecked Sendable {
-    // Safe: `host` and `cluster` are immutable after init and freed once, in
-    // `close()` under `state`; librdkafka's mock API is thread-safe.
-    private let host: OpaquePointer
-    private let cluster: OpaquePointer
+public final class MockCluster: Sendable {
     /// The bootstrap addresses, "127.0.0.1:port,..." (one per broker).
     public let bootstrapServers: String
     /// Number of brokers; their ids are 1...brokerCount.
     public let brokerCount: Int
-    private let state = Mutex(false)
+    /// The live cluster, `nil` once closed. Every call uses it with the lock held, so
+    /// ``close()`` can never free it under a caller (the mock's calls are short requests
+    /// to its own thread).
+    private let live: Mutex<LivePointers?>
+
+    /// The cluster and the handle hosting it; freed together, once.
+    private struct LivePointers: @unchecked Sendable {
+        // Safe: only reached through `live`'s lock.
+        let host: OpaquePointer
+        let cluster: OpaquePointer
+    }
+
+    /// The most brokers one cluster may have: each is a listening socket and a thread.
+    public static let maxBrokers = 64
 
     /// Starts a cluster of `brokers` brokers (default 3) on loopback.
-    /// - Throws: ``KafkaError/local(code:message:)`` when librdkafka cannot start it.
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for fewer than 1 or more than ``maxBrokers`` brokers;
+    ///   ``KafkaError/local(code:message:)`` when librdkafka cannot start it.
     public init(brokers: Int = 3) throws {
-        guard brokers >= 1 else { throw KafkaError.invalidArgument("a mock cluster needs at least one broker, got \(brokers)") }
+        guard (1...Self.maxBrokers).contains(brokers) else {
+            throw KafkaError.invalidArgument("a mock cluster has 1 to \(Self.maxBrokers) brokers, not \(brokers)")
+        }
         guard let conf = rd_kafka_conf_new() else { throw KafkaError.local(code: -1, message: "cannot allocate a configuration") }
         var errorText = [CChar](repeating: 0, count: 512)
         _ = rd_kafka_conf_set(conf, "log_level", "3", &errorText, errorText.count)
@@ -42,8 +54,7 @@ public final class MockCluster: @unchecked Sendable {
             rd_kafka_destroy(host)
             throw KafkaError.local(code: -1, message: "librdkafka could not start a mock cluster")
         }
-        self.host = host
-        self.cluster = cluster
+        self.live = Mutex(LivePointers(host: host, cluster: cluster))
         self.brokerCount = brokers
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
     }
@@ -60,23 +71,31 @@ public final class MockCluster: @unchecked Sendable {
     /// Stops the brokers and frees the cluster. Idempotent; clients still
     /// connected see their connections fail.
     public func close() {
-        let first = state.withLock { closed in
-            defer { closed = true }
-            return !closed
+        live.withLock { live in
+            guard let pointers = live else { return }
+            live = nil
+            rd_kafka_mock_cluster_destroy(pointers.cluster)
+            rd_kafka_destroy(pointers.host)
         }
-        guard first else { return }
-        rd_kafka_mock_cluster_destroy(cluster)
-        rd_kafka_destroy(host)
     }
 
-    private func check(_ code: rd_kafka_resp_err_t, _ what: String) throws {
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { live.withLock { $0 == nil } }
+
+    /// Runs `body` with the live cluster, holding the lock; throws ``KafkaError/closed`` after close.
+    private func withCluster<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
+        try live.withLock { live in
+            guard let pointers = live else { throw KafkaError.closed }
+            return try body(pointers.cluster)
+        }
+    }
+
+    /// Runs one mock call; a non-zero code becomes ``KafkaError/invalidArgument(_:)`` starting with `what`.
+    private func call(_ what: @autoclosure () -> String, _ body: (OpaquePointer) -> rd_kafka_resp_err_t) throws {
+        let code = try withCluster(body)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.invalidArgument("\(what): \(String(cString: rd_kafka_err2str(code)))")
+            throw KafkaError.invalidArgument("\(what()): \(String(cString: rd_kafka_err2str(code)))")
         }
-    }
-
-    private func checkOpen() throws {
-        if state.withLock({ $0 }) { throw KafkaError.closed }
     }
 
     // MARK: - Topics
@@ -84,14 +103,12 @@ public final class MockCluster: @unchecked Sendable {
     /// Creates `topic` with `partitions` partitions and `replicationFactor` replicas (at most the broker count).
     /// - Throws: ``KafkaError/invalidArgument(_:)`` with librdkafka's reason (e.g. the topic exists).
     public func createTopic(_ topic: String, partitions: Int = 1, replicationFactor: Int = 1) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_topic_create(cluster, topic, Int32(partitions), Int32(replicationFactor)), "cannot create topic \(topic)")
+        try call("cannot create topic \(topic)") { rd_kafka_mock_topic_create($0, topic, Int32(clamping: partitions), Int32(clamping: replicationFactor)) }
     }
 
     /// Makes Metadata responses report `error` for `topic` (`nil` clears it).
     public func setTopicError(_ topic: String, _ error: ErrorCode?) throws {
-        try checkOpen()
-        rd_kafka_mock_topic_set_error(cluster, topic, rd_kafka_resp_err_t(Int32(error?.rawValue ?? 0)))
+        try withCluster { rd_kafka_mock_topic_set_error($0, topic, rd_kafka_resp_err_t(Int32(error?.rawValue ?? 0))) }
     }
 
     // MARK: - Request errors
@@ -99,43 +116,39 @@ public final class MockCluster: @unchecked Sendable {
     /// Makes the next `errors.count` requests of `api`, on any broker, fail
     /// with these codes in order (first in, first out).
     public func failNext(_ api: KafkaAPI, with errors: [ErrorCode]) throws {
-        try checkOpen()
         let codes = errors.map { rd_kafka_resp_err_t(Int32($0.rawValue)) }
-        rd_kafka_mock_push_request_errors_array(cluster, api.rawValue, codes.count, codes)
+        try withCluster { rd_kafka_mock_push_request_errors_array($0, api.rawValue, codes.count, codes) }
     }
 
     /// Makes the next `count` requests of `api` close their connection instead of answering.
     public func disconnectNext(_ api: KafkaAPI, count: Int = 1) throws {
-        try checkOpen()
+        guard count >= 0 else { throw KafkaError.invalidArgument("count \(count) is negative") }
         let codes = Array(repeating: RD_KAFKA_RESP_ERR__TRANSPORT, count: count)
-        rd_kafka_mock_push_request_errors_array(cluster, api.rawValue, codes.count, codes)
+        try withCluster { rd_kafka_mock_push_request_errors_array($0, api.rawValue, codes.count, codes) }
     }
 
     /// Drops queued cluster-wide errors of `api`.
     public func clearErrors(_ api: KafkaAPI) throws {
-        try checkOpen()
-        rd_kafka_mock_clear_request_errors(cluster, api.rawValue)
+        try withCluster { rd_kafka_mock_clear_request_errors($0, api.rawValue) }
     }
 
     /// Queues per-request answers of `api` on one broker: each entry answers
     /// one request with its error (`nil` for success) after its delay. These
     /// take precedence over ``failNext(_:with:)``.
     public func failNext(_ api: KafkaAPI, on broker: Int32, with answers: [(error: ErrorCode?, delay: Duration)]) throws {
-        try checkOpen()
         for answer in answers {
             let code = rd_kafka_resp_err_t(Int32(answer.error?.rawValue ?? 0))
-            try check(
-                crdkafka_mock_broker_push_request_error_rtt(cluster, broker, api.rawValue, code, Int32(Self.milliseconds(answer.delay))),
-                "cannot queue errors on broker \(broker)"
-            )
+            let delay = Int32(clamping: Self.milliseconds(answer.delay))
+            try call("cannot queue errors on broker \(broker)") {
+                crdkafka_mock_broker_push_request_error_rtt($0, broker, api.rawValue, code, delay)
+            }
         }
     }
 
     /// Number of queued per-broker answers of `api` on `broker` not yet used.
     public func pendingErrors(for api: KafkaAPI, on broker: Int32) throws -> Int {
-        try checkOpen()
         var count = 0
-        try check(rd_kafka_mock_broker_error_stack_cnt(cluster, broker, api.rawValue, &count), "cannot read errors of broker \(broker)")
+        try call("cannot read errors of broker \(broker)") { rd_kafka_mock_broker_error_stack_cnt($0, broker, api.rawValue, &count) }
         return count
     }
 
@@ -144,65 +157,54 @@ public final class MockCluster: @unchecked Sendable {
     /// Takes `broker` down (its connections close and it accepts none);
     /// `nil` takes every broker down. Partition leaders do not move.
     public func setDown(broker: Int32?) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_broker_set_down(cluster, broker ?? -1), "cannot set broker down")
+        try call("cannot set broker down") { rd_kafka_mock_broker_set_down($0, broker ?? -1) }
     }
 
     /// Brings `broker` (or every broker, for `nil`) back up.
     public func setUp(broker: Int32?) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_broker_set_up(cluster, broker ?? -1), "cannot set broker up")
+        try call("cannot set broker up") { rd_kafka_mock_broker_set_up($0, broker ?? -1) }
     }
 
     /// Delays every answer of `broker` by `rtt`.
     public func setRTT(broker: Int32, _ rtt: Duration) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_broker_set_rtt(cluster, broker, Int32(Self.milliseconds(rtt))), "cannot set round-trip time")
+        try call("cannot set round-trip time") { rd_kafka_mock_broker_set_rtt($0, broker, Int32(clamping: Self.milliseconds(rtt))) }
     }
 
     /// Sets the rack `broker` advertises.
     public func setRack(broker: Int32, _ rack: String) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_broker_set_rack(cluster, broker, rack), "cannot set rack")
+        try call("cannot set rack") { rd_kafka_mock_broker_set_rack($0, broker, rack) }
     }
 
     /// Moves the leadership of `topic`/`partition` to `broker`; `nil` leaves it without a leader.
     public func setLeader(topic: String, partition: Int32, broker: Int32?) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_partition_set_leader(cluster, topic, partition, broker ?? -1), "cannot set leader")
+        try call("cannot set leader") { rd_kafka_mock_partition_set_leader($0, topic, partition, broker ?? -1) }
     }
 
     /// Makes `broker` the preferred follower for fetches of `topic`/`partition`.
     public func setFollower(topic: String, partition: Int32, broker: Int32) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_partition_set_follower(cluster, topic, partition, broker), "cannot set follower")
+        try call("cannot set follower") { rd_kafka_mock_partition_set_follower($0, topic, partition, broker) }
     }
 
     /// Sets the watermarks the follower reports; -1 for either uses the leader's.
     public func setFollowerWatermarks(topic: String, partition: Int32, low: Int64, high: Int64) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_partition_set_follower_wmarks(cluster, topic, partition, low, high), "cannot set follower watermarks")
+        try call("cannot set follower watermarks") { rd_kafka_mock_partition_set_follower_wmarks($0, topic, partition, low, high) }
     }
 
     /// Places the coordinator of consumer group `group` on `broker`.
     public func setCoordinator(group: String, broker: Int32) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_coordinator_set(cluster, "group", group, broker), "cannot set group coordinator")
+        try call("cannot set group coordinator") { rd_kafka_mock_coordinator_set($0, "group", group, broker) }
     }
 
     /// Places the coordinator of transactional id `transactionalID` on `broker`.
     public func setTransactionCoordinator(_ transactionalID: String, broker: Int32) throws {
-        try checkOpen()
-        try check(rd_kafka_mock_coordinator_set(cluster, "transaction", transactionalID, broker), "cannot set transaction coordinator")
+        try call("cannot set transaction coordinator") { rd_kafka_mock_coordinator_set($0, "transaction", transactionalID, broker) }
     }
 
     /// Limits the versions of `api` the brokers advertise; `nil` removes the API, as a very old broker would.
     public func restrictAPI(_ api: KafkaAPI, to versions: ClosedRange<Int16>?) throws {
-        try checkOpen()
-        try check(
-            rd_kafka_mock_set_apiversion(cluster, api.rawValue, versions?.lowerBound ?? -1, versions?.upperBound ?? -1),
-            "cannot restrict \(api)"
-        )
+        try call("cannot restrict \(api)") {
+            rd_kafka_mock_set_apiversion($0, api.rawValue, versions?.lowerBound ?? -1, versions?.upperBound ?? -1)
+        }
     }
 
     // MARK: - Scenarios
@@ -228,23 +230,13 @@ public final class MockCluster: @unchecked Sendable {
         try setCoordinator(group: group, broker: broker % Int32(brokerCount) + 1)
     }
 
+    /// Whole milliseconds of `duration`, saturating instead of overflowing; negative becomes 0.
     static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        guard seconds >= 0 else { return 0 }
+        let (whole, overflow) = Int(seconds).multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return .max }
+        let (total, carry) = whole.addingReportingOverflow(Int(attoseconds / 1_000_000_000_000_000))
+        return carry ? .max : total
     }
-}
-
-/// Runs `body` with a fresh ``MockCluster`` of `brokers` brokers holding
-/// `topics` (name: partition count), and closes the cluster when `body`
-/// returns or throws. Each call gets its own cluster on its own ports, so
-/// parallel tests do not interfere.
-public func withMockCluster<Result>(
-    brokers: Int = 3, topics: [String: Int] = [:], _ body: (MockCluster) async throws -> Result
-) async throws -> Result {
-    let cluster = try MockCluster(brokers: brokers)
-    defer { cluster.close() }
-    for (topic, partitions) in topics.sorted(by: { $0.key < $1.key }) {
-        try cluster.createTopic(topic, partitions: partitions, replicationFactor: min(brokers, 3))
-    }
-    return try await body(cluster)
 }

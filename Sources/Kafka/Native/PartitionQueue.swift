@@ -1,0 +1,163 @@
+import Crdkafka
+import KafkaProto
+
+/// One partition read through its own librdkafka queue on a consumer handle that
+/// other partitions may share (librdkafka's legacy per-partition consumer).
+///
+/// Owns the queue and the partition's fetch state on the handle: ``close()`` stops
+/// only this partition. The queue is freed exactly once, by ``close()`` or, when the
+/// handle closes first, by the handle's destroy hook, after every fetch left.
+final class PartitionQueue: @unchecked Sendable {
+    // Safe: `users`, `closed` and `freed` are guarded by `gate`; the queue is used only
+    // by fetches counted in `users`, and freed only when there are none, under `gate`.
+    let handle: NativeHandle
+    let topic: String
+    let partition: Int32
+    private let rkt: OpaquePointer
+    private let queue: OpaquePointer
+    private let gate = ConditionLock()
+    private var users = 0
+    private var closed = false
+    private var freed = false
+    private var wakeHook: Int?
+    private var destroyHook: Int?
+    /// Where one fetch's messages land; only the fetch holding the consumer's lock writes it.
+    private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// The most messages one fetch takes from the queue.
+    static let batchCapacity = 1000
+
+    /// Starts reading `topic`/`partition` at `start` on `handle`, which the caller claimed the partition on.
+    /// - Throws: librdkafka's error for the start; ``KafkaError/closed``.
+    init(handle: NativeHandle, topic: String, partition: Int32, start: Int64) throws {
+        let (rkt, queue): (OpaquePointer, OpaquePointer) = try handle.withHandle { rk in
+            let rkt = try handle.topic(topic)
+            guard let queue = rd_kafka_queue_new(rk) else { throw KafkaError.local(code: -1, message: "cannot create a queue") }
+            guard rd_kafka_consume_start_queue(rkt, partition, start, queue) == 0 else {
+                let error = KafkaError(rd_kafka_last_error())
+                rd_kafka_queue_destroy(queue)
+                throw error
+            }
+            return (rkt, queue)
+        }
+        self.handle = handle
+        self.topic = topic
+        self.partition = partition
+        self.rkt = rkt
+        self.queue = queue
+        self.fetched = .allocate(capacity: Self.batchCapacity)
+        // Strong captures: the hooks keep this queue alive until ``close()`` removes them or the
+        // handle's close runs them, so the queue is always freed before the handle is destroyed.
+        let wakeHook = handle.onCloseRemovable { self.wake() }
+        let destroyHook = handle.beforeDestroy { _ in self.free() }
+        gate.withLock {
+            self.wakeHook = wakeHook
+            self.destroyHook = destroyHook
+        }
+    }
+
+    deinit {
+        fetched.deallocate()
+    }
+
+    /// Stops the partition and frees its queue; a blocked fetch returns with ``KafkaError/closed``.
+    /// Idempotent; returns once no fetch is using the queue.
+    func close() {
+        let first: Bool = gate.withLock {
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
+        wake()
+        gate.withLock { gate.wait { users == 0 } }
+        // While a user of the handle it cannot be destroyed under us; once it is closed,
+        // its destroy hook frees the queue instead.
+        _ = try? handle.withHandle { _ in free() }
+        let (wakeHook, destroyHook) = gate.withLock { (self.wakeHook, self.destroyHook) }
+        handle.removeCloseHook(wakeHook)
+        if let destroyHook { handle.removeDestroyHook(destroyHook) }
+    }
+
+    /// Whether this queue or its handle is closed.
+    var isClosed: Bool { handle.isClosed || gate.withLock { closed } }
+
+    /// Wakes a fetch blocked on the queue.
+    private func wake() {
+        gate.withLock { if !freed { rd_kafka_queue_yield(queue) } }
+    }
+
+    /// Stops fetching the partition and frees the queue, once; only when no fetch uses it.
+    private func free() {
+        let mustFree: Bool = gate.withLock {
+            closed = true
+            defer { freed = true }
+            return !freed
+        }
+        guard mustFree else { return }
+        rd_kafka_consume_stop(rkt, partition)
+        rd_kafka_queue_destroy(queue)
+        handle.release(topic, partition)
+    }
+
+    /// What one fetch brought.
+    enum FetchOutcome {
+        /// At least one message was appended to the buffer; `deferred` is an error that came with them.
+        case messages(deferred: KafkaError?)
+        /// Nothing arrived within the timeout.
+        case empty
+        /// Only an error arrived.
+        case failure(KafkaError)
+    }
+
+    /// Waits up to `timeout` for messages and appends them to `buffer` (which must be empty).
+    /// - Parameter startOffset: named in the error for a start outside the log.
+    /// - Throws: ``KafkaError/closed`` once this queue or its handle closed.
+    func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool, startOffset: Int64) throws -> FetchOutcome {
+        try gate.withLock {
+            guard !closed else { throw KafkaError.closed }
+            users += 1
+        }
+        defer {
+            gate.withLock {
+                users -= 1
+                if users == 0 { gate.broadcast() }
+            }
+        }
+        return try handle.withHandle { rk in
+            let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+            if handle.isClosed || gate.withLock({ closed }) {
+                for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
+                throw KafkaError.closed
+            }
+            guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }
+            guard count > 0 else { return .empty }
+            var low: Int64 = -1
+            var high: Int64 = -1
+            _ = rd_kafka_get_watermark_offsets(rk, topic, partition, &low, &high)
+            buffer.reset()
+            var firstError: KafkaError?
+            for index in 0..<count {
+                guard let pointer = fetched[index] else { continue }
+                defer { rd_kafka_message_destroy(pointer) }
+                if pointer.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if firstError == nil { firstError = consumeError(pointer, startOffset: startOffset) }
+                    continue
+                }
+                buffer.append(pointer, topic: topic, readsHeaders: readsHeaders, tipOffset: high)
+            }
+            if buffer.isEmpty { return firstError.map { .failure($0) } ?? .empty }
+            return .messages(deferred: firstError)
+        }
+    }
+
+    private func consumeError(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, startOffset: Int64) -> KafkaError {
+        let code = pointer.pointee.err
+        let detail = rd_kafka_message_errstr(pointer).map { String(cString: $0) }
+        if code == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || code == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE {
+            return .broker(
+                .offsetOutOfRange,
+                message: "offset \(startOffset) or the current position of \(topic)/\(partition) is outside the log"
+            )
+        }
+        return KafkaError(code, detail: detail)
+    }
+}
