@@ -42,8 +42,14 @@ public final class Broker: Client {
     /// Connects to the cluster behind `addresses` ("host:port" each) and fetches its metadata.
     ///
     /// Makes up to `conf.dialRetryLimit` attempts, `conf.dialRetryWait`
-    /// apart; one attempt lasts until metadata arrives, `conf.dialTimeout`
-    /// passes, or librdkafka reports every address unreachable.
+    /// apart, as Go's dial loop does. An attempt fails at once when every address refuses
+    /// a TCP connection or cannot be resolved (checked with one connect per address, as Go
+    /// dials); otherwise it ends when metadata arrives, when librdkafka reports every
+    /// broker down, or after `conf.dialTimeout`. So a dial of
+    /// addresses that refuse fails within about `dialRetryLimit × (dialRetryWait + the time
+    /// to be refused)`: about 5 s with the defaults. librdkafka reconnects in the
+    /// background between attempts, at most `dialRetryWait` apart (its
+    /// `reconnect.backoff.max.ms`, unless `conf.properties` sets it).
     ///
     /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list ("no addresses provided");
     ///   ``KafkaError/invalidConfiguration(_:)`` for a bad conf or librdkafka property, with its text;
@@ -53,17 +59,20 @@ public final class Broker: Client {
         try conf.validate()
         let seeds = addresses.map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
         guard !seeds.isEmpty else { throw KafkaError.invalidArgument("no addresses provided") }
-        let handle = try NativeHandle(
-            kind: .producer,
-            properties: baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf),
-            logger: conf.logger, name: "broker", polled: true
-        )
+        var properties = baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf)
+        if conf.properties["reconnect.backoff.max.ms"] == nil {
+            let backoff = max(10, conf.dialRetryWait.milliseconds)
+            properties.insert(contentsOf: [
+                ("reconnect.backoff.ms", "\(min(100, backoff))"), ("reconnect.backoff.max.ms", "\(backoff)"),
+            ], at: 0)
+        }
+        let handle = try NativeHandle(kind: .producer, properties: properties, logger: conf.logger, name: "broker", polled: true)
         var lastError = KafkaError.local(code: LocalErrorCode.transport, message: "no attempt made")
         handle.context.clearDiagnostics()
         for attempt in 1...conf.dialRetryLimit {
             if attempt > 1 { conf.clock.sleep(for: conf.dialRetryWait) }
             do {
-                let metadata = try fetchDialMetadata(handle, timeout: conf.dialTimeout)
+                let metadata = try fetchDialMetadata(handle, seeds: seeds, timeout: conf.dialTimeout)
                 return Broker(addresses: seeds, conf: conf, primary: handle, metadata: metadata)
             } catch let error as KafkaError {
                 lastError = error
@@ -88,8 +97,13 @@ public final class Broker: Client {
         try await runBlocking { try dial(addresses, conf: conf) }
     }
 
-    /// One dial attempt: metadata in short slices until it arrives, the timeout passes, or all brokers are down.
-    private static func fetchDialMetadata(_ handle: NativeHandle, timeout: Duration) throws -> ClusterMetadata {
+    /// One dial attempt: fails at once when every address refuses a TCP connection (Go's
+    /// dial); otherwise fetches metadata in short slices until it arrives, the timeout passes,
+    /// or librdkafka reports every broker down.
+    private static func fetchDialMetadata(_ handle: NativeHandle, seeds: [String], timeout: Duration) throws -> ClusterMetadata {
+        guard AddressProbe.anyMayAnswer(seeds, timeout: min(timeout, .seconds(1))) else {
+            throw KafkaError.local(code: LocalErrorCode.transport, message: "every address refused the connection or could not be resolved")
+        }
         handle.context.allBrokersDown.store(0, ordering: .relaxed)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout

@@ -25,7 +25,14 @@ public final class BrokerProducer: Producer {
     /// Makes up to `conf.retryLimit` attempts, `conf.retryWait` apart; an
     /// attempt re-sends only the messages that failed with a transient
     /// error, so after a partial failure they land after the ones that
-    /// succeeded. Every message is checked before any is sent, so a bad
+    /// succeeded. Leader changes are not among them: librdkafka itself re-sends
+    /// a request that failed because the partition's leader moved (not-leader,
+    /// leader-not-available) once it learns the new leader, without counting
+    /// against `retryLimit`. A message librdkafka could not deliver within
+    /// its message timeout (`conf.requestTimeout` plus the broker's
+    /// `leaderRetryLimit × leaderRetryWait`) fails the call without another
+    /// attempt: with every broker down a call fails within about that time
+    /// plus 1 s (librdkafka checks timeouts once a second). Every message is checked before any is sent, so a bad
     /// message means nothing is written. An offset the broker did not report
     /// reads -1: every one with ``RequiredAcks/none``, and, with
     /// `enable.idempotence`, a message librdkafka knows was stored because a
@@ -34,6 +41,7 @@ public final class BrokerProducer: Producer {
     /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list, a bad topic name or a
     ///   negative partition; `unknownTopicOrPartition` for a partition that does not exist;
     ///   `messageSizeTooLarge` for a message over librdkafka's `message.max.bytes`;
+    ///   ``KafkaError/invalidArgument(_:)`` for a header name containing a NUL byte;
     ///   ``KafkaError/closed`` when the broker is or gets closed; otherwise the last
     ///   delivery error once a permanent error occurs or the attempts run out.
     @discardableResult
@@ -82,7 +90,9 @@ public final class BrokerProducer: Producer {
         {
             throw KafkaError.closed
         }
-        guard error.isTransient else { throw error }
+        // The message timeout already spans the leader retry budget (see `ProducerConf.requestTimeout`):
+        // a message that timed out is not sent again, so a call's time stays bounded.
+        guard error.isTransient, !error.isLocal(LocalErrorCode.messageTimedOut) else { throw error }
         return false
     }
 
@@ -94,6 +104,11 @@ public final class BrokerProducer: Producer {
             throw KafkaError.invalidArgument("no messages to produce to \(topic)/\(partition)")
         }
         for (index, message) in messages.enumerated() {
+            for header in message.headers where header.key.utf8.contains(0) {
+                throw KafkaError.invalidArgument(
+                    "message \(index) has a header name containing a NUL byte, which Kafka clients read as its end; nothing was sent"
+                )
+            }
             let size = (message.key?.count ?? 0) + (message.value?.count ?? 0)
                 + message.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
             if size > handle.maxMessageBytes {

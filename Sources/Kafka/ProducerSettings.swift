@@ -22,8 +22,12 @@ struct ProducerSettings: Hashable {
     /// still travel in one batch. Messages wait at most the leader retry
     /// budget plus the request timeout for a leader before they fail.
     func properties(_ broker: BrokerConf) -> [(String, String)] {
-        let leaderBudget = broker.leaderRetryWait * broker.leaderRetryLimit
-        let messageTimeout = max(1000, Int64(requestTimeoutMilliseconds) + Int64(leaderBudget.milliseconds))
+        // Saturating: a huge leaderRetryLimit or leaderRetryWait means "wait very long", never an
+        // overflow trap; librdkafka's message.timeout.ms tops out at Int32.max.
+        let (budget, overflow) = Int64(broker.leaderRetryWait.milliseconds)
+            .multipliedReportingOverflow(by: Int64(clamping: broker.leaderRetryLimit))
+        let leaderBudget = overflow ? Int64(Int32.max) : min(budget, Int64(Int32.max))
+        let messageTimeout = Int32(clamping: max(1000, Int64(requestTimeoutMilliseconds) + leaderBudget))
         let idempotent = (properties["enable.idempotence"] ?? broker.properties["enable.idempotence"]) == "true"
         var result: [(String, String)] = [
             ("request.required.acks", "\(requiredAcks)"),

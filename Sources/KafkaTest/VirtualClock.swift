@@ -13,8 +13,19 @@ public final class VirtualClock: RetryClock {
     /// Every sleep requested so far, in order.
     public var sleeps: [Duration] { recorded.withLock { $0 } }
 
-    /// The virtual time that has passed: the sum of every sleep.
-    public var elapsed: Duration { recorded.withLock { $0.reduce(.zero, +) } }
+    /// The virtual time that has passed: the sum of every sleep. The sum saturates at the
+    /// largest (or smallest) `Duration`, `Int128` attoseconds, instead of overflowing, so a
+    /// clock given huge sleeps (`.seconds(Int64.max)` many times) reports "very long", never traps.
+    public var elapsed: Duration {
+        recorded.withLock { sleeps in
+            var total: Int128 = 0
+            for sleep in sleeps {
+                let (sum, overflow) = total.addingReportingOverflow(sleep.attoseconds)
+                total = overflow ? (sleep.attoseconds > 0 ? .max : .min) : sum
+            }
+            return Duration(attoseconds: total)
+        }
+    }
 
     /// How many sleeps of exactly `duration` were requested.
     public func count(of duration: Duration) -> Int {

@@ -60,6 +60,9 @@ struct BadInputTests {
         BadCall(name: "negative commit offset", mentions: "negative") { broker, topic in
             try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: "g")).commit(topic, partition: 0, offset: -1)
         },
+        BadCall(name: "header name with a NUL byte", mentions: "NUL") { broker, topic in
+            try broker.producer().produce(topic, partition: 0, messages: [Message(value: "v", headers: [Header(key: "trace\0id", value: [1])])])
+        },
         BadCall(name: "hash producer without key", mentions: "no key") { broker, topic in
             _ = try HashProducer(broker.producer(), partitions: 1).distribute(topic, messages: [Message(value: "v")])
         },

@@ -4,13 +4,24 @@ public struct ProducerConf: Sendable {
     public var compression: Compression = .none
     /// How long the broker may take to reach `requiredAcks` (librdkafka
     /// `request.timeout.ms`, the broker-side ack timeout as in Go). Default 5 s.
+    ///
+    /// Also bounds a whole call: a message gets this long plus the broker's leader
+    /// retry budget (`BrokerConf.leaderRetryLimit × leaderRetryWait`, Go's wait for a
+    /// leader) to be acknowledged (librdkafka's `message.timeout.ms`); after that the
+    /// call throws librdkafka's "message timed out" without another attempt. With
+    /// every broker down a call therefore fails within
+    /// `requestTimeout + leaderRetryLimit × leaderRetryWait + 1 s` (11 s with the defaults).
     public var requestTimeout: Duration = .seconds(5)
     /// Acknowledgement level. Default ``RequiredAcks/all``, as Go's `NewProducerConf`.
     public var requiredAcks: RequiredAcks = .all
     /// Total number of attempts of one `produce` call, not retries (as Go).
-    /// Only transient errors are retried (leader changes, timeouts,
-    /// disconnects); a permanent error such as `messageSizeTooLarge` is
-    /// thrown at once, where Go would retry it too. Default 10; must be at least 1.
+    /// Only transient errors the broker reports back are retried (not enough
+    /// replicas, request timed out, disconnects); a permanent error such as
+    /// `messageSizeTooLarge` is thrown at once, where Go would retry it too.
+    /// Leader changes do not use up attempts: librdkafka re-sends to the new
+    /// leader by itself (so five not-leader answers in a row can succeed with
+    /// `retryLimit` 3), within the message timeout described at
+    /// ``requestTimeout``. Default 10; must be at least 1.
     public var retryLimit: Int = 10
     /// Wait before every attempt but the first. Default 200 ms.
     public var retryWait: Duration = .milliseconds(200)

@@ -26,16 +26,22 @@ extension KafkaError {
     /// librdkafka's local codes (below -1) ``KafkaError/local(code:message:)``.
     init(_ code: rd_kafka_resp_err_t, detail: String? = nil) {
         let raw = code.rawValue
-        let text = detail ?? String(cString: rd_kafka_err2str(code))
+        // librdkafka's texts start with "Broker: " or "Local: ", which a reader does not need;
+        // a detail that only repeats the code's own text is dropped (the description has it).
+        let text = Self.withoutOrigin(String(cString: rd_kafka_err2str(code)))
+        let extra = detail.map(Self.withoutOrigin).flatMap { $0.isEmpty || $0 == text ? nil : $0 }
         if raw == -1 || raw > 0 {
-            self = .broker(ErrorCode(rawValue: Int16(clamping: raw)), message: text)
+            self = .broker(ErrorCode(rawValue: Int16(clamping: raw)), message: extra ?? "")
         } else {
-            self = .local(code: raw, message: "\(String(cString: rd_kafka_err2name(code))): \(text)")
+            self = .local(code: raw, message: extra.map { "\(text): \($0)" } ?? text)
         }
     }
 
-    /// True for errors that a later attempt may not see: retriable broker codes
-    /// and librdkafka's transport, timeout and "not yet known" local errors.
+    private static func withoutOrigin(_ text: String) -> String {
+        for prefix in ["Broker: ", "Local: "] where text.hasPrefix(prefix) { return String(text.dropFirst(prefix.count)) }
+        return text
+    }
+
     /// True for the local error `code`.
     func isLocal(_ code: Int32) -> Bool {
         if case .local(code, _) = self { return true }

@@ -8,6 +8,7 @@ enum LocalErrorCode {
     static var allBrokersDown: Int32 { RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue }
     static var purgedQueue: Int32 { RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue }
     static var purgedInFlight: Int32 { RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue }
+    static var messageTimedOut: Int32 { RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue }
     static var unknownPartition: Int32 { RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION.rawValue }
 }
 

@@ -18,7 +18,12 @@ final class NativeConfig {
         var errorText = [CChar](repeating: 0, count: 512)
         let result = rd_kafka_conf_set(pointer, key, value, &errorText, errorText.count)
         guard result == RD_KAFKA_CONF_OK else {
-            let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            var text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // An unknown key may be a misspelt secret ("sasl.pasword"): its value is never shown.
+            guard result != RD_KAFKA_CONF_UNKNOWN, !PropertyRedaction.isSecret(key) else {
+                if !value.isEmpty { text = text.replacingEvery(value, with: PropertyRedaction.mask) }
+                throw .invalidConfiguration("librdkafka property \(key) (value not shown): \(text)")
+            }
             throw .invalidConfiguration("librdkafka property \(key)=\"\(value)\": \(text)")
         }
     }

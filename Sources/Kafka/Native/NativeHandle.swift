@@ -61,7 +61,10 @@ final class NativeHandle: @unchecked Sendable {
         guard let rk = rd_kafka_new(kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, confPointer, &errorText, errorText.count)
         else {
             opaque.release()
-            let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            var text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            for (key, value) in properties where PropertyRedaction.isSecret(key) && !value.isEmpty {
+                text = text.replacingEvery(value, with: PropertyRedaction.mask)
+            }
             throw .invalidConfiguration("librdkafka refused the configuration: \(text)")
         }
         _ = config.release()
