@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -68,7 +69,10 @@ let package = Package(
         .testTarget(name: "KafkaProtoTests", dependencies: ["KafkaProto"], resources: [.copy("Fixtures")]),
         // Helpers of this repository's own tests only (cluster selection, tansu flags); no product.
         .target(name: "KafkaTestSupport", dependencies: ["Kafka", "KafkaEmbedded"], path: "Tests/KafkaTestSupport"),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport"]),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A connection to a Kafka cluster: the factory of producers, consumers and
@@ -93,8 +94,10 @@ public final class Broker: Client {
     }
 
     /// The `async` twin of ``dial(_:conf:)``: the dial runs on a thread outside the cooperative pool.
+    /// - Throws: as ``dial(_:conf:)``; `CancellationError` at once when the task is cancelled
+    ///   (a dial that still succeeds afterwards is closed).
     public static func dial(_ addresses: [String], conf: BrokerConf = BrokerConf()) async throws -> Broker {
-        try await runBlocking { try dial(addresses, conf: conf) }
+        try await runBlocking(abandoned: { $0.close() }) { try dial(addresses, conf: conf) }
     }
 
     /// One dial attempt: fails at once when every address refuses a TCP connection (Go's
@@ -166,9 +169,9 @@ public final class Broker: Client {
         try BrokerConsumer(broker: self, conf: conf)
     }
 
-    /// The `async` twin of ``consumer(_:)``.
+    /// The `async` twin of ``consumer(_:)``; `CancellationError` when cancelled (a consumer made anyway is closed).
     public func consumer(_ conf: ConsumerConf) async throws -> BrokerConsumer {
-        try await runBlocking { try self.consumer(conf) }
+        try await runBlocking(abandoned: { $0.close() }) { try self.consumer(conf) }
     }
 
     /// Returns an offset coordinator for `conf.consumerGroup`.
@@ -190,7 +193,9 @@ public final class Broker: Client {
         try watermarks(topic, partition: partition).high
     }
 
-    /// The `async` twin of ``offsetEarliest(_:partition:)``.
+    /// The `async` twin of ``offsetEarliest(_:partition:)``; never blocks a cooperative thread,
+    /// and throws `CancellationError` at once when the task is cancelled (as every `async` call
+    /// of the broker does).
     public func offsetEarliest(_ topic: String, partition: Int32) async throws -> Int64 {
         try await runBlocking { try self.offsetEarliest(topic, partition: partition) }
     }
@@ -220,6 +225,20 @@ public final class Broker: Client {
             guard lastError.isTransient || lastError.isLocal(LocalErrorCode.unknownPartition) else { throw lastError }
         }
         throw lastError
+    }
+
+    /// The `async` twin of ``watermarks(_:partition:)``.
+    public func watermarks(_ topic: String, partition: Int32) async throws -> (low: Int64, high: Int64) {
+        let pair = try await runBlocking { () -> Watermarks in
+            let (low, high) = try self.watermarks(topic, partition: partition)
+            return Watermarks(low: low, high: high)
+        }
+        return (pair.low, pair.high)
+    }
+
+    private struct Watermarks: Sendable {
+        let low: Int64
+        let high: Int64
     }
 
     /// Fetches fresh metadata of every topic (creating none) and refreshes the partition-count cache.
@@ -278,6 +297,29 @@ public final class Broker: Client {
         try checkOpen()
         try primary.deleteTopic(topic, timeout: timeout ?? conf.readTimeout)
         state.withLock { _ = $0.partitionCounts.removeValue(forKey: topic) }
+    }
+
+    /// The `async` twin of ``partitionCount(_:)``: answers from the cache without suspending
+    /// when it can.
+    public func partitionCount(_ topic: String) async throws -> Int32 {
+        try validateTopicName(topic)
+        try checkOpen()
+        if let count = cachedPartitionCount(topic) { return count }
+        return try await runBlocking { try self.partitionCount(topic) }
+    }
+
+    /// The `async` twin of ``createTopic(_:partitions:replicationFactor:config:timeout:)``.
+    public func createTopic(
+        _ topic: String, partitions: Int32, replicationFactor: Int32 = 1, config: [String: String] = [:], timeout: Duration? = nil
+    ) async throws {
+        try await runBlocking {
+            try self.createTopic(topic, partitions: partitions, replicationFactor: replicationFactor, config: config, timeout: timeout)
+        }
+    }
+
+    /// The `async` twin of ``deleteTopic(_:timeout:)``.
+    public func deleteTopic(_ topic: String, timeout: Duration? = nil) async throws {
+        try await runBlocking { try self.deleteTopic(topic, timeout: timeout) }
     }
 
     /// Closes every librdkafka handle of the broker and of everything made

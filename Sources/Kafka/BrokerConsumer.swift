@@ -73,11 +73,16 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         }
     }
 
-    /// The `async` twin of ``consume()``. A buffered message is returned without
-    /// suspending; a fetch waits on a thread outside the cooperative pool.
+    /// The `async` twin of ``consume()``, with the same rules. A buffered message is
+    /// returned without suspending; waiting for a fetch suspends the task (librdkafka
+    /// signals the partition's queue) and parks no thread, so any number of consumers can
+    /// wait at once.
+    ///
+    /// - Throws: as ``consume()``; `CancellationError` promptly when the task is cancelled
+    ///   (nothing is lost: a message not handed out stays for the next call).
     nonisolated(nonsending) public func consume() async throws -> Message {
         if let message = takeBufferedWithoutWaiting() { return message }
-        return try await runBlocking { try self.consume() }
+        return try await fillWaiting { $0.takeNext() }
     }
 
     /// Returns what ``consume()`` had buffered, or else the messages of one fetch.
@@ -89,9 +94,10 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         }
     }
 
-    /// The `async` twin of ``consumeBatch()``.
+    /// The `async` twin of ``consumeBatch()``: suspends, never blocks a thread, and
+    /// throws `CancellationError` promptly when the task is cancelled.
     nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
-        try await runBlocking { try self.consumeBatch() }
+        try await fillWaiting { $0.takeAll() }
     }
 
     /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``, throws every other error.
@@ -113,12 +119,10 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
 
     /// Refills the buffer, applying Go's retry rules. Called with `fetchLock` held.
     private func fill() throws {
-        if let stickyError { throw stickyError }
-        let clock = broker.conf.clock
-        var emptyFetches = 0
-        var failedAttempts = 0
+        var retries = FetchRetries(conf)
         while true {
             let outcome: PartitionQueue.FetchOutcome
+            if let stickyError { throw stickyError }
             if let error = deferredError {
                 deferredError = nil
                 outcome = .failure(error)
@@ -127,26 +131,81 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
                     timeout: conf.requestTimeout, into: buffer, readsHeaders: conf.readsHeaders, startOffset: startOffset
                 )
             }
-            switch outcome {
-            case .messages(let deferred):
-                deferredError = deferred
-                return
-            case .empty:
-                emptyFetches += 1
-                clock.sleep(for: conf.retryWait)
-                if partitionQueue.isClosed { throw KafkaError.closed }
-                if conf.retryLimit != -1 && emptyFetches > conf.retryLimit { throw KafkaError.noData }
-            case .failure(let error):
-                if error.errorCode == .offsetOutOfRange {
-                    stickyError = error
-                    throw error
+            guard let wait = try settle(outcome, &retries) else { return }
+            broker.conf.clock.sleep(for: wait)
+            if partitionQueue.isClosed { throw KafkaError.closed }
+            try retries.checkLimit()
+        }
+    }
+
+    /// What one step of an `async` fill found.
+    private enum Step<Value> {
+        case ready(Value)
+        case waitForMessages
+        case retryAfter(Duration)
+        /// Another call holds the buffer (a blocking consume is fetching).
+        case busy
+    }
+
+    /// The `async` fill: non-blocking fetches under `fetchLock`, and suspensions (never
+    /// holding the lock) until librdkafka signals the queue, the fetch wait passes, or a
+    /// retry wait passes; then `take` hands out from the buffer.
+    private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
+        var retries = FetchRetries(conf)
+        while true {
+            try Task.checkCancellation()
+            let step: Step<Value> = try fetchLock.withLockIfAvailable { _ throws -> Step<Value> in
+                if !buffer.isEmpty { return .ready(take(buffer)) }
+                if let stickyError { throw stickyError }
+                let outcome: PartitionQueue.FetchOutcome
+                if let error = deferredError {
+                    deferredError = nil
+                    outcome = .failure(error)
+                } else {
+                    outcome = try partitionQueue.fetch(timeout: .zero, into: buffer, readsHeaders: conf.readsHeaders, startOffset: startOffset)
                 }
-                failedAttempts += 1
-                logger.debug("fetch failed", [("topic", conf.topic), ("attempt", "\(failedAttempts)"), ("error", error.description)])
-                if failedAttempts >= conf.retryErrLimit { throw error }
-                clock.sleep(for: conf.retryErrWait)
+                if case .empty = outcome { return .waitForMessages }
+                guard let wait = try settle(outcome, &retries) else { return .ready(take(buffer)) }
+                return .retryAfter(wait)
+            } ?? .busy
+            switch step {
+            case .ready(let value):
+                return value
+            case .busy:
+                _ = try await partitionQueue.signal.wait(timeout: .milliseconds(5)) { false }
+            case .waitForMessages:
+                let queue = partitionQueue
+                if try await queue.signal.wait(timeout: conf.requestTimeout, hasMessages: queue.hasMessages) { continue }
+                // Nothing within the fetch wait: an empty fetch, in Go's terms.
+                try await broker.conf.clock.sleep(for: retries.recordEmpty())
                 if partitionQueue.isClosed { throw KafkaError.closed }
+                try retries.checkLimit()
+            case .retryAfter(let wait):
+                try await broker.conf.clock.sleep(for: wait)
+                if partitionQueue.isClosed { throw KafkaError.closed }
+                try retries.checkLimit()
             }
         }
     }
+
+    /// Applies one fetch outcome to the retry count: nil when messages arrived, else how long
+    /// to wait before fetching again. Throws the error that ends the call.
+    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> Duration? {
+        switch outcome {
+        case .messages(let deferred):
+            deferredError = deferred
+            return nil
+        case .empty:
+            return retries.recordEmpty()
+        case .failure(let error):
+            if error.errorCode == .offsetOutOfRange {
+                stickyError = error
+                throw error
+            }
+            let wait = try retries.recordFailure(error)
+            logger.debug("fetch failed", [("topic", conf.topic), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
+            return wait
+        }
+    }
+
 }

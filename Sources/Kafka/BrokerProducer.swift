@@ -47,11 +47,14 @@ public final class BrokerProducer: Producer {
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
         try prepare(topic, partition, messages)
+        let key = TopicPartitionKey(topic: topic, partition: partition)
         var outcome = ProduceOutcome(count: messages.count, acknowledgesOffsets: conf.requiredAcks != .none)
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { broker.conf.clock.sleep(for: conf.retryWait) }
             let enqueuing = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
+            handle.turns.acquireBlocking(key)
             while case .needsRoom(let seen) = enqueuing.step(messages) { handle.queueSpace.waitBlocking(after: seen) }
+            handle.turns.release(key)
             let batch = enqueuing.finish()
             batch.waitBlocking()
             if try settle(batch, &outcome) { return outcome.stamp(&messages, topic, partition, batch) }
@@ -63,16 +66,39 @@ public final class BrokerProducer: Producer {
     /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``: suspends
     /// until acknowledged and never blocks a thread (waits for room in librdkafka's queue,
     /// waits for acknowledgements and retry sleeps included).
+    ///
+    /// Cancellation: a cancelled call throws `CancellationError` promptly, whatever it is
+    /// waiting for. Messages it had not yet handed to librdkafka (waiting for its turn or for
+    /// room in the queue) are never written. Messages already handed over may still be
+    /// written: librdkafka cannot take back single messages without purging every call's, so
+    /// a service that must know re-reads the partition or uses idempotent keys.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) async throws -> Int64 {
         try prepare(topic, partition, messages)
+        let key = TopicPartitionKey(topic: topic, partition: partition)
         var outcome = ProduceOutcome(count: messages.count, acknowledgesOffsets: conf.requiredAcks != .none)
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { try await broker.conf.clock.sleep(for: conf.retryWait) }
+            try Task.checkCancellation()
             let enqueuing = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
-            while case .needsRoom(let seen) = enqueuing.step(messages) { await handle.queueSpace.wait(after: seen) }
+            do {
+                try await handle.turns.acquire(key)
+            } catch {
+                _ = enqueuing.refuseAll()
+                throw error
+            }
+            do {
+                while case .needsRoom(let seen) = enqueuing.step(messages) { try await handle.queueSpace.wait(after: seen) }
+            } catch {
+                // Cancelled while waiting for room: the messages not yet handed over are never sent.
+                _ = enqueuing.refuseAll()
+                handle.turns.release(key)
+                _ = enqueuing.finish()
+                throw error
+            }
+            handle.turns.release(key)
             let batch = enqueuing.finish()
-            await batch.wait()
+            try await batch.wait()
             if try settle(batch, &outcome) { return outcome.stamp(&messages, topic, partition, batch) }
             logger.debug("produce attempt failed", [("topic", topic), ("attempt", "\(attempt)"), ("error", outcome.lastError.description)])
         }

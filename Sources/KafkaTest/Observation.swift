@@ -96,7 +96,7 @@ extension MockCluster {
     public func addMessages(_ topic: String, partition: Int32, _ messages: [Message]) async throws -> [Message] {
         let broker = try await Broker.dial(addresses)
         defer { broker.close() }
-        if (try? broker.partitionCount(topic)) == nil {
+        if (try? await broker.partitionCount(topic)) == nil {
             try createTopic(topic, partitions: Int(partition) + 1, replicationFactor: 1)
         }
         var stamped = messages

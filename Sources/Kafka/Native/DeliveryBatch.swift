@@ -26,7 +26,7 @@ final class DeliveryBatch: @unchecked Sendable {
     private enum Waiter {
         case none
         case thread(DispatchSemaphore)
-        case task(CheckedContinuation<Void, Never>)
+        case task(CheckedContinuation<Void, any Error>)
     }
 
     private struct State {
@@ -92,14 +92,26 @@ final class DeliveryBatch: @unchecked Sendable {
     }
 
     /// Suspends until every report arrived or the batch was abandoned.
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready: Bool = state.withLock {
-                guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned else { return true }
-                $0.waiter = .task(continuation)
-                return false
+    /// - Throws: `CancellationError` as soon as the waiting task is cancelled; the reports
+    ///   still arrive and are recorded, and the batch is retired as usual.
+    func wait() async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready: Bool = state.withLock {
+                    guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned, !Task.isCancelled else { return true }
+                    $0.waiter = .task(continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+            if remaining.load(ordering: .acquiring) > 0 && !isAbandoned { try Task.checkCancellation() }
+        } onCancel: {
+            let waiter: Waiter = state.withLock { state in
+                guard case .task = state.waiter else { return .none }
+                defer { state.waiter = .none }
+                return state.waiter
+            }
+            if case .task(let continuation) = waiter { continuation.resume(throwing: CancellationError()) }
         }
     }
 

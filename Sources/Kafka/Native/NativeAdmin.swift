@@ -61,7 +61,7 @@ extension NativeHandle {
         defer { removeCloseHook(wakeUp) }
         send(options, queue)
         // One slack second past librdkafka's own request timeout, which answers with an event.
-        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds &+ 1000) else {
+        guard let event = rd_kafka_queue_poll(queue, Int32(clamping: Int64(timeout.milliseconds) + 1000)) else {
             if isClosed { throw KafkaError.closed }
             throw KafkaError.timeout("\(what) got no answer within \(timeout)")
         }

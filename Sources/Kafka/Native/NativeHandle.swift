@@ -24,8 +24,14 @@ final class NativeHandle: @unchecked Sendable {
     let isClosedFlag = Atomic<Bool>(false)
     /// Signalled whenever delivery reports were served (room in the queue) and at close.
     let queueSpace = QueueSpace()
+    /// Turns at enqueuing per partition, so one produce call's messages stay together.
+    let turns = PartitionTurns()
     private let lock = ConditionLock()
     private var users = 0
+    /// Calls running on threads of their own (see ``detached(_:)``), which closing does not wait for.
+    private var detachedUsers = 0
+    /// Set when closing found detached calls: the last of them destroys the handle.
+    private var destroyDeferred = false
     /// Work to run when closing begins, by registration number (in registration order).
     private var closeHooks: [Int: () -> Void] = [:]
     private var nextCloseHook = 0
@@ -117,6 +123,40 @@ final class NativeHandle: @unchecked Sendable {
         }
     }
 
+    /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
+    /// its own, and waits for its result or for closing, whichever comes first: ``close()``
+    /// returns at once whatever such a call is waiting for, and the caller gets
+    /// ``KafkaError/closed``; the handle is destroyed when the call returns.
+    func detached<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> R) throws -> R {
+        let entered: Bool = lock.withLock {
+            guard !isClosedFlag.load(ordering: .relaxed) else { return false }
+            detachedUsers += 1
+            return true
+        }
+        guard entered else { throw KafkaError.closed }
+        let outcome = DetachedOutcome<R>()
+        let wakeUp = onCloseRemovable { outcome.finish(.failure(KafkaError.closed)) }
+        let thread = Thread { [self] in
+            outcome.finish(Result { try body(rk) })
+            leaveDetached()
+        }
+        thread.name = "kafka-call"
+        thread.start()
+        let result = outcome.wait()
+        removeCloseHook(wakeUp)
+        return try result.get()
+    }
+
+    private func leaveDetached() {
+        let destroyNow: Bool = lock.withLock {
+            detachedUsers -= 1
+            guard detachedUsers == 0, destroyDeferred else { return false }
+            destroyDeferred = false
+            return true
+        }
+        if destroyNow { destroy() }
+    }
+
     /// Registers work to run when closing begins, before waiting for users:
     /// waking a blocked consume, failing waiting produce calls.
     func onClose(_ hook: @escaping () -> Void) {
@@ -187,7 +227,18 @@ final class NativeHandle: @unchecked Sendable {
         for hook in hooks { hook() }
         queueSpace.signal()
         abandonDeliveries()
-        lock.withLock { lock.wait { users == 0 } }
+        let destroyNow: Bool = lock.withLock {
+            lock.wait { users == 0 }
+            // A detached call still inside librdkafka destroys the handle when it returns.
+            destroyDeferred = detachedUsers > 0
+            return !destroyDeferred
+        }
+        if destroyNow { destroy() }
+    }
+
+    /// Frees everything once no call uses the handle: the poll thread, the consumers'
+    /// queues (destroy hooks), topic handles, the handle itself, then the context.
+    private func destroy() {
         // Batches registered by callers that were inside the handle when closing began.
         abandonDeliveries()
         pollThread?.stop(rk: rk)
@@ -216,6 +267,28 @@ final class NativeHandle: @unchecked Sendable {
     private func abandonDeliveries() {
         let waiting = context.deliveries.withLock { Array($0.values) }
         for batch in waiting { batch.abandon() }
+    }
+}
+
+/// The result of a ``NativeHandle/detached(_:)`` call, set once by the call or by closing.
+private final class DetachedOutcome<R: Sendable>: @unchecked Sendable {
+    // Safe: `result` is only touched with `lock` held.
+    private let lock = ConditionLock()
+    private var result: Result<R, any Error>?
+
+    func finish(_ outcome: Result<R, any Error>) {
+        lock.withLock {
+            guard result == nil else { return }
+            result = outcome
+            lock.broadcast()
+        }
+    }
+
+    func wait() -> Result<R, any Error> {
+        lock.withLock {
+            lock.wait { result != nil }
+            return result ?? .failure(KafkaError.closed)
+        }
     }
 }
 

@@ -41,13 +41,15 @@ extension ErrorCode {
 extension NativeHandle {
     /// Fetches metadata of every topic (never creating one) or, with `topic`,
     /// of that topic alone (which lets a broker with auto-creation create it).
+    /// A ``NativeHandle/detached(_:)`` call: closing the handle ends the wait at once.
     func fetchMetadata(topic: String? = nil, timeout: Duration) throws -> ClusterMetadata {
-        try withHandle { rk in
+        let millis = timeout.milliseconds
+        return try detached { rk in
             var metadata: UnsafePointer<rd_kafka_metadata_t>?
             var topicHandle: OpaquePointer?
             if let topic { topicHandle = rd_kafka_topic_new(rk, topic, nil) }
             defer { if let topicHandle { rd_kafka_topic_destroy(topicHandle) } }
-            let code = rd_kafka_metadata(rk, topic == nil ? 1 : 0, topicHandle, &metadata, Int32(timeout.milliseconds))
+            let code = rd_kafka_metadata(rk, topic == nil ? 1 : 0, topicHandle, &metadata, millis)
             guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(code) }
             defer { rd_kafka_metadata_destroy(metadata) }
             return ClusterMetadata(metadata)

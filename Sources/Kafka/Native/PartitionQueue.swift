@@ -23,6 +23,8 @@ final class PartitionQueue: @unchecked Sendable {
     private var destroyHook: Int?
     /// Where one fetch's messages land; only the fetch holding the consumer's lock writes it.
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// Wakes `async` fetches when the queue gets something; registered with librdkafka.
+    let signal = QueueSignal()
     /// The most messages one fetch takes from the queue.
     static let batchCapacity = 1000
 
@@ -45,6 +47,8 @@ final class PartitionQueue: @unchecked Sendable {
         self.rkt = rkt
         self.queue = queue
         self.fetched = .allocate(capacity: Self.batchCapacity)
+        // Released in `free()`, after the callback is disabled and before the queue is destroyed.
+        rd_kafka_queue_cb_event_enable(queue, queueEventCallback, Unmanaged.passRetained(signal).toOpaque())
         // Strong captures: the hooks keep this queue alive until ``close()`` removes them or the
         // handle's close runs them, so the queue is always freed before the handle is destroyed.
         let wakeHook = handle.onCloseRemovable { self.wake() }
@@ -83,6 +87,12 @@ final class PartitionQueue: @unchecked Sendable {
     /// Wakes a fetch blocked on the queue.
     private func wake() {
         gate.withLock { if !freed { rd_kafka_queue_yield(queue) } }
+        signal.close()
+    }
+
+    /// Whether the queue holds something to read (messages or errors).
+    func hasMessages() -> Bool {
+        gate.withLock { !freed && rd_kafka_queue_length(queue) > 0 }
     }
 
     /// Stops fetching the partition and frees the queue, once; only when no fetch uses it.
@@ -93,7 +103,10 @@ final class PartitionQueue: @unchecked Sendable {
             return !freed
         }
         guard mustFree else { return }
+        signal.close()
         rd_kafka_consume_stop(rkt, partition)
+        rd_kafka_queue_cb_event_enable(queue, nil, nil)
+        Unmanaged.passUnretained(signal).release()
         rd_kafka_queue_destroy(queue)
         handle.release(topic, partition)
     }

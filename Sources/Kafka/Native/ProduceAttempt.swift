@@ -172,6 +172,13 @@ final class ProduceAttempt {
         return true
     }
 
+    /// Refuses every message not yet handed over (a cancelled call); returns how many were handed over.
+    func refuseAll() -> Int {
+        let handedOver = next
+        _ = refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE)
+        return handedOver
+    }
+
     /// Marks every message not yet handed over as refused with `code`.
     private func refuseRest(_ code: rd_kafka_resp_err_t) -> Step {
         for slot in next..<batch.count { batch.slots[slot].error = code.rawValue }

@@ -13,21 +13,22 @@
 /// check the queue, then wait for a generation after the one read; a signal
 /// in between makes the wait return at once.
 final class QueueSpace: @unchecked Sendable {
-    // Safe: `current` and `suspended` are only touched with `lock` held.
+    // Safe: `current`, `suspended` and `nextWaiter` are only touched with `lock` held.
     private let lock = ConditionLock()
     private var current: UInt64 = 0
-    private var suspended: [CheckedContinuation<Void, Never>] = []
+    private var suspended: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    private var nextWaiter: UInt64 = 0
 
     /// The number of signals so far; pass it to a wait made after checking the queue.
     var generation: UInt64 { lock.withLock { current } }
 
     /// Wakes every waiter: reports were served, or the handle is closing.
     func signal() {
-        let resumed: [CheckedContinuation<Void, Never>] = lock.withLock {
+        let resumed: [CheckedContinuation<Void, any Error>] = lock.withLock {
             current &+= 1
             lock.broadcast()
             defer { suspended.removeAll() }
-            return suspended
+            return Array(suspended.values)
         }
         for continuation in resumed { continuation.resume() }
     }
@@ -38,14 +39,25 @@ final class QueueSpace: @unchecked Sendable {
     }
 
     /// Suspends until a signal after `seen`, without blocking a thread.
-    func wait(after seen: UInt64) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready: Bool = lock.withLock {
-                guard current == seen else { return true }
-                suspended.append(continuation)
-                return false
-            }
-            if ready { continuation.resume() }
+    /// - Throws: `CancellationError` as soon as the waiting task is cancelled.
+    func wait(after seen: UInt64) async throws {
+        let waiter = lock.withLock { () -> UInt64 in
+            nextWaiter &+= 1
+            return nextWaiter
         }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready: Bool = lock.withLock {
+                    guard current == seen, !Task.isCancelled else { return true }
+                    suspended[waiter] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            let cancelled = lock.withLock { suspended.removeValue(forKey: waiter) }
+            cancelled?.resume(throwing: CancellationError())
+        }
+        try Task.checkCancellation()
     }
 }

@@ -103,6 +103,13 @@ public final class MockCluster: Sendable {
     /// Creates `topic` with `partitions` partitions and `replicationFactor` replicas (at most the broker count).
     /// - Throws: ``KafkaError/invalidArgument(_:)`` with librdkafka's reason (e.g. the topic exists).
     public func createTopic(_ topic: String, partitions: Int = 1, replicationFactor: Int = 1) throws {
+        // librdkafka's mock aborts the process on counts it cannot allocate, and accepts nonsense ones.
+        guard (1...Self.maxPartitions).contains(partitions) else {
+            throw KafkaError.invalidArgument("topic \(topic) needs 1 to \(Self.maxPartitions) partitions, not \(partitions)")
+        }
+        guard (1...brokerCount).contains(replicationFactor) else {
+            throw KafkaError.invalidArgument("topic \(topic) needs a replication factor of 1 to \(brokerCount) (the broker count), not \(replicationFactor)")
+        }
         try call("cannot create topic \(topic)") { rd_kafka_mock_topic_create($0, topic, Int32(clamping: partitions), Int32(clamping: replicationFactor)) }
     }
 
@@ -116,13 +123,14 @@ public final class MockCluster: Sendable {
     /// Makes the next `errors.count` requests of `api`, on any broker, fail
     /// with these codes in order (first in, first out).
     public func failNext(_ api: KafkaAPI, with errors: [ErrorCode]) throws {
+        try Self.requireCount(errors.count)
         let codes = errors.map { rd_kafka_resp_err_t(Int32($0.rawValue)) }
         try withCluster { rd_kafka_mock_push_request_errors_array($0, api.rawValue, codes.count, codes) }
     }
 
     /// Makes the next `count` requests of `api` close their connection instead of answering.
     public func disconnectNext(_ api: KafkaAPI, count: Int = 1) throws {
-        guard count >= 0 else { throw KafkaError.invalidArgument("count \(count) is negative") }
+        try Self.requireCount(count)
         let codes = Array(repeating: RD_KAFKA_RESP_ERR__TRANSPORT, count: count)
         try withCluster { rd_kafka_mock_push_request_errors_array($0, api.rawValue, codes.count, codes) }
     }
@@ -177,16 +185,19 @@ public final class MockCluster: Sendable {
 
     /// Moves the leadership of `topic`/`partition` to `broker`; `nil` leaves it without a leader.
     public func setLeader(topic: String, partition: Int32, broker: Int32?) throws {
+        try Self.requirePartition(partition)
         try call("cannot set leader") { rd_kafka_mock_partition_set_leader($0, topic, partition, broker ?? -1) }
     }
 
     /// Makes `broker` the preferred follower for fetches of `topic`/`partition`.
     public func setFollower(topic: String, partition: Int32, broker: Int32) throws {
+        try Self.requirePartition(partition)
         try call("cannot set follower") { rd_kafka_mock_partition_set_follower($0, topic, partition, broker) }
     }
 
     /// Sets the watermarks the follower reports; -1 for either uses the leader's.
     public func setFollowerWatermarks(topic: String, partition: Int32, low: Int64, high: Int64) throws {
+        try Self.requirePartition(partition)
         try call("cannot set follower watermarks") { rd_kafka_mock_partition_set_follower_wmarks($0, topic, partition, low, high) }
     }
 
@@ -217,6 +228,7 @@ public final class MockCluster: Sendable {
 
     /// Makes the next `times` requests of `api` fail with a retriable `error` (default `notLeaderForPartition`).
     public func flaky(_ api: KafkaAPI, times: Int, error: ErrorCode = .notLeaderForPartition) throws {
+        try Self.requireCount(times)
         try failNext(api, with: Array(repeating: error, count: times))
     }
 
@@ -232,11 +244,23 @@ public final class MockCluster: Sendable {
 
     /// Whole milliseconds of `duration`, saturating instead of overflowing; negative becomes 0.
     static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 0 }
-        let (whole, overflow) = Int(seconds).multipliedReportingOverflow(by: 1000)
-        guard !overflow else { return .max }
-        let (total, carry) = whole.addingReportingOverflow(Int(attoseconds / 1_000_000_000_000_000))
-        return carry ? .max : total
+        let millis = duration.attoseconds / 1_000_000_000_000_000
+        return millis <= 0 ? 0 : Int(clamping: millis)
+    }
+
+    /// The most partitions one embedded topic may have (each keeps a log in memory).
+    public static let maxPartitions = 10_000
+
+    /// The most requests one fault-injection call may script.
+    public static let maxScriptedRequests = 100_000
+
+    private static func requirePartition(_ partition: Int32) throws {
+        guard partition >= 0 else { throw KafkaError.invalidArgument("partition \(partition) is negative") }
+    }
+
+    private static func requireCount(_ count: Int) throws {
+        guard (0...maxScriptedRequests).contains(count) else {
+            throw KafkaError.invalidArgument("count \(count) is outside 0...\(maxScriptedRequests)")
+        }
     }
 }

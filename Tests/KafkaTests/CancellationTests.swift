@@ -1,0 +1,117 @@
+import Foundation
+import Synchronization
+import Kafka
+import KafkaTest
+import Testing
+
+@Suite("Cancellation and waiting without threads")
+struct CancellationTests {
+    @Test("a cancelled async consume waiting on an empty partition throws CancellationError at once, and loses nothing")
+    func cancelWaitingConsume() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["quiet": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let consumer = try await broker.consumer(ConsumerConf(topic: "quiet", partition: 0))
+        let waiting = Task { try await consumer.consume() }
+        try await Task.sleep(for: .milliseconds(300))
+        let cancelled = ContinuousClock.now
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(ContinuousClock.now - cancelled < .milliseconds(500))
+        try await broker.producer().produce("quiet", partition: 0, messages: [Message(value: "after")])
+        #expect(try await consumer.consume().value == Array("after".utf8))
+    }
+
+    @Test("64 async consumes waiting on empty partitions hold no thread: other async calls answer at once", .timeLimit(.minutes(2)))
+    func manyWaitingConsumes() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["wide": 64])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let consumers = try await withThrowingTaskGroup(of: BrokerConsumer.self) { group in
+            for partition in 0..<64 { group.addTask { try await broker.consumer(ConsumerConf(topic: "wide", partition: Int32(partition))) } }
+            return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.conf.partition < $1.conf.partition }
+        }
+        let threadsBefore = processThreadCount()
+        let waiting = consumers.map { consumer in Task { try await consumer.consume() } }
+        try await Task.sleep(for: .milliseconds(300))
+        let asked = ContinuousClock.now
+        #expect(try await broker.offsetLatest("wide", partition: 3) == 0)
+        #expect(ContinuousClock.now - asked < .seconds(2))
+        #expect(processThreadCount() - threadsBefore < 8, "waiting consumes started threads")
+        try await broker.producer().produce("wide", partition: 7, messages: [Message(value: "seven")])
+        #expect(try await waiting[7].value.value == Array("seven".utf8))
+        for task in waiting { task.cancel() }
+        for (index, task) in waiting.enumerated() where index != 7 {
+            await #expect(throws: CancellationError.self) { try await task.value }
+        }
+    }
+
+    @Test("closing a consumer wakes its waiting async consume with closed")
+    func closeWakesAsyncConsume() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["shut": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let consumer = try await broker.consumer(ConsumerConf(topic: "shut", partition: 0))
+        let waiting = Task { try await consumer.consume() }
+        try await Task.sleep(for: .milliseconds(200))
+        consumer.close()
+        await #expect(throws: KafkaError.closed) { try await waiting.value }
+    }
+
+    @Test("a cancelled async dial ends at once", .timeLimit(.minutes(1)))
+    func cancelDial() async throws {
+        var conf = BrokerConf()
+        conf.dialRetryLimit = 100
+        conf.dialRetryWait = .milliseconds(200)
+        let dial = Task { try await Broker.dial(["127.0.0.1:1"], conf: conf) }
+        try await Task.sleep(for: .milliseconds(300))
+        let cancelled = ContinuousClock.now
+        dial.cancel()
+        await #expect(throws: CancellationError.self) { try await dial.value }
+        // Alone well under 1 ms; the dial itself would go on for 100 attempts (over 20 s). The bound
+        // leaves room for a cooperative pool shared with the suites running in parallel.
+        #expect(ContinuousClock.now - cancelled < .seconds(8))
+    }
+
+    @Test("close() returns within a second while a watermark query waits on an unanswering broker; the query throws closed")
+    func closeWhileWatermarkQueryWaits() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["held": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        try cluster.setRTT(broker: 1, .seconds(20))
+        let returned = Mutex<ContinuousClock.Instant?>(nil)
+        let query = Task {
+            try await onThread {
+                defer { returned.withLock { $0 = .now } }
+                return try broker.offsetLatest("held", partition: 0)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let start = ContinuousClock.now
+        broker.close()
+        #expect(ContinuousClock.now - start < .seconds(1))
+        await #expect(throws: KafkaError.closed) { try await query.value }
+        // Measured on the query's own thread: the await above also waits for a free thread of
+        // the cooperative pool, which suites running in parallel may hold.
+        let answered = try #require(returned.withLock { $0 })
+        #expect(answered - start < .seconds(1))
+    }
+
+    @Test("close() returns within a second while a commit waits on an unanswering coordinator; the commit throws closed")
+    func closeWhileCommitWaits() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["held": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        let coordinator = try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: "slow-group"))
+        try cluster.setRTT(broker: 1, .seconds(20))
+        let commit = Task { try await onThread { try coordinator.commit("held", partition: 0, offset: 1) } }
+        try await Task.sleep(for: .milliseconds(300))
+        let start = ContinuousClock.now
+        broker.close()
+        #expect(ContinuousClock.now - start < .seconds(1))
+        await #expect(throws: KafkaError.closed) { try await commit.value }
+    }
+}
