@@ -174,6 +174,20 @@ public final class Broker: Client {
         try await runBlocking(abandoned: { $0.close() }) { try self.consumer(conf) }
     }
 
+    /// Returns a member of the consumer group `conf.group`, subscribed to `conf.topics`.
+    /// The group's partitions are assigned to it as members join and leave.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for an empty group id, no topics, or a
+    ///   bad setting; `unknownTopicOrPartition` naming a subscribed topic that does not exist;
+    ///   ``KafkaError/closed``.
+    public func groupConsumer(_ conf: GroupConsumerConf) throws -> GroupConsumer {
+        try GroupConsumer(broker: self, conf: conf)
+    }
+
+    /// The `async` twin of ``groupConsumer(_:)``.
+    public func groupConsumer(_ conf: GroupConsumerConf) async throws -> GroupConsumer {
+        try await runBlocking(abandoned: { $0.close() }) { try self.groupConsumer(conf) }
+    }
+
     /// Returns an offset coordinator for `conf.consumerGroup`.
     /// - Throws: configuration errors, ``KafkaError/closed``.
     public func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> BrokerOffsetCoordinator {

@@ -16,6 +16,13 @@ struct FetchRetries {
         retryErrWait = conf.retryErrWait
     }
 
+    init(_ conf: GroupConsumerConf) {
+        retryLimit = conf.retryLimit
+        retryErrLimit = conf.retryErrLimit
+        retryWait = conf.retryWait
+        retryErrWait = conf.retryErrWait
+    }
+
     /// Counts an empty fetch; returns the wait before the next one.
     mutating func recordEmpty() -> Duration {
         emptyFetches += 1

@@ -26,6 +26,9 @@ final class FetchBuffer {
         storage.deallocate()
     }
 
+    /// How many messages of the current fill were handed out.
+    var handedOutCount: Int { readIndex }
+
     /// True when every message was handed out.
     var isEmpty: Bool { readIndex == count }
 

@@ -16,6 +16,8 @@ final class HandleContext: Sendable {
     let deliveries = Mutex<[ObjectIdentifier: DeliveryBatch]>([:])
     /// Latest statistics JSON, when `statistics.interval.ms` is set.
     let statistics = Mutex<String?>(nil)
+    /// What handles a group consumer's rebalances; set once the consumer exists.
+    let rebalance = Mutex<(@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?>(nil)
 
     init(logger: any KafkaLogger, name: String) {
         self.logger = logger

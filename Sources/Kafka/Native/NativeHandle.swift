@@ -12,7 +12,7 @@ import Synchronization
 final class NativeHandle: @unchecked Sendable {
     // Safe: `rk` is thread-safe per librdkafka's contract; `closed`/`users`/
     // `closeHooks` are guarded by `lock`.
-    enum Kind { case producer, consumer }
+    enum Kind { case producer, consumer, groupConsumer }
 
     let rk: OpaquePointer
     let kind: Kind
@@ -58,6 +58,7 @@ final class NativeHandle: @unchecked Sendable {
         rd_kafka_conf_set_error_cb(confPointer, errorCallback)
         rd_kafka_conf_set_stats_cb(confPointer, statisticsCallback)
         if kind == .producer { rd_kafka_conf_set_dr_msg_cb(confPointer, deliveryCallback) }
+        if kind == .groupConsumer { rd_kafka_conf_set_rebalance_cb(confPointer, rebalanceCallback) }
         let opaque = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(confPointer, opaque.toOpaque())
         let maxBytes = config.get("message.max.bytes").flatMap { Int($0) } ?? 1_000_000

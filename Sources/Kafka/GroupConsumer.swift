@@ -1,0 +1,355 @@
+import Synchronization
+
+/// A member of a balanced consumer group: subscribes to topics, reads the partitions the
+/// group coordinator assigns it, and commits its progress. Made by ``Broker/groupConsumer(_:)``.
+///
+/// It is a ``Consumer`` and ``BatchConsumer`` with Go's rules (`retryLimit` → ``KafkaError/noData``,
+/// `retryErrLimit`), so ``Mx``, the distributing producers and user code treat it like any
+/// consumer; messages arrive in order per partition. Rebalances are served while consuming:
+/// the hooks of ``GroupConsumerConf/rebalance`` run before a change takes effect.
+///
+/// Delivery is at least once: a message's offset becomes committable only after `consume()`
+/// handed it out, and is stored for commit when the next fetch begins, at ``commit()``, and at
+/// ``close()``. Each member owns its librdkafka handle.
+public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
+    // Safe: `buffer`, `positions`, `deferredError` are touched only with `fetchLock` held;
+    // `native` guards the C side; `rebalanceError` is a Mutex.
+    public typealias Element = Message
+    public typealias AsyncIterator = ConsumerIterator<GroupConsumer>
+
+    /// The configuration the consumer was made with.
+    public let conf: GroupConsumerConf
+    let native: GroupHandle
+    private let broker: Broker
+    private let logger: any KafkaLogger
+    private let fetchLock = Mutex(())
+    private let buffer = FetchBuffer(capacity: GroupHandle.batchCapacity)
+    /// Topic, partition and offset of every message of the current fetch, in buffer order.
+    private var positions: [TopicPartitionOffset] = []
+    private var deferredError: KafkaError?
+    private let rebalanceError = LastError()
+
+    init(broker: Broker, conf: GroupConsumerConf) throws {
+        try conf.validate()
+        try broker.checkOpen()
+        for topic in conf.topics { _ = try broker.partitionCount(topic) }
+        let logger = conf.logger ?? broker.conf.logger
+        let finalCommit = if case .automatic = conf.commitPolicy { true } else { false }
+        native = try GroupHandle(
+            properties: Broker.baseProperties(broker.addresses, broker.conf) + conf.librdkafkaProperties(),
+            topics: conf.topics, logger: logger, finalCommit: finalCommit
+        )
+        self.conf = conf
+        self.broker = broker
+        self.logger = logger
+        positions.reserveCapacity(GroupHandle.batchCapacity)
+        let hooks = conf.rebalance
+        let group = conf.group
+        native.handle.context.rebalance.withLock { [rebalanceError] handler in
+            handler = { rk, code, list in
+                let partitions = GroupHandle.partitions(list)
+                let kind = GroupHandle.kind(rk, code)
+                let hook: (@Sendable (Rebalance) throws -> Void)? = switch kind {
+                case .assigned: hooks.onAssigned
+                case .revoked: hooks.onRevoked
+                case .lost: hooks.onLost
+                }
+                logger.info("rebalance", [("group", group), ("change", "\(kind)"), ("partitions", partitions.map(\.description).joined(separator: " "))])
+                if let hook {
+                    let rebalance = Rebalance(kind: kind, partitions: partitions, rk: rk)
+                    do {
+                        try hook(rebalance)
+                    } catch {
+                        logger.error("rebalance hook failed", [("group", group), ("change", "\(kind)"), ("error", "\(error)")])
+                        rebalanceError.value.withLock { $0 = error }
+                    }
+                    rebalance.end()
+                }
+                GroupHandle.apply(rk, code, list)
+            }
+        }
+        try broker.adopt(native.handle)
+    }
+
+    /// The `async` form of ``Broker/groupConsumer(_:)`` is on ``Broker``.
+    deinit {
+        native.handle.close()
+    }
+
+    /// Returns the next message of the partitions assigned to this member, with Go's rules
+    /// as ``BrokerConsumer/consume()``; rebalances are served while it waits.
+    /// - Throws: ``KafkaError/noData`` after `retryLimit + 1` empty fetches; ``KafkaError/closed``;
+    ///   the fetch error after `retryErrLimit` attempts (a subscribed topic that disappeared:
+    ///   `unknownTopicOrPartition`).
+    public func consume() throws -> Message {
+        try fetchLock.withLock { _ in
+            if buffer.isEmpty { try fill() }
+            return buffer.takeNext()
+        }
+    }
+
+    /// The `async` twin of ``consume()``: suspends without holding a thread, cancellable.
+    nonisolated(nonsending) public func consume() async throws -> Message {
+        if let message = fetchLock.withLockIfAvailable({ _ in buffer.isEmpty ? nil : buffer.takeNext() }) ?? nil { return message }
+        return try await fillWaiting { $0.takeNext() }
+    }
+
+    /// What ``consume()`` had buffered, or else the messages of one fetch.
+    public func consumeBatch() throws -> [Message] {
+        try fetchLock.withLock { _ in
+            if buffer.isEmpty { try fill() }
+            return buffer.takeAll()
+        }
+    }
+
+    /// The `async` twin of ``consumeBatch()``.
+    nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
+        try await fillWaiting { $0.takeAll() }
+    }
+
+    /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``.
+    public func makeAsyncIterator() -> ConsumerIterator<GroupConsumer> {
+        ConsumerIterator(self)
+    }
+
+    // MARK: - Commits
+
+    /// Commits the offsets of every message handed out so far; returns when the coordinator
+    /// acknowledged. Nothing handed out since the last commit is not an error.
+    /// - Throws: the coordinator's error; ``KafkaError/closed``.
+    public func commit() throws {
+        try fetchLock.withLock { _ in try storeHandedOut() }
+        try native.commit(nil)
+    }
+
+    /// The `async` twin of ``commit()``; cancellable.
+    public func commit() async throws {
+        try await runBlocking { try self.commit() }
+    }
+
+    /// Commits `message` as processed (its offset + 1 for its partition).
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a message of a partition not assigned to
+    ///   this member; the coordinator's error; ``KafkaError/closed``.
+    public func commit(_ message: Message) throws {
+        try commit([TopicPartition(message.topic, message.partition): message.offset + 1])
+    }
+
+    /// The `async` twin of ``commit(_:)-(Message)``.
+    public func commit(_ message: Message) async throws {
+        try await runBlocking { try self.commit(message) }
+    }
+
+    /// Commits `offsets` (the next offset to read, per partition).
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member
+    ///   or a negative offset; the coordinator's error; ``KafkaError/closed``.
+    public func commit(_ offsets: [TopicPartition: Int64]) throws {
+        let assigned = Set(try native.assignment())
+        for (partition, offset) in offsets {
+            guard assigned.contains(partition) else {
+                throw KafkaError.invalidArgument("cannot commit \(partition): it is not assigned to this member of group \(conf.group)")
+            }
+            guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) for \(partition) is negative") }
+        }
+        try native.commit(offsets)
+    }
+
+    /// The `async` twin of ``commit(_:)-([TopicPartition:Int64])``.
+    public func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        try await runBlocking { try self.commit(offsets) }
+    }
+
+    // MARK: - Position and flow
+
+    /// The partitions assigned to this member now.
+    public func assignment() throws -> [TopicPartition] {
+        try native.assignment()
+    }
+
+    /// The group's committed offsets of `partitions` (default: the assignment); -1 where none.
+    public func committed(_ partitions: [TopicPartition]? = nil) throws -> [TopicPartition: Int64] {
+        try native.committed(partitions ?? native.assignment(), timeout: broker.conf.readTimeout)
+    }
+
+    /// The next offset this member fetches, per assigned partition (-1 before its first fetch).
+    public func position() throws -> [TopicPartition: Int64] {
+        try native.positions(native.assignment()).mapValues(\.position)
+    }
+
+    /// How many messages each assigned partition holds beyond this member's position, from
+    /// the high watermarks librdkafka last saw (-1 where either is not known yet).
+    public func lag() throws -> [TopicPartition: Int64] {
+        try native.positions(native.assignment()).mapValues { $0.position < 0 || $0.high < 0 ? -1 : Swift.max(0, $0.high - $0.position) }
+    }
+
+    /// Stops fetching `partitions` (they stay assigned); messages already fetched are still handed out.
+    public func pause(_ partitions: [TopicPartition]) throws {
+        try native.pause(partitions, true)
+    }
+
+    /// Fetches `partitions` again after ``pause(_:)``.
+    public func resume(_ partitions: [TopicPartition]) throws {
+        try native.pause(partitions, false)
+    }
+
+    /// Moves the fetch position of an assigned partition; what was already fetched from it (at
+    /// most one fetch) is handed out first.
+    /// - Throws: librdkafka's error (e.g. for a partition not assigned); ``KafkaError/closed``.
+    public func seek(_ partition: TopicPartition, to offset: Int64) throws {
+        guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) is negative") }
+        try native.seek(partition, to: offset, timeout: broker.conf.readTimeout)
+    }
+
+    /// The error of the last rebalance hook that threw, if any; reading it clears it.
+    public func takeRebalanceError() -> (any Error)? {
+        rebalanceError.value.withLock { error in
+            defer { error = nil }
+            return error
+        }
+    }
+
+    /// Commits per the policy (automatic: what was handed out), leaves the group at once (the
+    /// others rebalance without waiting for the session timeout; ``RebalanceHooks/onRevoked``
+    /// runs for the final revoke), and wakes blocked calls with ``KafkaError/closed``. Idempotent.
+    public func close() {
+        if case .automatic = conf.commitPolicy { fetchLock.withLockIfAvailable { _ in try? storeHandedOut() } }
+        native.handle.close()
+    }
+
+    // MARK: - Fetching
+
+    /// Stores the offsets of the messages of the current fetch that were handed out. Called with `fetchLock` held.
+    private func storeHandedOut() throws {
+        let handedOut = buffer.handedOutCount
+        guard handedOut > 0 else { return }
+        var next: [TopicPartition: Int64] = [:]
+        for position in positions.prefix(handedOut) {
+            next[TopicPartition(position.topic, position.partition)] = position.offset + 1
+        }
+        try native.store(next)
+    }
+
+    private func fill() throws {
+        var retries = FetchRetries(conf)
+        try storeHandedOut()
+        while true {
+            guard let wait = try settle(try fetchOnce(timeout: conf.requestTimeout), &retries) else { return }
+            broker.conf.clock.sleep(for: wait)
+            if native.handle.isClosed { throw KafkaError.closed }
+            try retries.checkLimit()
+        }
+    }
+
+    private func fetchOnce(timeout: Duration) throws -> PartitionQueue.FetchOutcome {
+        if let error = deferredError {
+            deferredError = nil
+            return .failure(error)
+        }
+        return try native.fetch(timeout: timeout, into: buffer, positions: &positions, readsHeaders: conf.readsHeaders)
+    }
+
+    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> Duration? {
+        switch outcome {
+        case .messages(let deferred):
+            deferredError = deferred
+            return nil
+        case .empty:
+            return retries.recordEmpty()
+        case .failure(let error):
+            let wait = try retries.recordFailure(error)
+            logger.debug("group fetch failed", [("group", conf.group), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
+            return wait
+        }
+    }
+
+    private enum Step<Value> {
+        case ready(Value)
+        case waitForMessages
+        case retryAfter(Duration)
+        case busy
+    }
+
+    private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
+        var retries = FetchRetries(conf)
+        while true {
+            try Task.checkCancellation()
+            let step: Step<Value> = try fetchLock.withLockIfAvailable { _ throws -> Step<Value> in
+                if !buffer.isEmpty { return .ready(take(buffer)) }
+                try storeHandedOut()
+                let outcome = try fetchOnce(timeout: .zero)
+                if case .empty = outcome { return .waitForMessages }
+                guard let wait = try settle(outcome, &retries) else { return .ready(take(buffer)) }
+                return .retryAfter(wait)
+            } ?? .busy
+            switch step {
+            case .ready(let value):
+                return value
+            case .busy:
+                _ = try await native.signal.wait(timeout: .milliseconds(5)) { false }
+            case .waitForMessages:
+                let native = self.native
+                if try await native.signal.wait(timeout: conf.requestTimeout, hasMessages: native.hasMessages) { continue }
+                try await broker.conf.clock.sleep(for: retries.recordEmpty())
+                if native.handle.isClosed { throw KafkaError.closed }
+                try retries.checkLimit()
+            case .retryAfter(let wait):
+                try await broker.conf.clock.sleep(for: wait)
+                if native.handle.isClosed { throw KafkaError.closed }
+                try retries.checkLimit()
+            }
+        }
+    }
+}
+
+/// The last error of a rebalance hook, shared with the rebalance callback.
+private final class LastError: Sendable {
+    let value = Mutex<(any Error)?>(nil)
+}
+
+/// One rebalance, as its hook sees it: which partitions, what happens to them, and a commit
+/// that works inside the hook (librdkafka still owns the partitions while it runs).
+public final class Rebalance: @unchecked Sendable {
+    // Safe: `rk` is used only while `active` (under `lock`), i.e. inside librdkafka's callback.
+    /// What happens to ``partitions``.
+    public enum Change: Sendable {
+        /// Given to this member.
+        case assigned
+        /// About to be taken away; still owned while the hook runs.
+        case revoked
+        /// Taken away without an orderly revoke; commits for them will fail.
+        case lost
+    }
+
+    /// What happens to ``partitions``.
+    public let change: Change
+    /// The partitions concerned, sorted.
+    public let partitions: [TopicPartition]
+    private let rk: OpaquePointer
+    private let active = Mutex(true)
+
+    init(kind: RebalanceKind, partitions: [TopicPartition], rk: OpaquePointer) {
+        self.change = switch kind {
+        case .assigned: .assigned
+        case .revoked: .revoked
+        case .lost: .lost
+        }
+        self.partitions = partitions
+        self.rk = rk
+    }
+
+    /// Commits every offset handed out so far (stored when its fetch ended, or by an earlier
+    /// `commit()`), synchronously: call it from ``RebalanceHooks/onRevoked`` to keep what was
+    /// processed before the partitions go.
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` when called after the hook returned; the coordinator's error.
+    public func commit() throws {
+        try active.withLock { active in
+            guard active else {
+                throw KafkaError.invalidArgument("Rebalance.commit() was called after its hook returned; use GroupConsumer.commit()")
+            }
+            try GroupHandle.commitStored(rk)
+        }
+    }
+
+    func end() {
+        active.withLock { $0 = false }
+    }
+}

@@ -1,0 +1,274 @@
+import Crdkafka
+import KafkaProto
+
+/// librdkafka's rebalance callback, run on the thread serving the group's queue (a fetch, or
+/// the final revoke in `rd_kafka_consumer_close`). Without a handler it applies the change.
+let rebalanceCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { rk, code, list, _ in
+    guard let rk, let list else { return }
+    if let handler = HandleContext.from(rk)?.rebalance.withLock({ $0 }) {
+        handler(rk, code, list)
+    } else {
+        GroupHandle.apply(rk, code, list)
+    }
+}
+
+/// Which change a rebalance callback announces.
+enum RebalanceKind {
+    case assigned, revoked, lost
+}
+
+/// The C side of a ``GroupConsumer``: its librdkafka handle (with `group.id`, subscribed),
+/// the consumer queue messages and rebalances arrive on, and the group calls.
+final class GroupHandle: @unchecked Sendable {
+    // Safe: `handle` guards the `rd_kafka_t`; the queue is used only by fetches counted as
+    // handle users and freed by the handle's destroy hook after every user left; `fetched`
+    // and `topicNames` are used only by the fetch holding the consumer's fetch lock.
+    let handle: NativeHandle
+    private let queue: OpaquePointer
+    let signal = QueueSignal()
+    private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// Topic names by topic handle, so a message's topic costs no allocation.
+    private var topicNames: [OpaquePointer: String] = [:]
+    static let batchCapacity = 1000
+
+    /// Creates the handle and subscribes to `topics`.
+    init(properties: [(String, String)], topics: [String], logger: any KafkaLogger, finalCommit: Bool) throws {
+        let handle = try NativeHandle(kind: .groupConsumer, properties: properties, logger: logger, name: "group", polled: false)
+        let queue: OpaquePointer = try handle.withHandle { rk in
+            // Errors, logs and statistics go to the consumer queue, served by fetches.
+            rd_kafka_poll_set_consumer(rk)
+            guard let list = rd_kafka_topic_partition_list_new(Int32(clamping: topics.count)) else {
+                throw KafkaError.local(code: -1, message: "cannot allocate a topic list")
+            }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+            let code = rd_kafka_subscribe(rk, list)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, detail: "cannot subscribe to \(topics)") }
+            guard let queue = rd_kafka_queue_get_consumer(rk) else { throw KafkaError.local(code: -1, message: "no consumer queue") }
+            return queue
+        }
+        self.handle = handle
+        self.queue = queue
+        self.fetched = .allocate(capacity: Self.batchCapacity)
+        rd_kafka_queue_cb_event_enable(queue, queueEventCallback, Unmanaged.passRetained(signal).toOpaque())
+        handle.onClose { [signal] in
+            rd_kafka_queue_yield(queue)
+            signal.close()
+        }
+        // After every user left: commit per the policy, leave the group (the final revoke runs
+        // the hooks), then free the queue. `rd_kafka_consumer_close` serves the queue itself.
+        handle.beforeDestroy { [signal] rk in
+            if finalCommit { _ = rd_kafka_commit(rk, nil, 0) }
+            _ = rd_kafka_consumer_close(rk)
+            rd_kafka_queue_cb_event_enable(queue, nil, nil)
+            Unmanaged.passUnretained(signal).release()
+            rd_kafka_queue_destroy(queue)
+        }
+    }
+
+    deinit {
+        handle.close()
+        fetched.deallocate()
+    }
+
+    /// Whether the queue holds something (messages, errors, rebalances).
+    func hasMessages() -> Bool {
+        (try? handle.withHandle { _ in rd_kafka_queue_length(queue) > 0 }) ?? true
+    }
+
+    /// One fetch: waits up to `timeout` and appends what came to `buffer` (empty), noting each
+    /// message's partition and offset in `positions`.
+    func fetch(timeout: Duration, into buffer: FetchBuffer, positions: inout [TopicPartitionOffset], readsHeaders: Bool) throws
+        -> PartitionQueue.FetchOutcome
+    {
+        try handle.withHandle { rk in
+            let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+            if handle.isClosed {
+                for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
+                throw KafkaError.closed
+            }
+            guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }
+            guard count > 0 else { return .empty }
+            buffer.reset()
+            positions.removeAll(keepingCapacity: true)
+            var firstError: KafkaError?
+            for index in 0..<count {
+                guard let pointer = fetched[index] else { continue }
+                defer { rd_kafka_message_destroy(pointer) }
+                let raw = pointer.pointee
+                if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if firstError == nil {
+                        firstError = KafkaError(raw.err, detail: rd_kafka_message_errstr(pointer).map { String(cString: $0) })
+                    }
+                    continue
+                }
+                let topic = topicName(raw.rkt)
+                var low: Int64 = -1
+                var high: Int64 = -1
+                _ = rd_kafka_get_watermark_offsets(rk, topic, raw.partition, &low, &high)
+                buffer.append(pointer, topic: topic, readsHeaders: readsHeaders, tipOffset: high)
+                positions.append(TopicPartitionOffset(topic: topic, partition: raw.partition, offset: raw.offset))
+            }
+            if buffer.isEmpty { return firstError.map { .failure($0) } ?? .empty }
+            return .messages(deferred: firstError)
+        }
+    }
+
+    private func topicName(_ rkt: OpaquePointer?) -> String {
+        guard let rkt else { return "" }
+        if let known = topicNames[rkt] { return known }
+        let name = String(cString: rd_kafka_topic_name(rkt))
+        topicNames[rkt] = name
+        return name
+    }
+
+    /// Stores `offsets` (the next offset to read, per partition) for the next commit.
+    func store(_ offsets: [TopicPartition: Int64]) throws {
+        guard !offsets.isEmpty else { return }
+        try withList(offsets) { rk, list in
+            let code = rd_kafka_offsets_store(rk, list)
+            // A partition revoked meanwhile cannot be stored: it is no longer ours to commit.
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__STATE else { throw KafkaError(code) }
+        }
+    }
+
+    /// Commits `offsets`, or, for nil, every stored offset; returns when the coordinator acknowledged.
+    func commit(_ offsets: [TopicPartition: Int64]?) throws {
+        let list = offsets
+        try handle.detached { rk in
+            let code: rd_kafka_resp_err_t
+            if let list {
+                code = try Self.withList(list) { rd_kafka_commit(rk, $0, 0) }
+            } else {
+                code = rd_kafka_commit(rk, nil, 0)
+            }
+            // Nothing stored since the last commit is not a failure.
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else { throw KafkaError(code) }
+        }
+    }
+
+    /// Commits every stored offset from inside a rebalance callback, on its `rk`.
+    static func commitStored(_ rk: OpaquePointer) throws {
+        let code = rd_kafka_commit(rk, nil, 0)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else { throw KafkaError(code) }
+    }
+
+    /// The committed offsets of `partitions` (-1 where none).
+    func committed(_ partitions: [TopicPartition], timeout: Duration) throws -> [TopicPartition: Int64] {
+        let millis = timeout.milliseconds
+        return try handle.detached { rk in
+            try Self.withList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) })) { list in
+                let code = rd_kafka_committed(rk, list, millis)
+                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
+                return Self.offsets(list).mapValues { $0 < 0 ? -1 : $0 }
+            }
+        }
+    }
+
+    /// The partitions currently assigned to this member.
+    func assignment() throws -> [TopicPartition] {
+        try handle.withHandle { rk in
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            let code = rd_kafka_assignment(rk, &list)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw KafkaError(code) }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            return Array(Self.offsets(list).keys).sorted()
+        }
+    }
+
+    /// The next offset to fetch per assigned partition (-1 where not yet known), and the high watermark librdkafka last saw.
+    func positions(_ partitions: [TopicPartition]) throws -> [TopicPartition: (position: Int64, high: Int64)] {
+        try handle.withHandle { rk in
+            try Self.withList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) })) { list in
+                _ = rd_kafka_position(rk, list)
+                var result: [TopicPartition: (position: Int64, high: Int64)] = [:]
+                for (partition, position) in Self.offsets(list) {
+                    var low: Int64 = -1
+                    var high: Int64 = -1
+                    _ = rd_kafka_get_watermark_offsets(rk, partition.topic, partition.partition, &low, &high)
+                    result[partition] = (position < 0 ? -1 : position, high)
+                }
+                return result
+            }
+        }
+    }
+
+    /// Pauses (true) or resumes fetching `partitions`.
+    func pause(_ partitions: [TopicPartition], _ paused: Bool) throws {
+        try withList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) })) { rk, list in
+            let code = paused ? rd_kafka_pause_partitions(rk, list) : rd_kafka_resume_partitions(rk, list)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
+        }
+    }
+
+    /// Moves the fetch position of an assigned partition.
+    func seek(_ partition: TopicPartition, to offset: Int64, timeout: Duration) throws {
+        try withList([partition: offset]) { rk, list in
+            if let error = rd_kafka_seek_partitions(rk, list, timeout.milliseconds) {
+                defer { rd_kafka_error_destroy(error) }
+                throw KafkaError(rd_kafka_error_code(error), detail: rd_kafka_error_string(error).map { String(cString: $0) })
+            }
+            if let entry = list.pointee.elems, entry.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(entry.pointee.err) }
+        }
+    }
+
+    private func withList<R>(_ offsets: [TopicPartition: Int64], _ body: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) throws -> R {
+        try handle.withHandle { rk in try Self.withList(offsets) { try body(rk, $0) } }
+    }
+
+    private static func withList<R>(_ offsets: [TopicPartition: Int64], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) throws -> R {
+        guard let list = rd_kafka_topic_partition_list_new(Int32(clamping: offsets.count)) else {
+            throw KafkaError.local(code: -1, message: "cannot allocate a partition list")
+        }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)?.pointee.offset = offset
+        }
+        return try body(list)
+    }
+
+    static func offsets(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for index in 0..<Int(list.pointee.cnt) {
+            let entry = list.pointee.elems[index]
+            result[TopicPartition(entry.topic.map { String(cString: $0) } ?? "", entry.partition)] = entry.offset
+        }
+        return result
+    }
+
+    /// The partitions of a rebalance callback's list.
+    static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartition] {
+        Array(offsets(list).keys).sorted()
+    }
+
+    /// What the callback announces: assigned, revoked, or (revoked after eviction) lost.
+    static func kind(_ rk: OpaquePointer, _ code: rd_kafka_resp_err_t) -> RebalanceKind {
+        if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS { return .assigned }
+        return rd_kafka_assignment_lost(rk) != 0 ? .lost : .revoked
+    }
+
+    /// Applies the change librdkafka announced, incrementally under the cooperative protocol.
+    static func apply(_ rk: OpaquePointer, _ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+        if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, list) { rd_kafka_error_destroy(error) }
+            } else {
+                _ = rd_kafka_assign(rk, list)
+            }
+        } else if cooperative {
+            if let error = rd_kafka_incremental_unassign(rk, list) { rd_kafka_error_destroy(error) }
+        } else {
+            _ = rd_kafka_assign(rk, nil)
+        }
+    }
+}
+
+/// A partition, and the offset of a message handed out from it.
+struct TopicPartitionOffset {
+    let topic: String
+    let partition: Int32
+    let offset: Int64
+}
