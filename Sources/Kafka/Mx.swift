@@ -26,7 +26,7 @@ public final class Mx: Consumer, AsyncSequence {
 
     private enum Waiter {
         case thread(DispatchSemaphore, Slot)
-        case task(CheckedContinuation<Result<Message, any Error>, Never>)
+        case task(UInt64, CheckedContinuation<Result<Message, any Error>, Never>)
     }
 
     /// Where a blocked thread receives its result.
@@ -47,6 +47,7 @@ public final class Mx: Consumer, AsyncSequence {
         var liveWorkers: Int
         var parked: [Parked] = []
         var waiters: [Waiter] = []
+        var nextTicket: UInt64 = 0
 
         /// The next result from the parked fetches, waking a worker whose fetch is used up.
         mutating func takeParked() -> Result<Message, any Error>? {
@@ -101,18 +102,32 @@ public final class Mx: Consumer, AsyncSequence {
     }
 
     /// The `async` twin of ``consume()``: suspends without blocking a thread, on the caller's executor.
+    /// A cancelled call throws `CancellationError` at once; no message is lost (it stays for the next call).
     nonisolated(nonsending) public func consume() async throws -> Message {
         if let ready = state.withLock({ $0.closed ? .failure(KafkaError.mxClosed) : $0.takeParked() }) {
             return try ready.get()
         }
-        let result: Result<Message, any Error> = await withCheckedContinuation { continuation in
-            let immediate: Result<Message, any Error>? = state.withLock { state in
-                if state.closed { return .failure(KafkaError.mxClosed) }
-                if let result = state.takeParked() { return result }
-                state.waiters.append(.task(continuation))
-                return nil
+        let ticket = state.withLock { state -> UInt64 in
+            state.nextTicket &+= 1
+            return state.nextTicket
+        }
+        let result: Result<Message, any Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let immediate: Result<Message, any Error>? = state.withLock { state in
+                    if state.closed { return .failure(KafkaError.mxClosed) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if let result = state.takeParked() { return result }
+                    state.waiters.append(.task(ticket, continuation))
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if let immediate { continuation.resume(returning: immediate) }
+        } onCancel: {
+            let cancelled: Waiter? = state.withLock { state in
+                guard let index = state.waiters.firstIndex(where: { if case .task(ticket, _) = $0 { true } else { false } }) else { return nil }
+                return state.waiters.remove(at: index)
+            }
+            if let cancelled { Self.deliver(.failure(CancellationError()), to: cancelled) }
         }
         return try result.get()
     }
@@ -192,7 +207,7 @@ public final class Mx: Consumer, AsyncSequence {
         case .thread(let semaphore, let slot):
             slot.result = result
             semaphore.signal()
-        case .task(let continuation):
+        case .task(_, let continuation):
             continuation.resume(returning: result)
         }
     }

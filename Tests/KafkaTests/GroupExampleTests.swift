@@ -1,0 +1,87 @@
+import Foundation
+import Kafka
+import KafkaTest
+import Testing
+
+/// A kafka-consume process whose standard output and error go to files.
+final class ConsumerProcess {
+    let process = Process()
+    let output: URL
+    let errors: URL
+
+    init(_ arguments: [String]) throws {
+        let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("member-\(UUID().uuidString.prefix(8))")
+        output = scratch.appendingPathExtension("out")
+        errors = scratch.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.executableURL = directory.appendingPathComponent("kafka-consume")
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+    }
+
+    var lines: [String] { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+    var log: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+
+    func stop(_ signal: Int32 = SIGTERM) -> Int32 {
+        kill(process.processIdentifier, signal)
+        var status: Int32 = 0
+        waitpid(process.processIdentifier, &status, 0)
+        return status
+    }
+}
+
+/// Waits (polling other processes' files) until `done` holds or `limit` passes.
+func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !done() {
+        guard ContinuousClock.now < deadline else { return false }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return true
+}
+
+@Suite("Group example", .timeLimit(.minutes(3)))
+struct GroupExampleTests {
+    @Test("two kafka-consume --group processes split a 4-partition topic, read every message once, and the survivor takes over after SIGTERM")
+    func twoMembersThenTakeover() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["members": 4])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let arguments = ["--brokers", cluster.bootstrapServers, "--topic", "members", "--group", "example-group",
+                         "--retry-limit=-1", "--session-timeout", "4000"]
+        let first = try ConsumerProcess(arguments)
+        let second = try ConsumerProcess(arguments)
+        var secondStopped = false
+        defer {
+            _ = first.stop(SIGKILL)
+            if !secondStopped { _ = second.stop(SIGKILL) }
+        }
+        let split = try await eventually(.seconds(60)) {
+            first.log.split(separator: "\n").last { $0.contains("assigned") }.map { $0.split(separator: " ").count == 4 } == true
+                && second.log.split(separator: "\n").last { $0.contains("assigned") }.map { $0.split(separator: " ").count == 4 } == true
+        }
+        #expect(split, "members did not settle on two partitions each: \(first.log) | \(second.log)")
+        let producer = try broker.producer()
+        for partition in 0..<4 {
+            try await producer.produce("members", partition: Int32(partition), messages: (0..<10).map { Message(value: "a\(partition)-\($0)") })
+        }
+        #expect(try await eventually(.seconds(30)) { first.lines.count + second.lines.count >= 40 })
+        #expect(first.lines.count == 20 && second.lines.count == 20, "\(first.lines.count) + \(second.lines.count)")
+        #expect(Set(first.lines + second.lines).count == 40)
+        let status = second.stop(SIGTERM)
+        secondStopped = true
+        #expect(status == 0, "kafka-consume exited with \(status): \(second.log)")
+        for partition in 0..<4 {
+            try await producer.produce("members", partition: Int32(partition), messages: (0..<10).map { Message(value: "b\(partition)-\($0)") })
+        }
+        #expect(try await eventually(.seconds(60)) { first.lines.count + second.lines.count >= 80 }, "\(first.log)")
+        let all = first.lines + second.lines
+        #expect(all.count == 80, "read \(all.count) lines: the survivor re-read or missed messages; first \(first.lines); second \(second.lines); log \(first.log)")
+        #expect(Set(all).count == 80)
+    }
+}
