@@ -18,7 +18,9 @@ struct CancellationTests {
         let cancelled = ContinuousClock.now
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
-        #expect(ContinuousClock.now - cancelled < .milliseconds(500))
+        // Alone well under 1 ms (the consume would otherwise wait for ever); the bound leaves room
+        // for a cooperative pool of two threads that suites running in parallel keep busy.
+        #expect(ContinuousClock.now - cancelled < .seconds(8))
         try await broker.producer().produce("quiet", partition: 0, messages: [Message(value: "after")])
         #expect(try await consumer.consume().value == Array("after".utf8))
     }
