@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev pkg-config
 PEER_PACKAGES := kcat python3-kafka
 
-.PHONY: setup example test test-tansu bench soak sanitize sanitize-thread clean
+.PHONY: setup example test test-tansu bench soak sanitize sanitize-thread clean fuzz
 
 # Installs the system packages the build needs, only when one is missing.
 setup:
@@ -74,3 +74,9 @@ sanitize-thread: setup
 
 clean:
 	rm -rf .build
+
+# libFuzzer (with AddressSanitizer) over the byte parser of the consumer's header-count fast path
+# (Sources/Kafka/Native/RecordBytes.swift), for FUZZ_TIME seconds; output in .build-fuzz/fuzz/.
+FUZZ_TIME ?= 60
+fuzz:
+	./Fuzz/run.sh $(FUZZ_TIME)

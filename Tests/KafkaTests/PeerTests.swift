@@ -217,14 +217,26 @@ final class CollectingLogger: KafkaLogger, @unchecked Sendable {
 struct LoggingTests {
     @Test("librdkafka's own log lines reach the broker's logger with their level")
     func librdkafkaLinesReachLogger() throws {
+        let cluster = try MockCluster(brokers: 1)
+        defer { cluster.close() }
         let logger = CollectingLogger()
         var conf = BrokerConf()
         conf.logger = logger
-        conf.dialRetryLimit = 1
-        conf.dialTimeout = .seconds(1)
         conf.properties["debug"] = "broker"
-        _ = try? Broker.dial(["127.0.0.1:1"], conf: conf)
+        conf.readTimeout = .seconds(1)
+        let broker = try Broker.dial(cluster.addresses, conf: conf)
+        defer { broker.close() }
         #expect(logger.collected.contains { $0.level == "debug" })
-        #expect(logger.collected.contains { $0.level == "error" && $0.message.contains("127.0.0.1:1") })
+        // A broker that goes away: librdkafka logs the lost connection as an error or warning.
+        try cluster.setDown(broker: nil)
+        let deadline = ContinuousClock.now + .seconds(10)
+        let port = cluster.addresses[0].split(separator: ":").last.map(String.init) ?? ""
+        while !logger.collected.contains(where: { ["error", "warn"].contains($0.level) && $0.message.contains(port) }) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("no error or warning about the lost broker within 10 s: \(logger.collected.suffix(5))")
+                return
+            }
+            _ = try? broker.metadata()  // makes librdkafka use (and fail) the connection
+        }
     }
 }

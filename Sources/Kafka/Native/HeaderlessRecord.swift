@@ -19,31 +19,44 @@ import Crdkafka
 /// last bytes never equal the varint of the same non-zero length (the varint's
 /// leading bytes have the high bit set, those of the integer cannot). Anything
 /// else (a tombstone, whose value pointer is NULL, an empty value, any other
-/// layout) answers false and the caller asks librdkafka as before: the answer
-/// is never wrong, only sometimes slower, and every byte read lies inside the
-/// record. Limited to librdkafka 2.x, whose layout this was checked against
-/// (2.0.2 and 2.16, where `binhdrs` is set from the bytes after the value).
+/// layout) answers false and the caller asks librdkafka as before.
+///
+/// The byte-level decision is ``RecordBytes/isHeaderless(_:valueOffset:valueLength:)``,
+/// which never reads outside the window it is given (fuzzed in Fuzz/, property-tested in
+/// HeaderlessRecordTests). What it cannot check is that the window itself is readable: the
+/// up-to-5 bytes before `payload` and the byte at `payload + len` lie outside the payload
+/// librdkafka hands out, and they are part of the fetched record only because of
+/// librdkafka's private buffer layout. Hence ``HeaderPeek/isEnabled``.
 @inline(__always)
 func isHeaderless(_ record: UnsafeMutablePointer<rd_kafka_message_t>) -> Bool {
-    guard headerPeekIsSupported, let payload = record.pointee.payload else { return false }
-    let value = UnsafePointer(payload.assumingMemoryBound(to: UInt8.self))
+    guard HeaderPeek.isEnabled, let payload = record.pointee.payload else { return false }
     let length = record.pointee.len
-    guard length > 0, length <= Int(Int32.max) else { return false }
-    let zigzag = UInt64(length) << 1
-    var size = 1
-    var rest = zigzag >> 7
-    while rest != 0 {
-        size += 1
-        rest >>= 7
-    }
-    var remaining = zigzag
-    for index in 0..<size {
-        let expected = UInt8(truncatingIfNeeded: remaining & 0x7F) | (index < size - 1 ? 0x80 : 0)
-        if (value - size + index).pointee != expected { return false }
-        remaining >>= 7
-    }
-    return (value + length).pointee == 0
+    guard length > 0, let size = RecordBytes.lengthVarintSize(length) else { return false }
+    // The window: the length varint, the value, and the header-count byte after it.
+    let window = UnsafeRawBufferPointer(start: UnsafeRawPointer(payload) - size, count: size + length + 1)
+    return RecordBytes.isHeaderless(window, valueOffset: size, valueLength: length)
 }
 
-/// True for the librdkafka major version whose record layout ``isHeaderless(_:)`` relies on.
-private let headerPeekIsSupported = Librdkafka.versionNumber >> 24 == 2
+/// Whether ``isHeaderless(_:)`` may peek at the bytes around a fetched value.
+///
+/// The peek reads memory that librdkafka does not promise: the bytes just before the payload
+/// and the byte just after it. They belong to the fetched (possibly decompressed) record buffer
+/// in the librdkafka versions this library is tested against at run time, and only those:
+/// 2.0.x (Debian bookworm's 2.0.2, the default test run) and 2.16.x (the tansu run,
+/// `make test-tansu`), where the message's value points into the record and `binhdrs` is
+/// set from the bytes after it. Any other version, older or newer, may lay out (or copy)
+/// values differently, so it gets the safe path, `rd_kafka_message_headers`: slower (two
+/// allocations per record), never reading outside what librdkafka hands out.
+enum HeaderPeek {
+    /// Decided once, from the librdkafka loaded at run time (`rd_kafka_version()`).
+    static let isEnabled = isSupported(versionNumber: Librdkafka.versionNumber)
+
+    /// True for the runtime versions (librdkafka's 0xMMmmrrpp encoding) whose record layout
+    /// was checked: 2.0.x (0x0200xxxx) and 2.16.x (0x0210xxxx).
+    static func isSupported(versionNumber: Int) -> Bool {
+        switch versionNumber & ~0xFFFF {
+        case 0x0200_0000, 0x0210_0000: return true
+        default: return false
+        }
+    }
+}
