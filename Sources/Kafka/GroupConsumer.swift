@@ -56,7 +56,13 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
                 }
                 logger.info("rebalance", [("group", group), ("change", "\(kind)"), ("partitions", partitions.map(\.description).joined(separator: " "))])
                 if let hook {
-                    let rebalance = Rebalance(kind: kind, partitions: partitions, rk: rk)
+                    let handle = CallbackHandle(rk: rk)
+                    let change: Rebalance.Change = switch kind {
+                    case .assigned: .assigned
+                    case .revoked: .revoked
+                    case .lost: .lost
+                    }
+                    let rebalance = Rebalance(change: change, partitions: partitions) { try GroupHandle.commitStored(handle.rk) }
                     do {
                         try hook(rebalance)
                     } catch {
@@ -307,8 +313,7 @@ private final class LastError: Sendable {
 
 /// One rebalance, as its hook sees it: which partitions, what happens to them, and a commit
 /// that works inside the hook (librdkafka still owns the partitions while it runs).
-public final class Rebalance: @unchecked Sendable {
-    // Safe: `rk` is used only while `active` (under `lock`), i.e. inside librdkafka's callback.
+public final class Rebalance: Sendable {
     /// What happens to ``partitions``.
     public enum Change: Sendable {
         /// Given to this member.
@@ -323,17 +328,15 @@ public final class Rebalance: @unchecked Sendable {
     public let change: Change
     /// The partitions concerned, sorted.
     public let partitions: [TopicPartition]
-    private let rk: OpaquePointer
+    private let commitStored: @Sendable () throws -> Void
     private let active = Mutex(true)
 
-    init(kind: RebalanceKind, partitions: [TopicPartition], rk: OpaquePointer) {
-        self.change = switch kind {
-        case .assigned: .assigned
-        case .revoked: .revoked
-        case .lost: .lost
-        }
+    /// A rebalance as a hook sees it; `commit` commits what the member handed out. Made by
+    /// ``GroupConsumer`` and by test doubles of it (KafkaTest's `MockGroupConsumer`).
+    public init(change: Change, partitions: [TopicPartition], commit: @escaping @Sendable () throws -> Void) {
+        self.change = change
         self.partitions = partitions
-        self.rk = rk
+        self.commitStored = commit
     }
 
     /// Commits every offset handed out so far (stored when its fetch ended, or by an earlier
@@ -345,11 +348,18 @@ public final class Rebalance: @unchecked Sendable {
             guard active else {
                 throw KafkaError.invalidArgument("Rebalance.commit() was called after its hook returned; use GroupConsumer.commit()")
             }
-            try GroupHandle.commitStored(rk)
+            try commitStored()
         }
     }
 
-    func end() {
+    /// Ends the hook's turn: later ``commit()`` calls are refused. Called by whoever ran the hook.
+    public func end() {
         active.withLock { $0 = false }
     }
+}
+
+/// A `rd_kafka_t` valid for the duration of one rebalance callback.
+struct CallbackHandle: @unchecked Sendable {
+    // Safe: used only by `Rebalance.commit()`, which refuses to run after the callback ended.
+    let rk: OpaquePointer
 }

@@ -4,8 +4,12 @@ import Synchronization
 
 /// Merges many consumers into one stream: Go's `kafka.Mx`.
 ///
-/// One worker thread per consumer (as Go's one goroutine per consumer)
-/// reads from its consumer and hands results over when ``consume()`` asks.
+/// One worker per consumer (as Go's one goroutine per consumer) reads from
+/// its consumer and hands results over when ``consume()`` asks. Workers of
+/// ``BrokerConsumer``s and ``GroupConsumer``s are tasks on one shared thread
+/// (their reads wait on librdkafka's queue events), so an Mx over 64
+/// partitions adds no thread per partition; workers of other consumers are
+/// threads of their own.
 /// A consumer that throws ``KafkaError/noData`` leaves the set; other errors
 /// are passed through and its worker goes on. When the last worker leaves,
 /// the Mx closes itself and ``consume()`` throws ``KafkaError/mxClosed``. An Mx
@@ -39,7 +43,20 @@ public final class Mx: Consumer, AsyncSequence {
     private struct Parked {
         var messages: ArraySlice<Message>
         var error: (any Error)?
-        let worker: DispatchSemaphore
+        let worker: ParkedWorker
+    }
+
+    /// How a parked worker is woken: a thread's semaphore or a task's continuation.
+    private enum ParkedWorker {
+        case thread(DispatchSemaphore)
+        case task(CheckedContinuation<Void, Never>)
+
+        func signal() {
+            switch self {
+            case .thread(let semaphore): semaphore.signal()
+            case .task(let continuation): continuation.resume()
+            }
+        }
     }
 
     private struct State {
@@ -68,13 +85,18 @@ public final class Mx: Consumer, AsyncSequence {
         state = Mutex(State(liveWorkers: workers))
     }
 
-    /// Merges `consumers` and starts one worker thread per consumer at once.
+    /// Merges `consumers` and starts their workers at once: tasks on one shared thread for
+    /// ``BrokerConsumer``s and ``GroupConsumer``s, a thread each for other consumers.
     public static func merge(_ consumers: [any Consumer]) -> Mx {
         let mx = Mx(workers: consumers.count)
         for (index, consumer) in consumers.enumerated() {
-            let worker = Thread { [mx] in mx.work(consumer) }
-            worker.name = "kafka-mx-worker-\(index)"
-            worker.start()
+            if let eventDriven = consumer as? any EventDrivenConsumer {
+                Task(executorPreference: MxExecutor.shared) { await mx.work(eventDriven) }
+            } else {
+                let worker = Thread { [mx] in mx.work(consumer) }
+                worker.name = "kafka-mx-worker-\(index)"
+                worker.start()
+            }
         }
         return mx
     }
@@ -165,8 +187,31 @@ public final class Mx: Consumer, AsyncSequence {
             } catch {
                 fetched = .failure(error)
             }
-            handOver(fetched)
+            let parking = DispatchSemaphore(value: 0)
+            if handOver(fetched, parking: .thread(parking)) { parking.wait() }  // consume() or close() signals it
         }
+        workerEnded()
+    }
+
+    /// The task form of ``work(_:)``, for consumers whose `async` reads suspend without blocking.
+    private func work(_ consumer: any EventDrivenConsumer) async {
+        while !state.withLock({ $0.closed }) {
+            let fetched: Result<[Message], any Error>
+            do {
+                fetched = .success(try await consumer.consumeBatch())
+            } catch KafkaError.noData {
+                break
+            } catch {
+                fetched = .failure(error)
+            }
+            await withCheckedContinuation { (parking: CheckedContinuation<Void, Never>) in
+                if !handOver(fetched, parking: .task(parking)) { parking.resume() }
+            }
+        }
+        workerEnded()
+    }
+
+    private func workerEnded() {
         let last: Bool = state.withLock { state in
             state.liveWorkers -= 1
             return state.liveWorkers == 0 && !state.closed
@@ -174,10 +219,9 @@ public final class Mx: Consumer, AsyncSequence {
         if last { close() }
     }
 
-    /// Gives results to waiting callers, parks the rest, and blocks the worker
-    /// until they are all handed out or the Mx closes.
-    private func handOver(_ fetched: Result<[Message], any Error>) {
-        let parking = DispatchSemaphore(value: 0)
+    /// Gives results to waiting callers and parks the rest; true when the worker must wait
+    /// until they are all handed out or the Mx closes (`parking` is then signalled).
+    private func handOver(_ fetched: Result<[Message], any Error>, parking: ParkedWorker) -> Bool {
         var handed: [(Waiter, Result<Message, any Error>)] = []
         let mustWait: Bool = state.withLock { state in
             if state.closed { return false }
@@ -199,7 +243,7 @@ public final class Mx: Consumer, AsyncSequence {
             return true
         }
         for (waiter, result) in handed { Self.deliver(result, to: waiter) }
-        if mustWait { parking.wait() }  // consume() or close() signals it
+        return mustWait
     }
 
     private static func deliver(_ result: Result<Message, any Error>, to waiter: Waiter) {

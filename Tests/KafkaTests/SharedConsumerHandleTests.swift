@@ -35,6 +35,29 @@ struct SharedConsumerHandleTests {
         }
     }
 
+    @Test("an Mx over 64 partition consumers adds one handle's threads and one worker thread, not 64 of each")
+    func mxOverSixtyFourPartitions() throws {
+        try withMockCluster(brokers: 1, topics: ["wide64": 64]) { cluster in
+            let broker = try Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            let producer = try broker.producer()
+            for partition in 0..<64 { try producer.produce("wide64", partition: Int32(partition), messages: [Message(value: "p\(partition)")]) }
+            let threadsBefore = processThreadCount()
+            let consumers = try (0..<64).map { partition in
+                var conf = ConsumerConf(topic: "wide64", partition: Int32(partition))
+                conf.retryLimit = 3
+                return try broker.consumer(conf)
+            }
+            let mx = Mx.merge(consumers)
+            defer { mx.close() }
+            let values = try (0..<64).map { _ in String(decoding: try mx.consume().value ?? [], as: UTF8.self) }
+            #expect(Set(values).count == 64)
+            let added = processThreadCount() - threadsBefore
+            // Before sharing: 64 handles (about 6 threads each) and 64 worker threads, over 400.
+            #expect(added < 16, "an Mx over 64 partitions added \(added) threads")
+        }
+    }
+
     @Test("closing one consumer stops only its partition; the others go on, and the partition can be read again")
     func closeOneOfMany() throws {
         try withMockCluster(brokers: 1, topics: ["shared": 2]) { cluster in

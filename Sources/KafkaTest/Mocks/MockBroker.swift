@@ -118,6 +118,14 @@ public final class MockBroker: Client {
         return created
     }
 
+    /// A member of the in-memory consumer group `conf.group`: members made from this broker
+    /// share the group's partitions, as ``GroupConsumer``s do.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for an empty group or no topics;
+    ///   `unknownTopicOrPartition` for a topic that does not exist; ``KafkaError/closed``.
+    public func groupConsumer(_ conf: GroupConsumerConf) throws -> MockGroupConsumer {
+        try MockGroupConsumer(state: state, conf: conf, clock: clock)
+    }
+
     /// An offset coordinator of `conf.consumerGroup` over the shared commit store.
     public func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> MockOffsetCoordinator {
         try state.locked { () throws(KafkaError) in try state.checkOpen() }

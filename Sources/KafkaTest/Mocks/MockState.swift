@@ -21,6 +21,8 @@ final class MockState: @unchecked Sendable {
     var logs: [String: [[Message]]] = [:]
     var committed: [String: [String: (Int64, String)]] = [:]
     var produced: [ProducedMessages] = []
+    /// Consumer groups of ``MockGroupConsumer``s.
+    let groups = MockGroups()
     var autoCreateTopics: Bool
     var defaultPartitions: Int32
 

@@ -1,0 +1,297 @@
+import Foundation
+import Kafka
+
+/// The in-memory consumer groups of a ``MockBroker``: members, their assignments, and the
+/// rebalance events each member has yet to see. Guarded by the broker's state lock.
+final class MockGroups: @unchecked Sendable {
+    // Safe: touched only with the owning `MockState`'s lock held.
+    struct Member {
+        let id: Int
+        let conf: GroupConsumerConf
+        var assignment: [TopicPartition] = []
+        /// Changes not yet delivered to the member (delivered, with hooks, by its next read).
+        var pending: [(Rebalance.Change, [TopicPartition])] = []
+    }
+
+    var members: [String: [Member]] = [:]
+    var nextID = 0
+
+    /// Recomputes `group`'s assignment after a member joined or left, eagerly (as librdkafka's
+    /// range and roundrobin): every member is told to revoke what it had, then what it gets.
+    func rebalance(_ group: String, partitionsOf partitionCount: (String) -> Int32) {
+        guard var current = members[group], !current.isEmpty else { return }
+        current.sort { $0.id < $1.id }
+        let strategy = current[0].conf.assignmentStrategy
+        let topics = Set(current.flatMap(\.conf.topics)).sorted()
+        var next = Array(repeating: [TopicPartition](), count: current.count)
+        if strategy == .roundRobin {
+            let all = topics.flatMap { topic in (0..<partitionCount(topic)).map { TopicPartition(topic, $0) } }
+            for (index, partition) in all.enumerated() { next[index % current.count].append(partition) }
+        } else {
+            // Range (cooperative-sticky is handled as range: the double rebalances eagerly).
+            for topic in topics {
+                let count = Int(partitionCount(topic))
+                let size = count / current.count
+                let extra = count % current.count
+                var start = 0
+                for index in current.indices {
+                    let length = size + (index < extra ? 1 : 0)
+                    next[index] += (start..<start + length).map { TopicPartition(topic, Int32($0)) }
+                    start += length
+                }
+            }
+        }
+        for index in current.indices {
+            if !current[index].assignment.isEmpty { current[index].pending.append((.revoked, current[index].assignment)) }
+            current[index].pending.append((.assigned, next[index]))
+            current[index].assignment = next[index]
+        }
+        members[group] = current
+    }
+}
+
+/// An in-memory member of a consumer group: Tier 1's double of ``GroupConsumer``.
+///
+/// Members of one group made from one ``MockBroker`` share its partitions: range or
+/// roundrobin assignment (cooperative-sticky is treated as range), recomputed when a member
+/// joins or leaves. As with the real client, the rebalance hooks run on the consuming
+/// thread at the member's next read, revoke before assign, before the change takes effect;
+/// a hook that throws is kept for ``takeRebalanceError()``. Reads follow Go's rules
+/// (`retryLimit` → ``KafkaError/noData``, through the broker's clock) and start at the
+/// group's committed offset, else at `startOffset`. Commits are visible to later members and
+/// to ``MockOffsetCoordinator``.
+public final class MockGroupConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
+    // Safe: `positions`, `handedOut` and `lastError` are touched with the state lock held.
+    public typealias Element = Message
+    public typealias AsyncIterator = ConsumerIterator<MockGroupConsumer>
+
+    /// The configuration the member was made with.
+    public let conf: GroupConsumerConf
+    private let state: MockState
+    private let clock: any RetryClock
+    private let id: Int
+    private var positions: [TopicPartition: Int64] = [:]
+    private var handedOut: [TopicPartition: Int64] = [:]
+    private var lastError: (any Error)?
+    private var closed = false
+
+    init(state: MockState, conf: GroupConsumerConf, clock: any RetryClock) throws {
+        try conf.validateForMocks()
+        self.state = state
+        self.conf = conf
+        self.clock = clock
+        id = try state.locked { () throws(KafkaError) -> Int in
+            try state.checkOpen()
+            for topic in conf.topics {
+                guard state.logs[topic] != nil else {
+                    throw .broker(.unknownTopicOrPartition, message: "topic \(topic) not found in metadata")
+                }
+            }
+            state.groups.nextID += 1
+            let id = state.groups.nextID
+            state.groups.members[conf.group, default: []].append(MockGroups.Member(id: id, conf: conf))
+            state.groups.rebalance(conf.group) { Int32(state.logs[$0]?.count ?? 0) }
+            state.condition.broadcast()
+            return id
+        }
+    }
+
+    /// The next message of the partitions assigned to this member; runs pending rebalance hooks first.
+    /// - Throws: ``KafkaError/noData`` after `retryLimit + 1` empty reads; ``KafkaError/closed``.
+    public func consume() throws -> Message {
+        try next(batch: false)[0]
+    }
+
+    /// The `async` twin of ``consume()``; waits on a thread outside the cooperative pool.
+    nonisolated(nonsending) public func consume() async throws -> Message {
+        try await offPool { try self.consume() }
+    }
+
+    /// Every message available now on the assigned partitions, or the empty-read rules.
+    public func consumeBatch() throws -> [Message] {
+        try next(batch: true)
+    }
+
+    /// The `async` twin of ``consumeBatch()``.
+    nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
+        try await offPool { try self.consumeBatch() }
+    }
+
+    /// Iterates with the `async` ``consume()``, ending at ``KafkaError/noData``.
+    public func makeAsyncIterator() -> ConsumerIterator<MockGroupConsumer> {
+        ConsumerIterator(self)
+    }
+
+    /// The partitions assigned to this member now (after the rebalances it has seen).
+    public func assignment() throws -> [TopicPartition] {
+        try state.locked { () throws(KafkaError) -> [TopicPartition] in
+            try checkOpen()
+            return positions.keys.sorted()
+        }
+    }
+
+    /// Commits the offsets of every message handed out so far.
+    public func commit() throws {
+        try state.locked { () throws(KafkaError) in
+            try checkOpen()
+            commitHandedOut()
+        }
+    }
+
+    /// Commits `message` as processed.
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member.
+    public func commit(_ message: Message) throws {
+        try commit([TopicPartition(message.topic, message.partition): message.offset + 1])
+    }
+
+    /// Commits `offsets` (next offset to read per partition).
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member or a negative offset.
+    public func commit(_ offsets: [TopicPartition: Int64]) throws {
+        try state.locked { () throws(KafkaError) in
+            try checkOpen()
+            for (partition, offset) in offsets {
+                guard positions[partition] != nil else {
+                    throw .invalidArgument("cannot commit \(partition): it is not assigned to this member of group \(conf.group)")
+                }
+                guard offset >= 0 else { throw .invalidArgument("offset \(offset) for \(partition) is negative") }
+                state.committed[conf.group, default: [:]]["\(partition.topic):\(partition.partition)"] = (offset, "")
+            }
+        }
+    }
+
+    /// The group's committed offsets of `partitions` (default: the assignment); -1 where none.
+    public func committed(_ partitions: [TopicPartition]? = nil) throws -> [TopicPartition: Int64] {
+        try state.locked { () throws(KafkaError) -> [TopicPartition: Int64] in
+            try checkOpen()
+            let asked = partitions ?? positions.keys.sorted()
+            return Dictionary(uniqueKeysWithValues: asked.map { ($0, committedOffset($0) ?? -1) })
+        }
+    }
+
+    /// The error of the last rebalance hook that threw, if any; reading it clears it.
+    public func takeRebalanceError() -> (any Error)? {
+        state.locked {
+            defer { lastError = nil }
+            return lastError
+        }
+    }
+
+    /// Commits per the policy (automatic: what was handed out) and leaves the group; the other
+    /// members rebalance at their next read. Idempotent.
+    public func close() {
+        state.locked {
+            guard !closed else { return }
+            closed = true
+            if case .automatic = conf.commitPolicy { commitHandedOut() }
+            state.groups.members[conf.group]?.removeAll { $0.id == id }
+            state.groups.rebalance(conf.group) { Int32(state.logs[$0]?.count ?? 0) }
+            state.condition.broadcast()
+        }
+    }
+
+    // MARK: - Internals (state lock held unless said otherwise)
+
+    private func checkOpen() throws(KafkaError) {
+        try state.checkOpen()
+        if closed { throw .closed }
+    }
+
+    private func committedOffset(_ partition: TopicPartition) -> Int64? {
+        state.committed[conf.group]?["\(partition.topic):\(partition.partition)"]?.0
+    }
+
+    private func commitHandedOut() {
+        for (partition, offset) in handedOut {
+            state.committed[conf.group, default: [:]]["\(partition.topic):\(partition.partition)"] = (offset, "")
+        }
+    }
+
+    /// Takes this member's undelivered rebalance events and applies them to its positions.
+    private func takePending() -> [(Rebalance.Change, [TopicPartition])] {
+        guard let index = state.groups.members[conf.group]?.firstIndex(where: { $0.id == id }) else { return [] }
+        let pending = state.groups.members[conf.group]?[index].pending ?? []
+        state.groups.members[conf.group]?[index].pending.removeAll()
+        return pending
+    }
+
+    /// Runs the hooks of `events` without the state lock (they may commit), in order, each
+    /// change taking effect after its hook, as with the real client.
+    private func deliver(_ events: [(Rebalance.Change, [TopicPartition])]) {
+        for (change, partitions) in events {
+            let hook = switch change {
+            case .assigned: conf.rebalance.onAssigned
+            case .revoked: conf.rebalance.onRevoked
+            case .lost: conf.rebalance.onLost
+            }
+            if let hook {
+                let rebalance = Rebalance(change: change, partitions: partitions) { [self] in try commit() }
+                do { try hook(rebalance) } catch { state.locked { lastError = error } }
+                rebalance.end()
+            }
+            state.locked {
+                switch change {
+                case .assigned:
+                    for partition in partitions {
+                        let log = Int64(state.logs[partition.topic]?[Int(partition.partition)].count ?? 0)
+                        positions[partition] = committedOffset(partition) ?? (conf.startOffset == .newest ? log : 0)
+                    }
+                case .revoked, .lost:
+                    for partition in partitions {
+                        positions[partition] = nil
+                        handedOut[partition] = nil
+                    }
+                }
+            }
+        }
+    }
+
+    private enum Read {
+        case messages([Message])
+        case events([(Rebalance.Change, [TopicPartition])])
+        case empty
+    }
+
+    private func next(batch: Bool) throws -> [Message] {
+        var emptyReads = 0
+        while true {
+            let read = try state.locked { () throws(KafkaError) -> Read in
+                while true {
+                    try checkOpen()
+                    let events = takePending()
+                    if !events.isEmpty { return .events(events) }
+                    for partition in positions.keys.sorted() {
+                        let log = state.logs[partition.topic]?[Int(partition.partition)] ?? []
+                        guard let position = positions[partition], position < Int64(log.count) else { continue }
+                        let end = batch ? log.count : Int(position) + 1
+                        positions[partition] = Int64(end)
+                        handedOut[partition] = Int64(end)
+                        return .messages(Array(log[Int(position)..<end]))
+                    }
+                    if conf.retryLimit != -1 { return .empty }
+                    state.condition.wait()
+                }
+            }
+            switch read {
+            case .messages(let messages): return messages
+            case .events(let events): deliver(events)
+            case .empty:
+                emptyReads += 1
+                clock.sleep(for: conf.retryWait)
+                if emptyReads > conf.retryLimit { throw KafkaError.noData }
+            }
+        }
+    }
+}
+
+extension GroupConsumerConf {
+    /// The checks of the real client's `validate()` that the double needs.
+    func validateForMocks() throws(KafkaError) {
+        guard !group.isEmpty else { throw .invalidConfiguration("GroupConsumerConf.group is empty; name the consumer group") }
+        guard !topics.isEmpty else {
+            throw .invalidConfiguration("GroupConsumerConf.topics is empty; name at least one topic to subscribe to")
+        }
+        guard retryLimit >= -1 else {
+            throw .invalidConfiguration("GroupConsumerConf.retryLimit is \(retryLimit); use -1 for no limit or a count of 0 or more")
+        }
+    }
+}
