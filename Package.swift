@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "KafkaEmbedded", targets: ["KafkaEmbedded"]),
         .library(name: "KafkaTest", targets: ["KafkaTest"]),
+        .library(name: "KafkaServiceLifecycle", targets: ["KafkaServiceLifecycle"]),
+        .executable(name: "kafka-service", targets: ["KafkaServiceExample"]),
         .executable(name: "kafka-produce", targets: ["KafkaProduceExample"]),
         .executable(name: "kafka-consume", targets: ["KafkaConsumeExample"]),
         .executable(name: "kafka-serve", targets: ["KafkaServeExample"]),
@@ -17,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -37,6 +40,20 @@ let package = Package(
         ),
         // The embedded cluster (librdkafka's mock) and what kafka-serve needs: no test framework.
         .target(name: "KafkaEmbedded", dependencies: ["Kafka", "Crdkafka"]),
+        // A Broker as a swift-service-lifecycle Service; optional, so others do not build it.
+        .target(
+            name: "KafkaServiceLifecycle",
+            dependencies: ["Kafka", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        .executableTarget(
+            name: "KafkaServiceExample",
+            dependencies: [
+                "Kafka", "KafkaEmbedded", "KafkaServiceLifecycle", "ExampleSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Service"
+        ),
         // Test doubles and expectation mode (Swift Testing and XCTest); re-exports KafkaEmbedded.
         .target(name: "KafkaTest", dependencies: ["Kafka", "KafkaEmbedded"]),
         .executableTarget(

@@ -336,6 +336,23 @@ public final class Broker: Client {
         try await runBlocking { try self.deleteTopic(topic, timeout: timeout) }
     }
 
+    /// Waits up to `timeout` until every message handed to librdkafka by this broker's producers
+    /// is acknowledged (or failed), so that a graceful shutdown loses nothing in flight.
+    /// Returns how many are still outstanding when it gives up (0: all settled).
+    @discardableResult
+    public func flush(timeout: Duration) -> Int {
+        let handles: [NativeHandle] = state.withLock { state in
+            var seen = Set<ObjectIdentifier>()
+            return state.producerHandles.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
+        let deadline = ContinuousClock.now + timeout
+        var outstanding = 0
+        for handle in handles where !handle.isClosed {
+            outstanding += handle.flush(timeout: max(.zero, deadline - ContinuousClock.now))
+        }
+        return outstanding
+    }
+
     /// Closes every librdkafka handle of the broker and of everything made
     /// from it. Blocked and later calls throw ``KafkaError/closed``.
     /// Idempotent and safe from any thread; returns when the handles are destroyed.

@@ -82,3 +82,14 @@ extension NativeHandle {
         }
     }
 }
+
+extension NativeHandle {
+    /// Waits up to `timeout` for the handle's outstanding messages to be acknowledged; returns
+    /// how many are still outstanding (0 when everything was delivered or the handle is closed).
+    func flush(timeout: Duration) -> Int {
+        (try? withHandle { rk -> Int in
+            _ = rd_kafka_flush(rk, timeout.milliseconds)
+            return Int(rd_kafka_outq_len(rk))
+        }) ?? 0
+    }
+}

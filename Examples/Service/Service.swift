@@ -1,0 +1,83 @@
+import ArgumentParser
+import ExampleSupport
+import Foundation
+import Kafka
+import KafkaServiceLifecycle
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A consuming service: reads its input topic as a member of a consumer group, writes one
+/// result per input message to its output topic, and commits an input message only after its
+/// result was acknowledged. SIGTERM or SIGINT shut it down gracefully through a `ServiceGroup`:
+/// the processing loop stops after the message in hand, the group consumer leaves the group,
+/// and what producers have in flight gets a grace period.
+@main
+struct ServiceExample: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-service",
+        abstract: "Consume a topic as a group member, produce a result per message, shut down gracefully on SIGTERM."
+    )
+
+    @Option(help: "Comma-separated host:port list.") var brokers: String
+    @Option(help: "Topic to read.") var input: String
+    @Option(help: "Topic to write results to.") var output: String
+    @Option(help: "Consumer group.") var group = "kafka-service"
+    @Option(help: "Session timeout in milliseconds.") var sessionTimeout = 10_000
+
+    func run() async throws {
+        await ExampleSupport.run("kafka-service") {
+            let addresses = brokers.split(separator: ",").map(String.init)
+            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-service")
+            var conf = GroupConsumerConf(group: group, topics: [input])
+            conf.commitPolicy = .manual
+            conf.assignmentStrategy = .cooperativeSticky
+            conf.sessionTimeout = .milliseconds(sessionTimeout)
+            conf.heartbeatInterval = .milliseconds(max(100, sessionTimeout / 10))
+            let consumer = try await broker.groupConsumer(conf)
+            let processor = Processor(consumer: consumer, producer: try broker.producer(), output: output)
+            var logger = Logger(label: "kafka-service")
+            logger.logLevel = .notice
+            let services = ServiceGroup(configuration: .init(
+                services: [
+                    .init(service: KafkaService(broker: broker, groupConsumers: [consumer])),
+                    .init(service: processor, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
+            try await services.run()
+            ExampleSupport.note("kafka-service: processed \(processor.processed.value) messages; shut down")
+        }
+    }
+}
+
+/// The processing loop: one result per input message, then the input's commit.
+struct Processor: Service {
+    let consumer: GroupConsumer
+    let producer: BrokerProducer
+    let output: String
+    let processed = ProcessedCount()
+
+    func run() async throws {
+        // The sequence ends once graceful shutdown begins (a wait for the next message is
+        // cancelled); the message in hand is finished: its result written, then its commit.
+        do {
+            for try await message in consumer.cancelOnGracefulShutdown() {
+                let result = "\(message.topic)/\(message.partition)/\(message.offset): \(String(decoding: message.value ?? [], as: UTF8.self))"
+                try await producer.produce(output, partition: message.partition, messages: [Message(value: result)])
+                try await consumer.commit(message)
+                processed.increment()
+            }
+        } catch is CancellationError {
+            // Shutdown while waiting for a message: nothing was in hand.
+        }
+    }
+}
+
+/// How many messages were processed.
+final class ProcessedCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func increment() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}

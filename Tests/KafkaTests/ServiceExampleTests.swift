@@ -1,0 +1,88 @@
+import Foundation
+import Kafka
+import KafkaTest
+import Testing
+
+@Suite("Service example", .timeLimit(.minutes(3)))
+struct ServiceExampleTests {
+    /// Waits (polling another process's progress) until `done` holds or `limit` passes.
+    static func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !done() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    /// The input positions ("topic/partition/offset") that have a result in `output`.
+    static func results(_ broker: Broker, _ output: String) throws -> [String] {
+        var found: [String] = []
+        for partition in 0..<2 {
+            var conf = ConsumerConf(topic: output, partition: Int32(partition))
+            conf.retryLimit = 2
+            let consumer = try broker.consumer(conf)
+            defer { consumer.close() }
+            while let message = try? consumer.consume() {
+                let text = String(decoding: message.value ?? [], as: UTF8.self)
+                if let colon = text.firstIndex(of: ":") { found.append(String(text[..<colon])) }
+            }
+        }
+        return found
+    }
+
+    @Test("SIGTERM mid-stream: the service exits cleanly, every committed input has its result, and a restart loses nothing")
+    func gracefulShutdown() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["in": 2, "out": 2])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let producer = try broker.producer()
+        for partition in 0..<2 {
+            try await producer.produce("in", partition: Int32(partition), messages: (0..<1500).map { Message(value: "v\($0)") })
+        }
+        let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
+        let arguments = ["--brokers", cluster.bootstrapServers, "--input", "in", "--output", "out", "--group", "svc", "--session-timeout", "4000"]
+        let first = Process()
+        first.executableURL = directory.appendingPathComponent("kafka-service")
+        first.arguments = arguments
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        let started = try await Self.eventually(.seconds(60)) {
+            ((try? broker.offsetLatest("out", partition: 0)) ?? 0) + ((try? broker.offsetLatest("out", partition: 1)) ?? 0) >= 20
+        }
+        #expect(started, "the service produced no results within 60 s")
+        kill(first.processIdentifier, SIGTERM)
+        var status: Int32 = 0
+        waitpid(first.processIdentifier, &status, 0)
+        #expect(status == 0, "kafka-service exited with status \(status)")
+        // Nothing committed that was not processed: every input below a committed offset has a result.
+        let processed = Set(try Self.results(broker, "out"))
+        let coordinator = try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: "svc"))
+        var committedTotal = 0
+        for partition in 0..<2 {
+            let committed = try await coordinator.offset("in", partition: Int32(partition)).offset
+            committedTotal += Int(max(0, committed))
+            for offset in 0..<max(0, committed) {
+                #expect(processed.contains("in/\(partition)/\(offset)"), "in/\(partition)/\(offset) was committed without a result")
+            }
+        }
+        #expect(committedTotal > 0 && committedTotal < 3000, "committed \(committedTotal) of 3000 before SIGTERM")
+        // A restart picks up after the commits: every input ends up with a result.
+        let second = Process()
+        second.executableURL = directory.appendingPathComponent("kafka-service")
+        second.arguments = arguments
+        second.standardOutput = FileHandle.nullDevice
+        second.standardError = FileHandle.nullDevice
+        try second.run()
+        defer {
+            kill(second.processIdentifier, SIGTERM)
+            var ignored: Int32 = 0
+            waitpid(second.processIdentifier, &ignored, 0)
+        }
+        let complete = try await Self.eventually(.seconds(90)) { Set((try? Self.results(broker, "out")) ?? []).count == 3000 }
+        let covered = Set(try Self.results(broker, "out")).count
+        #expect(complete, "after the restart \(covered) of 3000 inputs have results")
+    }
+}
