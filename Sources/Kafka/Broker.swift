@@ -67,7 +67,9 @@ public final class Broker: Client {
                 ("reconnect.backoff.ms", "\(min(100, backoff))"), ("reconnect.backoff.max.ms", "\(backoff)"),
             ], at: 0)
         }
-        let handle = try NativeHandle(kind: .producer, properties: properties, logger: conf.logger, name: "broker", polled: true)
+        let handle = try NativeHandle(
+            kind: .producer, properties: properties, logger: conf.logger, name: "broker", polled: true, tokenProvider: conf.tokenProvider
+        )
         var lastError = KafkaError.local(code: LocalErrorCode.transport, message: "no attempt made")
         handle.context.clearDiagnostics()
         for attempt in 1...conf.dialRetryLimit {
@@ -137,6 +139,8 @@ public final class Broker: Client {
             // spans several segments waits for the peer's delayed ACK (about 40 ms).
             ("socket.nagle.disable", "true"),
         ]
+        // Validated by `BrokerConf.validate()` at dial, so nothing is thrown here.
+        properties += (try? conf.securityProperties()) ?? []
         for key in conf.properties.keys.sorted() { properties.append((key, conf.properties[key] ?? "")) }
         return properties
     }
@@ -154,7 +158,7 @@ public final class Broker: Client {
             let created = try NativeHandle(
                 kind: .producer,
                 properties: Self.baseProperties(addresses, self.conf) + settings.properties(self.conf),
-                logger: conf.logger ?? self.conf.logger, name: "producer", polled: true
+                logger: conf.logger ?? self.conf.logger, name: "producer", polled: true, tokenProvider: self.conf.tokenProvider
             )
             state.producerHandles[settings] = created
             return created
@@ -414,7 +418,7 @@ public final class Broker: Client {
             if let shared = state.consumerHandles[settings]?.first(where: { $0.claim(topic, partition) }) { return shared }
             let created = try NativeHandle(
                 kind: .consumer, properties: settings.properties(conf, seeds: addresses),
-                logger: conf.logger, name: "consumer", polled: true
+                logger: conf.logger, name: "consumer", polled: true, tokenProvider: conf.tokenProvider
             )
             _ = created.claim(topic, partition)
             state.consumerHandles[settings, default: []].append(created)

@@ -19,7 +19,9 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
             ("enable.auto.offset.store", "false"),
         ] + conf.properties.keys.sorted().map { ($0, conf.properties[$0] ?? "") }
         let logger = conf.logger ?? broker.conf.logger
-        handle = try NativeHandle(kind: .consumer, properties: properties, logger: logger, name: "coordinator", polled: true)
+        handle = try NativeHandle(kind: .consumer, properties: properties, logger: logger, name: "coordinator", polled: true,
+            tokenProvider: broker.conf.tokenProvider
+        )
         try broker.adopt(handle)
         self.broker = broker
         self.conf = conf

@@ -37,7 +37,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         let finalCommit = if case .automatic = conf.commitPolicy { true } else { false }
         native = try GroupHandle(
             properties: Broker.baseProperties(broker.addresses, broker.conf) + conf.librdkafkaProperties(),
-            topics: conf.topics, logger: logger, finalCommit: finalCommit
+            topics: conf.topics, logger: logger, finalCommit: finalCommit, tokenProvider: broker.conf.tokenProvider
         )
         self.conf = conf
         self.broker = broker

@@ -8,7 +8,7 @@ enum PropertyRedaction {
     /// keystores, and everything under `sasl.` (user names included).
     static func isSecret(_ key: String) -> Bool {
         let lowered = key.lowercased()
-        if lowered.hasPrefix("sasl.") || lowered.hasPrefix("ssl.key") || lowered.hasPrefix("ssl_key") { return true }
+        if lowered.hasPrefix("sasl.") || lowered.hasPrefix("ssl.key") || lowered.hasPrefix("ssl_key") || lowered.hasSuffix(".pem") { return true }
         return ["password", "secret", "token", "credential", "private", "keystore", "jaas"].contains { lowered.contains($0) }
     }
 

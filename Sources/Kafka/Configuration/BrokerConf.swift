@@ -42,6 +42,11 @@ public struct BrokerConf: Sendable {
     /// Raw librdkafka properties applied to every handle the broker creates,
     /// after the fields above (so they win). Default empty.
     public var properties: [String: String] = [:]
+    /// TLS for every broker connection; nil (the default) is plaintext. Applied before
+    /// ``properties``, which can still override single librdkafka settings.
+    public var tls: TLSConfiguration? = nil
+    /// SASL authentication; nil (the default) is none. With ``tls`` it runs over TLS.
+    public var sasl: SASLConfiguration? = nil
 
     /// Creates a configuration with Go's defaults and the given client id.
     public init(clientID: String = "swift-kafka") {
@@ -49,6 +54,7 @@ public struct BrokerConf: Sendable {
     }
 
     func validate() throws(KafkaError) {
+        _ = try securityProperties()
         try requireAtLeastOne(dialRetryLimit, "BrokerConf.dialRetryLimit")
         try requireAtLeastOne(leaderRetryLimit, "BrokerConf.leaderRetryLimit")
         try requireAtLeastOne(retryErrLimit, "BrokerConf.retryErrLimit")

@@ -1,4 +1,5 @@
 import Crdkafka
+import Foundation
 import Synchronization
 
 /// Everything librdkafka's C callbacks need, reached through the handle's
@@ -19,9 +20,13 @@ final class HandleContext: Sendable {
     /// What handles a group consumer's rebalances; set once the consumer exists.
     let rebalance = Mutex<(@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?>(nil)
 
-    init(logger: any KafkaLogger, name: String) {
+    /// Answers librdkafka's OAUTHBEARER token refreshes, when SASL OAUTHBEARER is configured.
+    let tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)?
+
+    init(logger: any KafkaLogger, name: String, tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil) {
         self.logger = logger
         self.name = name
+        self.tokenProvider = tokenProvider
     }
 
     func record(_ line: String) {
@@ -88,4 +93,22 @@ let statisticsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CCh
     let text = String(decoding: UnsafeRawBufferPointer(start: json, count: length), as: UTF8.self)
     context.statistics.withLock { $0 = text }
     return 0
+}
+
+/// librdkafka's OAUTHBEARER refresh callback, served by the handle's poll: asks the
+/// configured provider for a token and hands it to librdkafka (or reports the failure).
+let tokenRefreshCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = { rk, _, _ in
+    guard let rk, let provider = HandleContext.from(rk)?.tokenProvider else { return }
+    do {
+        let token = try provider()
+        var errorText = [CChar](repeating: 0, count: 512)
+        let expiryMilliseconds = Int64(token.expiry.timeIntervalSince1970 * 1000)
+        let code = rd_kafka_oauthbearer_set_token(rk, token.value.value, expiryMilliseconds, token.principal, nil, 0, &errorText, errorText.count)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            _ = rd_kafka_oauthbearer_set_token_failure(rk, "the token was refused: \(text)")
+        }
+    } catch {
+        _ = rd_kafka_oauthbearer_set_token_failure(rk, "the token provider failed: \(error)")
+    }
 }

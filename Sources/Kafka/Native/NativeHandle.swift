@@ -47,10 +47,14 @@ final class NativeHandle: @unchecked Sendable {
     /// - Parameter polled: start a thread that serves the handle's main queue
     ///   (delivery reports, errors, statistics); producers need it.
     /// - Throws: ``KafkaError/invalidConfiguration(_:)`` with librdkafka's text.
-    init(kind: Kind, properties: [(String, String)], logger: any KafkaLogger, name: String, polled: Bool) throws(KafkaError) {
+    /// - Parameter tokenProvider: answers librdkafka's OAUTHBEARER token refreshes (SASL OAUTHBEARER only).
+    init(
+        kind: Kind, properties: [(String, String)], logger: any KafkaLogger, name: String, polled: Bool,
+        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil
+    ) throws(KafkaError) {
         let config = NativeConfig()
         for (key, value) in properties { try config.set(key, value) }
-        let context = HandleContext(logger: logger, name: name)
+        let context = HandleContext(logger: logger, name: name, tokenProvider: tokenProvider)
         guard let confPointer = config.pointer else {
             throw .invalidConfiguration("librdkafka could not allocate a configuration")
         }
@@ -59,6 +63,7 @@ final class NativeHandle: @unchecked Sendable {
         rd_kafka_conf_set_stats_cb(confPointer, statisticsCallback)
         if kind == .producer { rd_kafka_conf_set_dr_msg_cb(confPointer, deliveryCallback) }
         if kind == .groupConsumer { rd_kafka_conf_set_rebalance_cb(confPointer, rebalanceCallback) }
+        if tokenProvider != nil { rd_kafka_conf_set_oauthbearer_token_refresh_cb(confPointer, tokenRefreshCallback) }
         let opaque = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(confPointer, opaque.toOpaque())
         let maxBytes = config.get("message.max.bytes").flatMap { Int($0) } ?? 1_000_000
