@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "kafka-serve", targets: ["KafkaServeExample"]),
         .executable(name: "kafka-bench", targets: ["KafkaBench"]),
         .executable(name: "kafka-soak", targets: ["KafkaSoak"]),
+        .executable(name: "kafka-footprint", targets: ["ConsumerFootprint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -83,6 +84,7 @@ let package = Package(
         ),
         .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
         .executableTarget(name: "KafkaSoak", dependencies: ["Kafka", "KafkaEmbedded"], path: "Benchmarks/KafkaSoak"),
+        .executableTarget(name: "ConsumerFootprint", dependencies: ["Kafka", "KafkaEmbedded"], path: "Benchmarks/ConsumerFootprint"),
         .testTarget(name: "KafkaProtoTests", dependencies: ["KafkaProto"], resources: [.copy("Fixtures")]),
         // Helpers of this repository's own tests only (cluster selection, tansu flags); no product.
         .target(name: "KafkaTestSupport", dependencies: ["Kafka", "KafkaEmbedded"], path: "Tests/KafkaTestSupport"),

@@ -75,6 +75,8 @@ enum KafkaBench {
         let consumeTotal = partitions * perPartition
         let rawConsume = "consume: raw C batch consume"
         let rawConsumeCopying = "consume: raw C batch consume, each payload copied"
+        let rawGroup = "consume: raw C rd_kafka_consumer_poll loop (group)"
+        let swiftGroup = "consume: Swift GroupConsumer consume() (group)"
         var rawLatencies: [Duration] = []
         var swiftLatencies: [Duration] = []
         // The machine is noisy: every row runs `rounds` times, interleaved, and the best run counts.
@@ -177,6 +179,35 @@ enum KafkaBench {
                 mx.close()
                 consumers.forEach { $0.close() }
             })
+
+            // Group members: each run joins a new group (an earlier run's commits would start it at
+            // the end), reads the consume topic to its end, and leaves. The mock coordinator keeps a
+            // joining member waiting about the session timeout, so both clocks start at the first
+            // message; the two rows take turns at going first.
+            let groupRuns: [() throws -> Void] = [
+                {
+                    rows.record(measureFromFirstMessage(rawGroup, only: selected(swiftGroup) ? nil : only, size: size) { stopwatch in
+                        let read = RawLibrdkafka.groupConsumeAll(
+                            bootstrap: bootstrap, group: "bench-raw-\(round)", topic: "consume", partitions: partitions, perPartition: perPartition, stopwatch: stopwatch
+                        )
+                        precondition(read >= consumeTotal, "raw group consume read \(read) of \(consumeTotal)")
+                        return read
+                    })
+                },
+                {
+                    rows.record(try measureFromFirstMessage(swiftGroup, only: only, size: size, baseline: rawGroup) { stopwatch in
+                        let read = try swiftGroupConsumeAll(
+                            broker: broker, group: "bench-swift-\(round)", topic: "consume", partitions: partitions, perPartition: perPartition, size: size, stopwatch: stopwatch
+                        )
+                        precondition(read >= consumeTotal, "GroupConsumer consume() read \(read) of \(consumeTotal)")
+                        return read
+                    })
+                },
+            ]
+            if selected(swiftGroup) || selected(rawGroup) {
+                note("group members: joining (about \(GroupBenchSettings.sessionTimeoutMilliseconds) ms each) and consuming ...")
+            }
+            for run in round % 2 == 1 ? groupRuns : groupRuns.reversed() { try run() }
 
             // Latency
             guard selected("latency") else { continue }
