@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "KafkaEmbedded", targets: ["KafkaEmbedded"]),
         .library(name: "KafkaTest", targets: ["KafkaTest"]),
+        .library(name: "KafkaMetrics", targets: ["KafkaMetrics"]),
         .library(name: "KafkaServiceLifecycle", targets: ["KafkaServiceLifecycle"]),
         .executable(name: "kafka-service", targets: ["KafkaServiceExample"]),
         .executable(name: "kafka-produce", targets: ["KafkaProduceExample"]),
@@ -19,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
@@ -57,6 +59,8 @@ let package = Package(
         ),
         // Test doubles and expectation mode (Swift Testing and XCTest); re-exports KafkaEmbedded.
         .target(name: "KafkaTest", dependencies: ["Kafka", "KafkaEmbedded"]),
+        // librdkafka statistics as swift-metrics counters and gauges; optional, so others do not build it.
+        .target(name: "KafkaMetrics", dependencies: ["Kafka", .product(name: "CoreMetrics", package: "swift-metrics")]),
         .executableTarget(
             name: "KafkaProduceExample",
             dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -93,6 +97,10 @@ let package = Package(
             dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport"]),
+        .testTarget(
+            name: "KafkaMetricsTests",
+            dependencies: ["KafkaMetrics", "KafkaTest", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

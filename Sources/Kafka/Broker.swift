@@ -387,6 +387,17 @@ public final class Broker: Client {
         primary.context.statistics.withLock { $0 }
     }
 
+    /// The latest statistics JSON of every librdkafka handle of the broker (its own, its
+    /// producers' and its partition consumers'), for handles that emitted one.
+    public func allStatistics() -> [String] {
+        let handles: [NativeHandle] = state.withLock { state in
+            var seen = Set<ObjectIdentifier>()
+            let all = [primary] + Array(state.producerHandles.values) + state.consumerHandles.values.flatMap { $0 } + state.childHandles
+            return all.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
+        return handles.compactMap { $0.context.statistics.withLock { $0 } }
+    }
+
     /// Whether ``close()`` was called.
     public var isClosed: Bool { state.withLock { $0.closed } }
 

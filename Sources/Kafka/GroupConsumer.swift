@@ -205,6 +205,12 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         try native.seek(partition, to: offset, timeout: broker.conf.readTimeout)
     }
 
+    /// The latest statistics JSON librdkafka emitted for this member's handle (with
+    /// `statistics.interval.ms` in `conf.properties`), or nil before the first.
+    public func latestStatistics() -> String? {
+        native.handle.context.statistics.withLock { $0 }
+    }
+
     /// The error of the last rebalance hook that threw, if any; reading it clears it.
     public func takeRebalanceError() -> (any Error)? {
         rebalanceError.value.withLock { error in

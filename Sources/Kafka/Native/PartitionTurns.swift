@@ -46,23 +46,30 @@ final class PartitionTurns: @unchecked Sendable {
     /// Suspends until the caller holds the turn of `key`.
     /// - Throws: `CancellationError` when the task is cancelled while waiting (it then holds no turn).
     func acquire(_ key: TopicPartitionKey) async throws {
-        let ticket: UInt64? = lock.withLock {
-            guard queues[key] != nil else {
-                queues[key] = []
-                return nil
-            }
+        let ticket: UInt64 = lock.withLock {
             nextTicket &+= 1
             return nextTicket
         }
-        guard let ticket else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled: Bool = lock.withLock {
-                    guard !Task.isCancelled else { return true }
+                enum Outcome { case holding, queued, cancelled }
+                // Checking for a free turn and queueing happen in one locked section: a turn freed
+                // between them would otherwise leave this task queued behind nobody (a hang, found
+                // under ThreadSanitizer's slower scheduling).
+                let outcome: Outcome = lock.withLock {
+                    guard queues[key] != nil else {
+                        queues[key] = []
+                        return .holding
+                    }
+                    if Task.isCancelled { return .cancelled }
                     queues[key, default: []].append(.task(ticket, continuation))
-                    return false
+                    return .queued
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                switch outcome {
+                case .holding: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .queued: break
+                }
             }
         } onCancel: {
             let waiter: Waiter? = lock.withLock {
