@@ -93,6 +93,7 @@ struct Consume: AsyncParsableCommand {
         var conf = GroupConsumerConf(group: group, topics: [topic])
         conf.startOffset = startOffset == .newest ? .newest : .oldest
         conf.retryLimit = retryLimit
+        conf.retryWait = .milliseconds(50)  // --retry-limit counts waits of 100 ms, as for partitions
         conf.assignmentStrategy = assignment
         conf.sessionTimeout = .milliseconds(sessionTimeout)
         conf.heartbeatInterval = .milliseconds(max(100, sessionTimeout / 10))

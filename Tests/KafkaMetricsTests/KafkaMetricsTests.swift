@@ -89,7 +89,7 @@ struct KafkaMetricsTests {
             var groupConf = GroupConsumerConf(group: "billing", topics: ["orders"])
             groupConf.sessionTimeout = .milliseconds(4000)
             groupConf.heartbeatInterval = .milliseconds(300)
-            groupConf.retryLimit = 40
+            groupConf.retryLimit = 150
             groupConf.commitPolicy = .manual
             reporter.instrument(&groupConf, clientID: "metrics-e2e")
             let group = try await broker.groupConsumer(groupConf)

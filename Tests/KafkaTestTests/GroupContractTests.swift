@@ -48,7 +48,7 @@ struct GroupContractTests {
         var conf = GroupConsumerConf(group: group, topics: [topic])
         conf.sessionTimeout = .milliseconds(4000)
         conf.heartbeatInterval = .milliseconds(300)
-        conf.retryLimit = 60
+        conf.retryLimit = 150  // 7.5 s of empty fetches (retryWait 0): room for a join
         conf.commitPolicy = .manual
         return conf
     }

@@ -10,7 +10,7 @@ func quickGroup(_ group: String, _ topics: [String], _ configure: (inout GroupCo
     var conf = GroupConsumerConf(group: group, topics: topics)
     conf.sessionTimeout = .milliseconds(4000)
     conf.heartbeatInterval = .milliseconds(300)
-    conf.retryLimit = 40
+    conf.retryLimit = 100  // 5 s of empty fetches: a join on the embedded cluster takes a few seconds
     configure(&conf)
     return conf
 }
@@ -122,7 +122,7 @@ struct GroupConsumerTests {
         let log = HookLog()
         let conf = quickGroup("pair", ["split"]) {
             $0.commitPolicy = .manual
-            $0.retryLimit = 100  // 10 s: joins on the embedded cluster take about the session timeout each
+            $0.retryLimit = 200  // 10 s: joins on the embedded cluster take about the session timeout each
         }
         var firstConf = conf
         firstConf.rebalance.onRevoked = { rebalance in

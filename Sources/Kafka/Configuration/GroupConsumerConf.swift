@@ -44,8 +44,12 @@ public struct GroupConsumerConf: Sendable {
     public var requestTimeout: Duration = .milliseconds(50)
     /// Empty fetches before ``KafkaError/noData``; -1 (the default) waits for ever. As ``ConsumerConf/retryLimit``.
     public var retryLimit: Int = -1
-    /// Wait after an empty fetch. Default 50 ms.
-    public var retryWait: Duration = .milliseconds(50)
+    /// Wait after an empty fetch. Default 0, unlike ``ConsumerConf/retryWait``: a member reads
+    /// many partitions through one queue that fills as fetch responses arrive, so a sleep after
+    /// each empty fetch left it idle while messages waited (measured: 0.11–0.46 of raw
+    /// librdkafka's throughput with 50 ms, 0.91–0.96 with 0). The fetch wait (`requestTimeout`)
+    /// paces empty fetches, so `retryLimit` empty fetches take about `retryLimit × requestTimeout`.
+    public var retryWait: Duration = .zero
     /// Failed fetches before the error is thrown. Default 10; at least 1.
     public var retryErrLimit: Int = 10
     /// Wait after a failed fetch. Default 500 ms.
