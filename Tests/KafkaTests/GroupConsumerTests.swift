@@ -157,8 +157,8 @@ struct GroupConsumerTests {
         // (a real Kafka accepts them from the current generation), so the hook's commit may fail there.
         if let error = first.takeRebalanceError() {
             // The mock refuses them with rebalanceInProgress, or, when a slow member was already
-            // dropped from the generation, unknownMemberId.
-            #expect([ErrorCode.rebalanceInProgress, .unknownMemberId].contains { $0 == (error as? KafkaError)?.errorCode }, "\(error)")
+            // dropped from the generation, unknownConsumerID (UNKNOWN_MEMBER_ID).
+            #expect([ErrorCode.rebalanceInProgress, .unknownConsumerID].contains { $0 == (error as? KafkaError)?.errorCode }, "\(error)")
         } else {
             let committed = try first.committed([0, 1, 2, 3].map { TopicPartition("split", $0) })
             #expect(committed.values.contains { $0 > 0 }, "\(committed)")
