@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KafkaTest", targets: ["KafkaTest"]),
         .library(name: "KafkaMetrics", targets: ["KafkaMetrics"]),
         .library(name: "KafkaServiceLifecycle", targets: ["KafkaServiceLifecycle"]),
+        .library(name: "KafkaTracing", targets: ["KafkaTracing"]),
         .executable(name: "kafka-service", targets: ["KafkaServiceExample"]),
         .executable(name: "kafka-produce", targets: ["KafkaProduceExample"]),
         .executable(name: "kafka-consume", targets: ["KafkaConsumeExample"]),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         .systemLibrary(
@@ -61,6 +63,8 @@ let package = Package(
         .target(name: "KafkaTest", dependencies: ["Kafka", "KafkaEmbedded"]),
         // librdkafka statistics as swift-metrics counters and gauges; optional, so others do not build it.
         .target(name: "KafkaMetrics", dependencies: ["Kafka", .product(name: "CoreMetrics", package: "swift-metrics")]),
+        // Producer and consumer wrappers for swift-distributed-tracing; optional, so others do not build it.
+        .target(name: "KafkaTracing", dependencies: ["Kafka", .product(name: "Tracing", package: "swift-distributed-tracing")]),
         .executableTarget(
             name: "KafkaProduceExample",
             dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -100,6 +104,10 @@ let package = Package(
         .testTarget(
             name: "KafkaMetricsTests",
             dependencies: ["KafkaMetrics", "KafkaTest", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
+        .testTarget(
+            name: "KafkaTracingTests",
+            dependencies: ["KafkaTracing", "KafkaTest", .product(name: "InMemoryTracing", package: "swift-distributed-tracing")]
         ),
     ],
     swiftLanguageModes: [.v6]
