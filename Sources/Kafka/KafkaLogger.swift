@@ -28,7 +28,8 @@ public struct NullKafkaLogger: KafkaLogger {
     public func error(_ message: String, _ fields: [(String, String)]) {}
 }
 
-/// Sends lines to a swift-log `Logger`, fields as metadata.
+/// Sends lines to a swift-log `Logger`, fields as metadata. A `Logger` is a ``KafkaLogger``
+/// itself, so this wrapper is only needed by code written against it before.
 public struct SwiftLogKafkaLogger: KafkaLogger {
     /// The swift-log logger lines go to.
     public let logger: Logging.Logger
@@ -48,5 +49,22 @@ public struct SwiftLogKafkaLogger: KafkaLogger {
         var metadata = Logging.Logger.Metadata()
         for (key, value) in fields { metadata[key] = .string(value) }
         logger.log(level: level, "\(message)", metadata: metadata)
+    }
+}
+
+/// A swift-log `Logger` is a ``KafkaLogger`` itself, so configurations take one directly:
+/// `conf.logger = Logger(label: "kafka")`. Fields become metadata; a line whose level the
+/// logger filters out builds no metadata and no message.
+extension Logging.Logger: KafkaLogger {
+    public func debug(_ message: String, _ fields: [(String, String)]) { log(.debug, message, fields) }
+    public func info(_ message: String, _ fields: [(String, String)]) { log(.info, message, fields) }
+    public func warn(_ message: String, _ fields: [(String, String)]) { log(.warning, message, fields) }
+    public func error(_ message: String, _ fields: [(String, String)]) { log(.error, message, fields) }
+
+    private func log(_ level: Logging.Logger.Level, _ message: String, _ fields: [(String, String)]) {
+        guard logLevel <= level else { return }
+        var metadata = Logging.Logger.Metadata()
+        for (key, value) in fields { metadata[key] = .string(value) }
+        log(level: level, "\(message)", metadata: metadata)
     }
 }
