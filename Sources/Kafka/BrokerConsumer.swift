@@ -100,6 +100,68 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         try await fillWaiting { $0.takeAll() }
     }
 
+    /// Runs `body` over the messages of one fetch as views into librdkafka's buffers: no copy
+    /// and no allocation per message, for consumers that parse in place. The views are valid
+    /// only inside `body`; headers are not read. Same retry, ``KafkaError/noData``, error and
+    /// close rules as ``consume()``. Messages ``consume()`` had already fetched come first,
+    /// one per call (they are owned copies already).
+    /// - Throws: as ``consume()``, and whatever `body` throws (the fetch's messages then count as handed out).
+    public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
+        // The result leaves through a local: `Mutex.withLock` would demand a `sending` result.
+        var output: R?
+        try fetchLock.withLock { _ in output = try borrowedFill(body) }
+        guard let output else { throw KafkaError.closed }
+        return output
+    }
+
+    /// ``withBorrowedBatch(_:)`` with `fetchLock` held.
+    private func borrowedFill<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
+        if !buffer.isEmpty {
+            let message = buffer.takeNext()
+            return try Self.borrowing(message, topic: conf.topic, body)
+        }
+        var retries = FetchRetries(conf)
+        while true {
+            if let stickyError { throw stickyError }
+            let outcome: PartitionQueue.BorrowedOutcome<R>
+            if let error = deferredError {
+                deferredError = nil
+                outcome = .failure(error)
+            } else {
+                outcome = try partitionQueue.fetchBorrowed(timeout: conf.requestTimeout, startOffset: startOffset, body)
+            }
+            let wait: Duration
+            switch outcome {
+            case .delivered(let result, let deferred):
+                deferredError = deferred
+                return result
+            case .empty:
+                wait = try settle(.empty, &retries) ?? .zero
+            case .failure(let error):
+                wait = try settle(.failure(error), &retries) ?? .zero
+            }
+            broker.conf.clock.sleep(for: wait)
+            if partitionQueue.isClosed { throw KafkaError.closed }
+            try retries.checkLimit()
+        }
+    }
+
+    /// One owned message as a borrowed batch of one.
+    private static func borrowing<R>(_ message: Message, topic: String, _ body: (BorrowedBatch) throws -> R) throws -> R {
+        func view(_ bytes: [UInt8]?, _ use: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+            guard let bytes else { return try use(nil) }
+            return try bytes.withUnsafeBytes { try use($0) }
+        }
+        return try view(message.key) { key in
+            try view(message.value) { value in
+                var borrowed = BorrowedMessage(key: key, value: value, partition: message.partition, offset: message.offset, timestamp: message.timestamp)
+                return try withUnsafePointer(to: &borrowed) { pointer in
+                    try body(BorrowedBatch(topic: topic, messages: UnsafeBufferPointer(start: pointer, count: 1)))
+                }
+            }
+        }
+    }
+
     /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``, throws every other error.
     public func makeAsyncIterator() -> Iterator {
         Iterator(self)

@@ -25,6 +25,8 @@ final class PartitionQueue: @unchecked Sendable {
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     /// Wakes `async` fetches when the queue gets something; registered with librdkafka.
     let signal = QueueSignal()
+    /// Views of one borrowed fetch; only the fetch holding the consumer's lock writes it.
+    private let borrowed = UnsafeMutablePointer<BorrowedMessage>.allocate(capacity: PartitionQueue.batchCapacity)
     /// The most messages one fetch takes from the queue.
     static let batchCapacity = 1000
 
@@ -61,6 +63,7 @@ final class PartitionQueue: @unchecked Sendable {
 
     deinit {
         fetched.deallocate()
+        borrowed.deallocate()
     }
 
     /// Stops the partition and frees its queue; a blocked fetch returns with ``KafkaError/closed``.
@@ -159,6 +162,59 @@ final class PartitionQueue: @unchecked Sendable {
             }
             if buffer.isEmpty { return firstError.map { .failure($0) } ?? .empty }
             return .messages(deferred: firstError)
+        }
+    }
+
+    /// What a borrowing fetch brought.
+    enum BorrowedOutcome<R> {
+        /// `body` ran over at least one message; `deferred` is an error that came with them.
+        case delivered(R, deferred: KafkaError?)
+        case empty
+        case failure(KafkaError)
+    }
+
+    /// Waits up to `timeout` for messages and runs `body` over views of them, then frees them:
+    /// no copy and no allocation per message.
+    func fetchBorrowed<R>(timeout: Duration, startOffset: Int64, _ body: (BorrowedBatch) throws -> R) throws -> BorrowedOutcome<R> {
+        try gate.withLock {
+            guard !closed else { throw KafkaError.closed }
+            users += 1
+        }
+        defer {
+            gate.withLock {
+                users -= 1
+                if users == 0 { gate.broadcast() }
+            }
+        }
+        return try handle.withHandle { _ in
+            let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+            defer { for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) } }
+            if handle.isClosed || gate.withLock({ closed }) { throw KafkaError.closed }
+            guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }
+            guard count > 0 else { return .empty }
+            var views = 0
+            var firstError: KafkaError?
+            for index in 0..<count {
+                guard let pointer = fetched[index] else { continue }
+                let raw = pointer.pointee
+                if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if firstError == nil { firstError = consumeError(pointer, startOffset: startOffset) }
+                    continue
+                }
+                var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+                let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
+                (borrowed + views).initialize(to: BorrowedMessage(
+                    key: raw.key.map { UnsafeRawBufferPointer(start: $0, count: raw.key_len) },
+                    value: raw.payload.map { UnsafeRawBufferPointer(start: $0, count: raw.len) },
+                    partition: raw.partition, offset: raw.offset,
+                    timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
+                ))
+                views += 1
+            }
+            guard views > 0 else { return firstError.map { .failure($0) } ?? .empty }
+            defer { borrowed.deinitialize(count: views) }
+            let result = try body(BorrowedBatch(topic: topic, messages: UnsafeBufferPointer(start: borrowed, count: views)))
+            return .delivered(result, deferred: firstError)
         }
     }
 

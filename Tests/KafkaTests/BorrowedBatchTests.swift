@@ -1,0 +1,59 @@
+import Kafka
+import KafkaTest
+import Testing
+
+@Suite("Borrowing batch read")
+struct BorrowedBatchTests {
+    @Test("views of one fetch read every message in order, nil and empty kept apart; owned messages consume() fetched come first")
+    func borrowedViews() throws {
+        try withMockCluster(brokers: 1, topics: ["views": 1]) { cluster in
+            let broker = try Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            let sent = [Message(key: "k0", value: "v0"), Message(key: nil, value: nil), Message(key: [], value: []), Message(value: "v3")]
+                + (4..<50).map { Message(value: "v\($0)") }
+            try broker.producer().produce("views", partition: 0, messages: sent)
+            var conf = ConsumerConf(topic: "views", partition: 0)
+            conf.retryLimit = 3
+            let consumer = try broker.consumer(conf)
+            #expect(try consumer.consume().offset == 0)  // the rest of that fetch stays buffered as owned messages
+            var offsets: [Int64] = []
+            var values: [[UInt8]?] = []
+            var keys: [[UInt8]?] = []
+            while offsets.count < 49 {
+                try consumer.withBorrowedBatch { batch in
+                    #expect(batch.topic == "views")
+                    for message in batch {
+                        offsets.append(message.offset)
+                        values.append(message.value.map { Array($0) })
+                        keys.append(message.key.map { Array($0) })
+                    }
+                }
+            }
+            #expect(offsets == Array(1..<50))
+            #expect(values[0] == nil && keys[0] == nil)
+            #expect(values[1] == [] && keys[1] == [])
+            #expect(values[2] == Array("v3".utf8))
+            #expect(throws: KafkaError.noData) { try consumer.withBorrowedBatch { _ in () } }
+        }
+    }
+
+    @Test("a fresh consumer's borrowed batch holds a whole fetch, and owned() copies a view")
+    func wholeFetch() throws {
+        try withMockCluster(brokers: 1, topics: ["fetch": 1]) { cluster in
+            let broker = try Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            try broker.producer().produce("fetch", partition: 0, messages: (0..<20).map { Message(key: "k", value: "v\($0)") })
+            var conf = ConsumerConf(topic: "fetch", partition: 0)
+            conf.retryLimit = 3
+            let consumer = try broker.consumer(conf)
+            var copied: [Message] = []
+            while copied.count < 20 {
+                copied += try consumer.withBorrowedBatch { batch in batch.map { $0.owned(topic: batch.topic) } }
+            }
+            #expect(copied.map(\.offset) == Array(0..<20))
+            #expect(copied[7].value == Array("v7".utf8) && copied[7].topic == "fetch")
+            consumer.close()
+            #expect(throws: KafkaError.closed) { try consumer.withBorrowedBatch { _ in () } }
+        }
+    }
+}
