@@ -30,6 +30,13 @@ public struct ProducerConf: Sendable {
     /// Raw librdkafka properties for this producer's handle, applied after the
     /// broker's. Producers whose settings differ get their own handle, since
     /// librdkafka applies a topic's settings once per handle. Default empty.
+    ///
+    /// `linger.ms` is 0 unless set here. With a linger, every blocking or awaited call waits
+    /// it out before its messages are sent (calls of 1000 at 5 ms: about 170 k msgs/s, raw C the
+    /// same): each call waits for its own acknowledgements. librdkafka 2.0.2 has no way for one
+    /// call to send its messages at once: `rd_kafka_flush` ignores the linger only while it
+    /// runs and waits for every message of the handle, so concurrent calls would wait for each
+    /// other. A linger helps only many concurrent calls; one caller is fastest with 0.
     public var properties: [String: String] = [:]
 
     /// Creates a configuration with Go's defaults.
