@@ -76,12 +76,13 @@ final class PartitionQueue: @unchecked Sendable {
         guard first else { return }
         wake()
         gate.withLock { gate.wait { users == 0 } }
-        // While a user of the handle it cannot be destroyed under us; once it is closed,
-        // its destroy hook frees the queue instead.
-        _ = try? handle.withHandle { _ in free() }
+        // While a user of the handle it cannot be destroyed under us; once it is closing, its
+        // destroy hook frees the queue instead, so that hook stays registered (removing it here
+        // leaked the queue when a consumer was released while its broker closed: LeakSanitizer).
+        let freedHere = (try? handle.withHandle { _ in free() }) != nil
         let (wakeHook, destroyHook) = gate.withLock { (self.wakeHook, self.destroyHook) }
         handle.removeCloseHook(wakeHook)
-        if let destroyHook { handle.removeDestroyHook(destroyHook) }
+        if freedHere, let destroyHook { handle.removeDestroyHook(destroyHook) }
     }
 
     /// Whether this queue or its handle is closed.
