@@ -35,10 +35,15 @@ test: setup
 test-tansu: setup
 	./scripts/test-tansu.sh
 
-# Release build of the benchmark harness, run side by side with raw librdkafka.
+# Release build of the benchmark harness, run side by side with raw librdkafka. Every row prints
+# msgs/s and process CPU (user + sys, all threads) per message, each with its Swift / raw C ratio,
+# medians of 5 interleaved rounds; the same fields go to bench-results.json. BENCH_ARGS passes flags
+# (--rounds N, --only TEXT, ...); BENCH_SCRATCH builds elsewhere than .build. For instruction counts:
+#   valgrind --tool=callgrind -- <bin>/kafka-bench --no-alloc-count --rounds 1 --only "consume()" ...
+BENCH_SCRATCH ?= .build
 bench: setup
-	$(SWIFT) build -c release --product kafka-bench
-	"$$($(SWIFT) build -c release --show-bin-path)/kafka-bench" $(BENCH_ARGS)
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product kafka-bench
+	"$$($(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --show-bin-path)/kafka-bench" $(BENCH_ARGS)
 
 # 1,000,000 messages produced and consumed concurrently, then 10,000 produce/consume/close
 # cycles, printing RSS; fails if memory keeps growing or handles leak.

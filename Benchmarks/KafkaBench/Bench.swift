@@ -3,30 +3,71 @@ import Foundation
 import Kafka
 import KafkaEmbedded
 
-/// One row of the results table.
+/// False with `--no-alloc-count`: the bench then never reads the AllocationCounter (its rows report
+/// no allocations) and drains the main queue with a run loop instead of `dispatch_main`, so that it
+/// runs under valgrind (`valgrind --tool=callgrind`).
+let countsAllocations = !CommandLine.arguments.contains("--no-alloc-count")
+
+/// Allocations of the whole process so far; zero when allocations are not counted.
+@inline(__always) func allocationsSoFar() -> UInt64 {
+    countsAllocations ? allocation_counter_total() : 0
+}
+
+/// CPU time (user + system) of the whole process so far: every thread, librdkafka's, the embedded
+/// cluster's and the Swift runtime's included (`getrusage(RUSAGE_SELF)`).
+@inline(__always) func processCPUTime() -> Duration {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let microseconds = (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000
+        + Int64(usage.ru_utime.tv_usec) + Int64(usage.ru_stime.tv_usec)
+    return .microseconds(microseconds)
+}
+
+/// One run of one row of the results table.
 struct Row {
     let name: String
     let messages: Int
     let bytes: Int
     let elapsed: Duration
-    let allocationsPerMessage: Double
+    /// Process CPU time (user + system, all threads) over the same section as `elapsed`.
+    let cpu: Duration
+    /// Nil when allocations are not counted (`--no-alloc-count`).
+    let allocationsPerMessage: Double?
     let baseline: String?
+    /// The round this run belongs to, from 1.
+    var round = 0
+
+    init(name: String, messages: Int, bytes: Int, elapsed: Duration, cpu: Duration, allocations: UInt64, baseline: String?) {
+        self.name = name
+        self.messages = messages
+        self.bytes = bytes
+        self.elapsed = elapsed
+        self.cpu = cpu
+        self.allocationsPerMessage = countsAllocations ? Double(allocations) / Double(max(1, messages)) : nil
+        self.baseline = baseline
+    }
 
     var seconds: Double { Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
     var rate: Double { Double(messages) / seconds }
     var megabytesPerSecond: Double { Double(bytes) / seconds / 1_048_576 }
+    /// Process CPU nanoseconds per message.
+    var cpuNanosecondsPerMessage: Double {
+        (Double(cpu.components.seconds) * 1e9 + Double(cpu.components.attoseconds) / 1e9) / Double(max(1, messages))
+    }
 }
 
-/// Runs `body` and measures time and allocations per message; runs nothing when `only` is set and not part of `name`.
+/// Runs `body` and measures wall time, process CPU time and allocations per message; runs nothing
+/// when `only` is set and not part of `name`. The CPU time is read right outside the clock's start and stop.
 func measure(_ name: String, only: String?, messages: Int, bytes: Int, baseline: String? = nil, _ body: () throws -> Void) rethrows -> Row? {
     if let only, !name.contains(only) { return nil }
-    let allocationsBefore = allocation_counter_total()
+    let allocationsBefore = allocationsSoFar()
+    let cpuBefore = processCPUTime()
     let start = ContinuousClock.now
     try body()
     let elapsed = ContinuousClock.now - start
-    let allocations = allocation_counter_total() - allocationsBefore
-    return Row(name: name, messages: messages, bytes: bytes, elapsed: elapsed,
-               allocationsPerMessage: Double(allocations) / Double(max(1, messages)), baseline: baseline)
+    let cpu = processCPUTime() - cpuBefore
+    let allocations = allocationsSoFar() &- allocationsBefore
+    return Row(name: name, messages: messages, bytes: bytes, elapsed: elapsed, cpu: cpu, allocations: allocations, baseline: baseline)
 }
 
 func measureAsync(
@@ -34,13 +75,65 @@ func measureAsync(
     _ body: () async throws -> Void
 ) async rethrows -> Row? {
     if let only, !name.contains(only) { return nil }
-    let allocationsBefore = allocation_counter_total()
+    let allocationsBefore = allocationsSoFar()
+    let cpuBefore = processCPUTime()
     let start = ContinuousClock.now
     try await body()
     let elapsed = ContinuousClock.now - start
-    let allocations = allocation_counter_total() - allocationsBefore
-    return Row(name: name, messages: messages, bytes: bytes, elapsed: elapsed,
-               allocationsPerMessage: Double(allocations) / Double(max(1, messages)), baseline: baseline)
+    let cpu = processCPUTime() - cpuBefore
+    let allocations = allocationsSoFar() &- allocationsBefore
+    return Row(name: name, messages: messages, bytes: bytes, elapsed: elapsed, cpu: cpu, allocations: allocations, baseline: baseline)
+}
+
+/// The median of `values`: the middle one, or the mean of the middle two; nil when there are none.
+func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// One row of the report: the medians of a row's runs, one run per round. Each ratio is taken per
+/// round, against the baseline's run of the same round, and its median reported.
+struct Summary {
+    let name: String
+    let messages: Int
+    let runs: Int
+    let rate: Double
+    let megabytesPerSecond: Double
+    let cpuNanosecondsPerMessage: Double
+    let allocationsPerMessage: Double?
+    /// Swift msgs/s ÷ raw C msgs/s (higher is better); nil for a baseline.
+    let rateRatio: Double?
+    /// Swift CPU per message ÷ raw C CPU per message (lower is better); nil for a baseline.
+    let cpuRatio: Double?
+    let baseline: String?
+
+    /// The summaries of `rows` (every round's runs), in the order the rows first ran.
+    static func of(_ rows: [Row]) -> [Summary] {
+        var order: [String] = []
+        var runs: [String: [Row]] = [:]
+        for row in rows {
+            if runs[row.name] == nil { order.append(row.name) }
+            runs[row.name, default: []].append(row)
+        }
+        var baselineRuns: [String: [Int: Row]] = [:]
+        for row in rows where row.baseline == nil { baselineRuns[row.name, default: [:]][row.round] = row }
+        return order.map { name in
+            let own = runs[name]!
+            let pairs = own.compactMap { run in run.baseline.flatMap { baselineRuns[$0]?[run.round] }.map { (run, $0) } }
+            let allocations = own.compactMap(\.allocationsPerMessage)
+            return Summary(
+                name: name, messages: own[0].messages, runs: own.count,
+                rate: median(own.map(\.rate))!, megabytesPerSecond: median(own.map(\.megabytesPerSecond))!,
+                cpuNanosecondsPerMessage: median(own.map(\.cpuNanosecondsPerMessage))!,
+                allocationsPerMessage: median(allocations),
+                rateRatio: median(pairs.map { $0.0.rate / $0.1.rate }),
+                cpuRatio: median(pairs.map { $0.0.cpuNanosecondsPerMessage / $0.1.cpuNanosecondsPerMessage }),
+                baseline: own[0].baseline
+            )
+        }
+    }
 }
 
 /// The value at `fraction` of the sorted `values`; zero when there are none (the row did not run).

@@ -1,4 +1,3 @@
-import AllocationCounter
 import Crdkafka
 import Kafka
 
@@ -13,24 +12,29 @@ enum GroupBenchSettings {
     static let heartbeatMilliseconds = 500
 }
 
-/// Starts the clock (and the allocation count) at the first message, stops both at the last.
+/// Starts the clock (and the CPU time and allocation counts) at the first message, stops them at the last.
 final class FirstMessageStopwatch {
     private(set) var start: ContinuousClock.Instant?
     private(set) var end: ContinuousClock.Instant?
     private var allocationsAtStart: UInt64 = 0
     private var allocationsAtEnd: UInt64 = 0
+    private var cpuAtStart: Duration = .zero
+    private var cpuAtEnd: Duration = .zero
 
     @inline(__always) func started() {
-        allocationsAtStart = allocation_counter_total()
+        allocationsAtStart = allocationsSoFar()
+        cpuAtStart = processCPUTime()
         start = ContinuousClock.now
     }
 
     @inline(__always) func stopped() {
         end = ContinuousClock.now
-        allocationsAtEnd = allocation_counter_total()
+        cpuAtEnd = processCPUTime()
+        allocationsAtEnd = allocationsSoFar()
     }
 
     var elapsed: Duration { (end ?? .now) - (start ?? .now) }
+    var cpu: Duration { cpuAtEnd - cpuAtStart }
     var allocations: UInt64 { allocationsAtEnd &- allocationsAtStart }
 }
 
@@ -44,8 +48,8 @@ func measureFromFirstMessage(
     let stopwatch = FirstMessageStopwatch()
     let messages = try body(stopwatch) - 1
     precondition(stopwatch.start != nil && stopwatch.end != nil, "\(name): the stopwatch was not started and stopped")
-    return Row(name: name, messages: messages, bytes: messages * size, elapsed: stopwatch.elapsed,
-               allocationsPerMessage: Double(stopwatch.allocations) / Double(max(1, messages)), baseline: baseline)
+    return Row(name: name, messages: messages, bytes: messages * size, elapsed: stopwatch.elapsed, cpu: stopwatch.cpu,
+               allocations: stopwatch.allocations, baseline: baseline)
 }
 
 extension RawLibrdkafka {

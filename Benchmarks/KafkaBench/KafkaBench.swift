@@ -11,14 +11,41 @@ import KafkaEmbedded
 //   --per-partition M    messages per partition for the consume rows (default 40,000)
 //   --latency-calls L    sync single-message produce calls for the latency row (default 1,000)
 //   --json FILE          also write the results as JSON (default bench-results.json)
-//   --rounds R           runs of every row, interleaved; the best counts (default 5)
+//   --rounds R           runs of every row, interleaved (each round runs every row once, the order
+//                        of a section's rows reversed every other round); medians are reported (default 5)
 //   --only TEXT          run only the rows whose name contains TEXT (and their raw C baselines)
+//   --no-alloc-count     no allocation counts: never reads the AllocationCounter, and drains the main
+//                        queue with a run loop, not dispatch_main (whose sigsuspend on a read-only mask
+//                        kills valgrind 3.19), so the bench runs under `valgrind --tool=callgrind`
+// Every row reports msgs/s and the process CPU time (user + system of all threads: librdkafka's and
+// the embedded cluster's too, from getrusage(RUSAGE_SELF)) per message, over the same section.
 @main
 enum KafkaBench {
-    static func main() async throws {
+    /// Flags that take no value.
+    static let switches: Set<String> = ["no-alloc-count"]
+
+    static func main() {
+        Task { @MainActor in
+            do {
+                try await run()
+                exit(0)
+            } catch {
+                FileHandle.standardError.write(Data("kafka-bench: error: \(error)\n".utf8))
+                exit(1)
+            }
+        }
+        if countsAllocations {
+            dispatchMain()
+        } else {
+            while true { _ = RunLoop.main.run(mode: .default, before: .distantFuture) }
+        }
+    }
+
+    @MainActor static func run() async throws {
         var options: [String: String] = [:]
         var arguments = CommandLine.arguments.dropFirst().makeIterator()
         while let flag = arguments.next() {
+            if flag.hasPrefix("--"), switches.contains(String(flag.dropFirst(2))) { continue }
             guard flag.hasPrefix("--"), let value = arguments.next() else {
                 FileHandle.standardError.write(Data("kafka-bench: expected --flag value pairs, got \(flag)\n".utf8))
                 exit(2)
@@ -53,7 +80,6 @@ enum KafkaBench {
         let broker = try await Broker.dial(cluster.addresses)
         let producer = try broker.producer()
         var rows: [Row] = []
-        var order: [String: Int] = [:]
         // Warm up: every topic's metadata and leader connection exist before anything is timed.
         for topic in ["swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-swift"] {
             try await producer.produce(topic, partition: 0, messages: [Message(value: value)])
@@ -77,108 +103,147 @@ enum KafkaBench {
         let rawConsumeCopying = "consume: raw C batch consume, each payload copied"
         let rawGroup = "consume: raw C rd_kafka_consumer_poll loop (group)"
         let swiftGroup = "consume: Swift GroupConsumer consume() (group)"
-        var rawLatencies: [Duration] = []
-        var swiftLatencies: [Duration] = []
-        // The machine is noisy: every row runs `rounds` times, interleaved, and the best run counts.
+        // Per round: (raw p50, raw p99, Swift p50, Swift p99) in µs.
+        var latencyRounds: [(Double, Double, Double, Double)] = []
+        // The machine is noisy: every row runs `rounds` times, interleaved (one run of every row per
+        // round), and the medians of the per-round values are reported. Within the produce and consume
+        // sections the order of the runs is reversed every other round, so no row always goes first.
         for round in 1...rounds {
             note("round \(round) of \(rounds)")
+            let firstOfRound = rows.count
+            defer { for index in firstOfRound..<rows.count { rows[index].round = round } }
             // Produce
-            note("producing \(count) messages of \(size) bytes, raw C then Swift ...")
-            rows.record(measure(rawProduce, only: nil, messages: count, bytes: count * size) {
-                precondition(RawLibrdkafka.produceBatched(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
-            })
-            rows.record(measure("produce: raw C produce per message, then wait", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
-                precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
-            })
-            var all = (0..<count).map { _ in Message(value: value) }
-            rows.record(try measure("produce: Swift, one sync call of all", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
-                try producer.produce("swift-sync", partition: 0, messages: &all)
-            })
-            all = (0..<count).map { _ in Message(value: value) }
-            rows.record(try await measureAsync("produce: Swift, async call of all", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
-                try await producer.produce("swift-async", partition: 0, messages: &all)
-            })
-            all = []
+            var produceRuns: [() async throws -> Void] = [
+                {
+                    rows.record(measure(rawProduce, only: nil, messages: count, bytes: count * size) {
+                        precondition(RawLibrdkafka.produceBatched(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
+                    })
+                },
+                {
+                    rows.record(measure("produce: raw C produce per message, then wait", only: only, messages: count, bytes: count * size, baseline: rawProduce) {
+                        precondition(RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: count, value: value) == count)
+                    })
+                },
+                {
+                    let name = "produce: Swift, one sync call of all"
+                    guard selected(name) else { return }
+                    var all = (0..<count).map { _ in Message(value: value) }
+                    rows.record(try measure(name, only: only, messages: count, bytes: count * size, baseline: rawProduce) {
+                        try producer.produce("swift-sync", partition: 0, messages: &all)
+                    })
+                },
+                {
+                    let name = "produce: Swift, async call of all"
+                    guard selected(name) else { return }
+                    var all = (0..<count).map { _ in Message(value: value) }
+                    rows.record(try await measureAsync(name, only: only, messages: count, bytes: count * size, baseline: rawProduce) {
+                        try await producer.produce("swift-async", partition: 0, messages: &all)
+                    })
+                },
+            ]
             for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
                 // A blocking call waits for its acknowledgements, so these rows compare with raw C doing
                 // the same: enqueue a batch, wait for its reports (batches of 1 are the latency rows below).
                 let rawSync = "produce: raw C sync batches of \(batchSize) (produce_batch, wait for reports)"
                 if batchSize > 1 {
-                    rows.record(measure(rawSync, only: nil, messages: total, bytes: total * size) {
-                        precondition(RawLibrdkafka.produceInSyncBatches(bootstrap: bootstrap, topic: "raw-produce", count: total, batchSize: batchSize, value: value) == total)
+                    produceRuns.append {
+                        rows.record(measure(rawSync, only: nil, messages: total, bytes: total * size) {
+                            precondition(RawLibrdkafka.produceInSyncBatches(bootstrap: bootstrap, topic: "raw-produce", count: total, batchSize: batchSize, value: value) == total)
+                        })
+                    }
+                }
+                produceRuns.append {
+                    var chunk = (0..<batchSize).map { _ in Message(value: value) }
+                    rows.record(try measure(
+                        "produce: Swift, sync batches of \(batchSize)", only: only, messages: total, bytes: total * size,
+                        baseline: batchSize > 1 ? rawSync : rawProduce
+                    ) {
+                        for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
                     })
                 }
-                var chunk = (0..<batchSize).map { _ in Message(value: value) }
-                rows.record(try measure(
-                    "produce: Swift, sync batches of \(batchSize)", only: only, messages: total, bytes: total * size,
-                    baseline: batchSize > 1 ? rawSync : rawProduce
-                ) {
-                    for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
-                })
             }
+            note("producing \(count) messages of \(size) bytes, raw C and Swift\(round % 2 == 0 ? " (reversed order)" : "") ...")
+            for run in round % 2 == 1 ? produceRuns : produceRuns.reversed() { try await run() }
 
-            rows.record(measure(rawConsume, only: nil, messages: consumeTotal, bytes: consumeTotal * size) {
-                let (read, _) = RawLibrdkafka.consumeAll(bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition)
-                precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
-            })
-            rows.record(measure(rawConsumeCopying, only: nil, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-                let (read, _) = RawLibrdkafka.consumeAll(
-                    bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition, copiesPayloads: true
-                )
-                precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
-            })
-            rows.record(try measure("consume: Swift consume() loop", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-                var read = 0
-                for partition in 0..<partitions {
-                    let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
-                    for _ in 0..<perPartition {
-                        read += try consumer.consume().value?.count == size ? 1 : 0
-                    }
-                    consumer.close()
-                }
-                precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
-            })
-            rows.record(try measure("consume: Swift consume() loop, readsHeaders false", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-                var read = 0
-                for partition in 0..<partitions {
-                    var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
-                    conf.readsHeaders = false
-                    let consumer = try broker.consumer(conf)
-                    for _ in 0..<perPartition {
-                        read += try consumer.consume().value?.count == size ? 1 : 0
-                    }
-                    consumer.close()
-                }
-                precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
-            })
-            rows.record(try await measureAsync("consume: Swift for try await", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
-                var read = 0
-                for partition in 0..<partitions {
-                    let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
-                    var taken = 0
-                    for try await message in consumer {
-                        read += message.value?.count == size ? 1 : 0
-                        taken += 1
-                        if taken == perPartition { break }
-                    }
-                    consumer.close()
-                }
-                precondition(read == consumeTotal, "for try await read \(read) of \(consumeTotal)")
-            })
+            // Consume
             let mxPartitions = min(4, partitions)
-            rows.record(try measure("consume: Swift Mx over \(mxPartitions) partitions", only: only, messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
-                var consumers: [BrokerConsumer] = []
-                for partition in 0..<mxPartitions {
-                    var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
-                    conf.retryLimit = 10
-                    consumers.append(try broker.consumer(conf))
-                }
-                let mx = Mx.merge(consumers)
-                var read = 0
-                while read < mxPartitions * perPartition { read += try mx.consume().value?.count == size ? 1 : 0 }
-                mx.close()
-                consumers.forEach { $0.close() }
-            })
+            let consumeRuns: [() async throws -> Void] = [
+                {
+                    rows.record(measure(rawConsume, only: nil, messages: consumeTotal, bytes: consumeTotal * size) {
+                        let (read, _) = RawLibrdkafka.consumeAll(bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition)
+                        precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
+                    })
+                },
+                {
+                    rows.record(measure(rawConsumeCopying, only: nil, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                        let (read, _) = RawLibrdkafka.consumeAll(
+                            bootstrap: bootstrap, topic: "consume", partitions: (0..<partitions).map(Int32.init), perPartition: perPartition, copiesPayloads: true
+                        )
+                        precondition(read == consumeTotal, "raw consume read \(read) of \(consumeTotal)")
+                    })
+                },
+                {
+                    rows.record(try measure("consume: Swift consume() loop", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                        var read = 0
+                        for partition in 0..<partitions {
+                            let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                            for _ in 0..<perPartition {
+                                read += try consumer.consume().value?.count == size ? 1 : 0
+                            }
+                            consumer.close()
+                        }
+                        precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
+                    })
+                },
+                {
+                    rows.record(try measure("consume: Swift consume() loop, readsHeaders false", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                        var read = 0
+                        for partition in 0..<partitions {
+                            var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                            conf.readsHeaders = false
+                            let consumer = try broker.consumer(conf)
+                            for _ in 0..<perPartition {
+                                read += try consumer.consume().value?.count == size ? 1 : 0
+                            }
+                            consumer.close()
+                        }
+                        precondition(read == consumeTotal, "consume() read \(read) of \(consumeTotal)")
+                    })
+                },
+                {
+                    rows.record(try await measureAsync("consume: Swift for try await", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                        var read = 0
+                        for partition in 0..<partitions {
+                            let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                            var taken = 0
+                            for try await message in consumer {
+                                read += message.value?.count == size ? 1 : 0
+                                taken += 1
+                                if taken == perPartition { break }
+                            }
+                            consumer.close()
+                        }
+                        precondition(read == consumeTotal, "for try await read \(read) of \(consumeTotal)")
+                    })
+                },
+                {
+                    rows.record(try measure("consume: Swift Mx over \(mxPartitions) partitions", only: only, messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
+                        var consumers: [BrokerConsumer] = []
+                        for partition in 0..<mxPartitions {
+                            var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                            conf.retryLimit = 10
+                            consumers.append(try broker.consumer(conf))
+                        }
+                        let mx = Mx.merge(consumers)
+                        var read = 0
+                        while read < mxPartitions * perPartition { read += try mx.consume().value?.count == size ? 1 : 0 }
+                        mx.close()
+                        consumers.forEach { $0.close() }
+                    })
+                },
+            ]
+            note("consuming \(consumeTotal) messages, raw C and Swift\(round % 2 == 0 ? " (reversed order)" : "") ...")
+            for run in round % 2 == 1 ? consumeRuns : consumeRuns.reversed() { try await run() }
 
             // Group members: each run joins a new group (an earlier run's commits would start it at
             // the end), reads the consume topic to its end, and leaves. The mock coordinator keeps a
@@ -214,56 +279,71 @@ enum KafkaBench {
             note("measuring \(latencyCalls) single-message sync produce round trips ...")
             let roundRaw = RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value)
             let roundSwift = try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
-            if rawLatencies.isEmpty || percentile(roundRaw, 0.5) < percentile(rawLatencies, 0.5) { rawLatencies = roundRaw }
-            if swiftLatencies.isEmpty || percentile(roundSwift, 0.5) < percentile(swiftLatencies, 0.5) { swiftLatencies = roundSwift }
+            latencyRounds.append((
+                microseconds(percentile(roundRaw, 0.5)), microseconds(percentile(roundRaw, 0.99)),
+                microseconds(percentile(roundSwift, 0.5)), microseconds(percentile(roundSwift, 0.99))
+            ))
         }
-        for (index, row) in rows.enumerated() where order[row.name] == nil { order[row.name] = index }
-        rows = Dictionary(grouping: rows, by: \.name).values
-            .compactMap { runs in runs.max { $0.rate < $1.rate } }
-            .sorted { (order[$0.name] ?? 0) < (order[$1.name] ?? 0) }
+        let summaries = Summary.of(rows)
         broker.close()
         cluster.close()
 
         // Report
-        let raw = Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  embedded 1-broker cluster  best of \(rounds) rounds")
+        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  embedded 1-broker cluster  median of \(rounds) interleaved rounds")
+        print("CPU = process user + system time (all threads: client, librdkafka, embedded cluster) over the timed section")
         print("")
-        print("| run | messages | msgs/s | MB/s | allocs/msg | Swift / raw C |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for row in rows {
-            let ratio = row.baseline.flatMap { raw[$0] }.map { String(format: "%.2f", row.rate / $0.rate) } ?? "1.00 (baseline)"
-            print(String(format: "| %@ | %d | %.0f | %.1f | %.2f | %@ |", row.name, row.messages, row.rate, row.megabytesPerSecond, row.allocationsPerMessage, ratio))
+        print("| run | messages | msgs/s | MB/s | CPU ns/msg | allocs/msg | msgs/s Swift / raw C | CPU/msg Swift / raw C |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for row in summaries {
+            let allocations = row.allocationsPerMessage.map { String(format: "%.2f", $0) } ?? "-"
+            let isBaseline = row.baseline == nil
+            let rateRatio = row.rateRatio.map { String(format: "%.2f", $0) } ?? (isBaseline ? "1.00 (baseline)" : "-")
+            let cpuRatio = row.cpuRatio.map { String(format: "%.2f", $0) } ?? (isBaseline ? "1.00 (baseline)" : "-")
+            print(String(
+                format: "| %@ | %d | %.0f | %.1f | %.0f | %@ | %@ | %@ |", row.name, row.messages, row.rate, row.megabytesPerSecond,
+                row.cpuNanosecondsPerMessage, allocations, rateRatio, cpuRatio
+            ))
         }
-        let rawP50 = microseconds(percentile(rawLatencies, 0.5))
-        let rawP99 = microseconds(percentile(rawLatencies, 0.99))
-        let swiftP50 = microseconds(percentile(swiftLatencies, 0.5))
-        let swiftP99 = microseconds(percentile(swiftLatencies, 0.99))
-        if !rawLatencies.isEmpty {
+        let rawP50 = median(latencyRounds.map(\.0)) ?? 0
+        let rawP99 = median(latencyRounds.map(\.1)) ?? 0
+        let swiftP50 = median(latencyRounds.map(\.2)) ?? 0
+        let swiftP99 = median(latencyRounds.map(\.3)) ?? 0
+        let p50Ratio = median(latencyRounds.map { $0.2 / $0.0 }) ?? 0
+        let p99Ratio = median(latencyRounds.map { $0.3 / $0.1 }) ?? 0
+        if !latencyRounds.isEmpty {
             print("")
-            print("| latency of one sync produce (\(latencyCalls) calls) | p50 µs | p99 µs |")
+            print("| latency of one sync produce (\(latencyCalls) calls, median of \(latencyRounds.count) rounds) | p50 µs | p99 µs |")
             print("|---|---:|---:|")
             print(String(format: "| raw C produce + wait for report | %.0f | %.0f |", rawP50, rawP99))
             print(String(format: "| Swift produce | %.0f | %.0f |", swiftP50, swiftP99))
-            print(String(format: "| Swift / raw C | %.2f | %.2f |", swiftP50 / rawP50, swiftP99 / rawP99))
+            print(String(format: "| Swift / raw C | %.2f | %.2f |", p50Ratio, p99Ratio))
         }
         print("")
         print(String(format: "peak RSS %.0f MiB", peakRSSMegabytes()))
 
+        // A baseline's ratios are 1; a row whose baseline ran in none of its rounds has none (null).
+        func ratioField(_ ratio: Double?, isBaseline: Bool) -> Any {
+            if let ratio { return ratio }
+            return isBaseline ? 1.0 : NSNull()
+        }
         let json: [String: Any] = [
             "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "librdkafka": Librdkafka.version, "valueSize": size,
-            "rows": rows.map { row in
-                ["name": row.name, "messages": row.messages, "msgsPerSecond": row.rate, "mbPerSecond": row.megabytesPerSecond,
-                 "allocationsPerMessage": row.allocationsPerMessage,
-                 "ratio": row.baseline.flatMap { raw[$0] }.map { row.rate / $0.rate } ?? 1.0] as [String: Any]
+            "rounds": rounds, "statistic": "median", "allocationsCounted": countsAllocations,
+            "rows": summaries.map { row in
+                ["name": row.name, "messages": row.messages, "runs": row.runs, "msgsPerSecond": row.rate, "mbPerSecond": row.megabytesPerSecond,
+                 "cpuNsPerMessage": row.cpuNanosecondsPerMessage,
+                 "allocationsPerMessage": row.allocationsPerMessage.map { NSNumber(value: $0) } ?? NSNull(),
+                 "baseline": row.baseline.map { NSString(string: $0) } ?? NSNull(),
+                 "ratio": ratioField(row.rateRatio, isBaseline: row.baseline == nil),
+                 "cpuRatio": ratioField(row.cpuRatio, isBaseline: row.baseline == nil)] as [String: Any]
             },
-            "latency": ["rawP50us": rawP50, "rawP99us": rawP99, "swiftP50us": swiftP50, "swiftP99us": swiftP99],
+            "latency": ["rawP50us": rawP50, "rawP99us": rawP99, "swiftP50us": swiftP50, "swiftP99us": swiftP99, "p50Ratio": p50Ratio, "p99Ratio": p99Ratio],
             "peakRSSMiB": peakRSSMegabytes(),
         ]
         if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {
             try data.write(to: URL(fileURLWithPath: jsonPath))
             print(String(decoding: data, as: UTF8.self))
         }
-
     }
 }
