@@ -52,7 +52,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     }
 
     deinit {
-        partitionQueue.close()
+        close()
     }
 
     /// Returns the next message of the partition.
@@ -171,6 +171,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     /// blocked and later calls throw ``KafkaError/closed``. Idempotent.
     public func close() {
         partitionQueue.close()
+        broker.retireIfUnused(partitionQueue.handle)
     }
 
     /// The next buffered message, or nil when the buffer is empty or another call holds it.

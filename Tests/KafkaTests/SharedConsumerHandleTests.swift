@@ -108,9 +108,14 @@ struct SharedConsumerHandleTests {
             var fast = ConsumerConf(topic: "split", partition: 0)
             fast.requestTimeout = .milliseconds(10)
             let slow = ConsumerConf(topic: "split", partition: 1)
-            _ = try broker.consumer(fast)
-            _ = try broker.consumer(slow)
+            let first = try broker.consumer(fast)
+            let second = try broker.consumer(slow)
             #expect(broker.consumerHandleCount == 2)
+            // A handle is retired with the last consumer reading through it.
+            first.close()
+            #expect(broker.consumerHandleCount == 1)
+            second.close()
+            #expect(broker.consumerHandleCount == 0)
         }
     }
 }
