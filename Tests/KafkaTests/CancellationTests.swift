@@ -13,14 +13,12 @@ struct CancellationTests {
         let broker = try await Broker.dial(cluster.addresses)
         defer { broker.close() }
         let consumer = try await broker.consumer(ConsumerConf(topic: "quiet", partition: 0))
-        let waiting = Task { try await consumer.consume() }
+        let waiting = OffPoolTask { try await consumer.consume() }
         try await Task.sleep(for: .milliseconds(300))
-        let cancelled = ContinuousClock.now
-        waiting.cancel()
-        await #expect(throws: CancellationError.self) { try await waiting.value }
-        // Alone well under 1 ms (the consume would otherwise wait for ever); the bound leaves room
-        // for a cooperative pool of two threads that suites running in parallel keep busy.
-        #expect(ContinuousClock.now - cancelled < .seconds(8))
+        let cancelled = waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.task.value }
+        // Measured where the call ended, on its own thread (the consume would otherwise wait for ever).
+        #expect(try #require(waiting.endedAfter(cancelled)) < .milliseconds(100))
         try await broker.producer().produce("quiet", partition: 0, messages: [Message(value: "after")])
         #expect(try await consumer.consume().value == Array("after".utf8))
     }
@@ -68,14 +66,13 @@ struct CancellationTests {
         var conf = BrokerConf()
         conf.dialRetryLimit = 100
         conf.dialRetryWait = .milliseconds(200)
-        let dial = Task { try await Broker.dial(["127.0.0.1:1"], conf: conf) }
+        let dialConf = conf
+        let dial = OffPoolTask { try await Broker.dial(["127.0.0.1:1"], conf: dialConf) }
         try await Task.sleep(for: .milliseconds(300))
-        let cancelled = ContinuousClock.now
-        dial.cancel()
-        await #expect(throws: CancellationError.self) { try await dial.value }
-        // Alone well under 1 ms; the dial itself would go on for 100 attempts (over 20 s). The bound
-        // leaves room for a cooperative pool shared with the suites running in parallel.
-        #expect(ContinuousClock.now - cancelled < .seconds(8))
+        let cancelled = dial.cancel()
+        await #expect(throws: CancellationError.self) { try await dial.task.value }
+        // Measured where the call ended, on its own thread; the dial would go on for 100 attempts.
+        #expect(try #require(dial.endedAfter(cancelled)) < .milliseconds(100))
     }
 
     @Test("close() returns within a second while a watermark query waits on an unanswering broker; the query throws closed")
