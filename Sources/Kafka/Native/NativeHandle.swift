@@ -32,6 +32,10 @@ final class NativeHandle: @unchecked Sendable {
     private var detachedUsers = 0
     /// Set when closing found detached calls: the last of them destroys the handle.
     private var destroyDeferred = false
+    /// Set once the handle is destroyed, or its destruction left to a detached call.
+    private var settled = false
+    /// The thread destroying the handle, so that a close from inside its hooks does not wait for itself.
+    private var destroyingThread: pthread_t?
     /// Work to run when closing begins, by registration number (in registration order).
     private var closeHooks: [Int: () -> Void] = [:]
     private var nextCloseHook = 0
@@ -229,7 +233,16 @@ final class NativeHandle: @unchecked Sendable {
             defer { closeHooks.removeAll() }
             return closeHooks.sorted { $0.key < $1.key }.map(\.value)
         }
-        guard let hooks else { return }
+        guard let hooks else {
+            // Another thread is closing: wait until it has finished (so that a broker's close
+            // returns with every handle gone), unless this thread is that one, inside a hook.
+            lock.withLock {
+                if let destroyingThread, pthread_equal(destroyingThread, pthread_self()) != 0 { return }
+                lock.wait { settled }
+            }
+            return
+        }
+        lock.withLock { destroyingThread = pthread_self() }
         for hook in hooks { hook() }
         queueSpace.signal()
         abandonDeliveries()
@@ -237,6 +250,10 @@ final class NativeHandle: @unchecked Sendable {
             lock.wait { users == 0 }
             // A detached call still inside librdkafka destroys the handle when it returns.
             destroyDeferred = detachedUsers > 0
+            if destroyDeferred {
+                settled = true
+                lock.broadcast()
+            }
             return !destroyDeferred
         }
         if destroyNow { destroy() }
@@ -245,6 +262,7 @@ final class NativeHandle: @unchecked Sendable {
     /// Frees everything once no call uses the handle: the poll thread, the consumers'
     /// queues (destroy hooks), topic handles, the handle itself, then the context.
     private func destroy() {
+        lock.withLock { destroyingThread = pthread_self() }
         // Batches registered by callers that were inside the handle when closing began.
         abandonDeliveries()
         pollThread?.stop(rk: rk)
@@ -268,6 +286,10 @@ final class NativeHandle: @unchecked Sendable {
         }
         for batch in leftover { Unmanaged.passUnretained(batch).release() }
         Unmanaged.passUnretained(context).release()
+        lock.withLock {
+            settled = true
+            lock.broadcast()
+        }
     }
 
     private func abandonDeliveries() {
