@@ -345,10 +345,7 @@ public final class Broker: Client {
     /// Returns how many are still outstanding when it gives up (0: all settled).
     @discardableResult
     public func flush(timeout: Duration) -> Int {
-        let handles: [NativeHandle] = state.withLock { state in
-            var seen = Set<ObjectIdentifier>()
-            return state.producerHandles.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
-        }
+        let handles = state.withLock { Self.distinct(Array($0.producerHandles.values)) }
         let deadline = ContinuousClock.now + timeout
         var outstanding = 0
         for handle in handles where !handle.isClosed {
@@ -373,11 +370,15 @@ public final class Broker: Client {
     /// How many librdkafka handles of this broker and its children are still open (0 after ``close()`` returns).
     var openHandleCount: Int {
         state.withLock { state in
-            (state.childHandles + state.consumerHandles.values.flatMap { $0 } + Array(state.producerHandles.values) + [primary])
-                .reduce(into: Set<ObjectIdentifier>()) {
-                if !$1.isClosed { $0.insert(ObjectIdentifier($1)) }
-            }.count
+            Self.distinct(state.childHandles + state.consumerHandles.values.flatMap { $0 } + Array(state.producerHandles.values) + [primary])
+                .filter { !$0.isClosed }.count
         }
+    }
+
+    /// `handles` without repeats (producers with default settings share the primary handle).
+    private static func distinct(_ handles: [NativeHandle]) -> [NativeHandle] {
+        var seen = Set<ObjectIdentifier>()
+        return handles.filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// The latest statistics JSON librdkafka emitted for the broker's main
@@ -390,10 +391,8 @@ public final class Broker: Client {
     /// The latest statistics JSON of every librdkafka handle of the broker (its own, its
     /// producers' and its partition consumers'), for handles that emitted one.
     public func allStatistics() -> [String] {
-        let handles: [NativeHandle] = state.withLock { state in
-            var seen = Set<ObjectIdentifier>()
-            let all = [primary] + Array(state.producerHandles.values) + state.consumerHandles.values.flatMap { $0 } + state.childHandles
-            return all.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        let handles = state.withLock { state in
+            Self.distinct([primary] + Array(state.producerHandles.values) + state.consumerHandles.values.flatMap { $0 } + state.childHandles)
         }
         return handles.compactMap { $0.context.statistics.withLock { $0 } }
     }

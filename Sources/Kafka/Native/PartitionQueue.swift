@@ -115,6 +115,22 @@ final class PartitionQueue: @unchecked Sendable {
         handle.release(topic, partition)
     }
 
+    /// Runs `body` with the live handle as one of this queue's users, whom ``close()`` waits for
+    /// before the queue is freed. Throws ``KafkaError/closed`` once this queue or its handle closed.
+    private func using<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
+        try gate.withLock {
+            guard !closed else { throw KafkaError.closed }
+            users += 1
+        }
+        defer {
+            gate.withLock {
+                users -= 1
+                if users == 0 { gate.broadcast() }
+            }
+        }
+        return try handle.withHandle(body)
+    }
+
     /// What one fetch brought.
     enum FetchOutcome {
         /// At least one message was appended to the buffer; `deferred` is an error that came with them.
@@ -129,17 +145,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// - Parameter startOffset: named in the error for a start outside the log.
     /// - Throws: ``KafkaError/closed`` once this queue or its handle closed.
     func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool, startOffset: Int64) throws -> FetchOutcome {
-        try gate.withLock {
-            guard !closed else { throw KafkaError.closed }
-            users += 1
-        }
-        defer {
-            gate.withLock {
-                users -= 1
-                if users == 0 { gate.broadcast() }
-            }
-        }
-        return try handle.withHandle { rk in
+        try using { rk in
             let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
             if handle.isClosed || gate.withLock({ closed }) {
                 for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
@@ -177,17 +183,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// Waits up to `timeout` for messages and runs `body` over views of them, then frees them:
     /// no copy and no allocation per message.
     func fetchBorrowed<R>(timeout: Duration, startOffset: Int64, _ body: (BorrowedBatch) throws -> R) throws -> BorrowedOutcome<R> {
-        try gate.withLock {
-            guard !closed else { throw KafkaError.closed }
-            users += 1
-        }
-        defer {
-            gate.withLock {
-                users -= 1
-                if users == 0 { gate.broadcast() }
-            }
-        }
-        return try handle.withHandle { _ in
+        try using { _ in
             let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
             defer { for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) } }
             if handle.isClosed || gate.withLock({ closed }) { throw KafkaError.closed }
