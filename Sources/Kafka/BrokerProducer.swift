@@ -88,7 +88,19 @@ public final class BrokerProducer: Producer {
                 throw error
             }
             do {
-                while case .needsRoom(let seen) = enqueuing.step(messages) { try await handle.queueSpace.wait(after: seen) }
+                if case .needsRoom(let seen) = enqueuing.step(messages) {
+                    // Waiting for room while holding the partition's turn: resume on the library's own
+                    // thread, not the cooperative pool, so that a busy pool cannot hold up every other
+                    // call to this partition queued behind the turn.
+                    try await withTaskExecutorPreference(MxExecutor.shared) {
+                        var seen = seen
+                        while true {
+                            try await handle.queueSpace.wait(after: seen)
+                            guard case .needsRoom(let next) = enqueuing.step(messages) else { return }
+                            seen = next
+                        }
+                    }
+                }
             } catch {
                 // Cancelled while waiting for room: the messages not yet handed over are never sent.
                 _ = enqueuing.refuseAll()
