@@ -8,6 +8,9 @@ import KafkaEmbedded
 /// runs under valgrind (`valgrind --tool=callgrind`).
 let countsAllocations = !CommandLine.arguments.contains("--no-alloc-count")
 
+/// True with `--no-raw`: the raw C rows are skipped, so that a profiler sees only the Swift rows.
+let skipsRawRows = CommandLine.arguments.contains("--no-raw")
+
 /// Allocations of the whole process so far; zero when allocations are not counted.
 @inline(__always) func allocationsSoFar() -> UInt64 {
     countsAllocations ? allocation_counter_total() : 0
@@ -60,6 +63,7 @@ struct Row {
 /// when `only` is set and not part of `name`. The CPU time is read right outside the clock's start and stop.
 func measure(_ name: String, only: String?, messages: Int, bytes: Int, baseline: String? = nil, _ body: () throws -> Void) rethrows -> Row? {
     if let only, !name.contains(only) { return nil }
+    if skipsRawRows, name.contains("raw C") { return nil }
     let allocationsBefore = allocationsSoFar()
     let cpuBefore = processCPUTime()
     let start = ContinuousClock.now
@@ -75,6 +79,7 @@ func measureAsync(
     _ body: () async throws -> Void
 ) async rethrows -> Row? {
     if let only, !name.contains(only) { return nil }
+    if skipsRawRows, name.contains("raw C") { return nil }
     let allocationsBefore = allocationsSoFar()
     let cpuBefore = processCPUTime()
     let start = ContinuousClock.now

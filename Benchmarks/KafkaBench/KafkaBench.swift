@@ -14,6 +14,7 @@ import KafkaEmbedded
 //   --rounds R           runs of every row, interleaved (each round runs every row once, the order
 //                        of a section's rows reversed every other round); medians are reported (default 5)
 //   --only TEXT          run only the rows whose name contains TEXT (and their raw C baselines)
+//   --no-raw             skips the raw C rows (to profile the Swift rows alone); ratios then read "-"
 //   --no-alloc-count     no allocation counts: never reads the AllocationCounter, and drains the main
 //                        queue with a run loop, not dispatch_main (whose sigsuspend on a read-only mask
 //                        kills valgrind 3.19), so the bench runs under `valgrind --tool=callgrind`
@@ -22,7 +23,7 @@ import KafkaEmbedded
 @main
 enum KafkaBench {
     /// Flags that take no value.
-    static let switches: Set<String> = ["no-alloc-count"]
+    static let switches: Set<String> = ["no-alloc-count", "no-raw"]
 
     static func main() {
         Task { @MainActor in

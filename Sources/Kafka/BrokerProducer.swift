@@ -141,21 +141,32 @@ public final class BrokerProducer: Producer {
         guard !messages.isEmpty else {
             throw KafkaError.invalidArgument("no messages to produce to \(topic)/\(partition)")
         }
-        for (index, message) in messages.enumerated() {
-            for header in message.headers where header.key.utf8.contains(0) {
-                throw KafkaError.invalidArgument(
-                    "message \(index) has a header name containing a NUL byte, which Kafka clients read as its end; nothing was sent"
-                )
+        // Borrowed through the buffer: a `for message in messages` loop copies every message (a
+        // retain and a release of each of its fields), measured at a tenth of a large call's CPU.
+        let maxMessageBytes = handle.maxMessageBytes
+        let problem: KafkaError? = messages.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                var size = (buffer[index].key?.count ?? 0) + (buffer[index].value?.count ?? 0)
+                if !buffer[index].headers.isEmpty {
+                    for header in buffer[index].headers {
+                        if header.key.utf8.contains(0) {
+                            return KafkaError.invalidArgument(
+                                "message \(index) has a header name containing a NUL byte, which Kafka clients read as its end; nothing was sent"
+                            )
+                        }
+                        size += header.key.utf8.count + (header.value?.count ?? 0)
+                    }
+                }
+                if size > maxMessageBytes {
+                    return KafkaError.broker(
+                        .messageSizeTooLarge,
+                        message: "message \(index) is \(size) bytes; the producer's message.max.bytes is \(maxMessageBytes); nothing was sent"
+                    )
+                }
             }
-            let size = (message.key?.count ?? 0) + (message.value?.count ?? 0)
-                + message.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
-            if size > handle.maxMessageBytes {
-                throw KafkaError.broker(
-                    .messageSizeTooLarge,
-                    message: "message \(index) is \(size) bytes; the producer's message.max.bytes is \(handle.maxMessageBytes); nothing was sent"
-                )
-            }
+            return nil
         }
+        if let problem { throw problem }
         try broker.requirePartition(topic, partition)
     }
 }

@@ -43,10 +43,13 @@ struct ProduceOutcome {
     /// Sets topic, partition and offset on every message once all are delivered, `last` being
     /// the final attempt's batch; returns the first message's offset.
     func stamp(_ messages: inout [Message], _ topic: String, _ partition: Int32, _ last: DeliveryBatch) -> Int64 {
-        for index in messages.indices {
-            messages[index].topic = topic
-            messages[index].partition = partition
-            messages[index].offset = offsets?[index] ?? offset(last, slot: index)
+        // Through the buffer: one uniqueness check for the call, not three per message.
+        messages.withUnsafeMutableBufferPointer { buffer in
+            for index in buffer.indices {
+                buffer[index].topic = topic
+                buffer[index].partition = partition
+                buffer[index].offset = offsets?[index] ?? offset(last, slot: index)
+            }
         }
         return messages[0].offset
     }

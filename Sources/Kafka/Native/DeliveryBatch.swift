@@ -139,18 +139,3 @@ final class DeliveryBatch: @unchecked Sendable {
         }
     }
 }
-
-/// librdkafka's delivery report callback, run by the producer handle's poll thread.
-let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    rk, message, _ in
-    guard let message, let opaque = message.pointee._private else { return }
-    let slot = opaque.assumingMemoryBound(to: DeliverySlot.self)
-    slot.pointee.error = message.pointee.err.rawValue
-    // librdkafka reports a logical offset (-1001, unknown) for a message it delivered without
-    // learning where, e.g. an idempotent retry that found later messages stored; callers see -1.
-    slot.pointee.offset = max(-1, message.pointee.offset)
-    let batch = slot.pointee.batch
-    if batch.takeUnretainedValue().arrived(1) {
-        DeliveryBatch.retire(batch, context: HandleContext.from(rk))
-    }
-}

@@ -74,31 +74,48 @@ let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, U
     }
 }
 
-/// librdkafka's error callback, served by `rd_kafka_poll`.
+/// librdkafka's error callback, served by `rd_kafka_poll` and `rd_kafka_consumer_poll` (a polled
+/// handle's main queue takes errors as events, see ``MainQueueEvents``).
 let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
     rk, code, reason, _ in
-    guard let context = HandleContext.from(rk) else { return }
-    let text = reason.map { String(cString: $0) } ?? ""
-    context.record(text)
-    if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue {
-        context.allBrokersDown.store(1, ordering: .relaxed)
-    }
-    context.logger.error(text, [("code", "\(code)"), ("handle", context.name)])
+    HandleContext.from(rk)?.reportError(code: code, text: reason.map { String(cString: $0) } ?? "")
 }
 
 /// librdkafka's statistics callback: keeps the latest JSON. Returns 0 so librdkafka frees the buffer.
 let statisticsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
     rk, json, length, _ in
     guard let context = HandleContext.from(rk), let json else { return 0 }
-    let text = String(decoding: UnsafeRawBufferPointer(start: json, count: length), as: UTF8.self)
-    context.statistics.withLock { $0 = text }
+    context.keepStatistics(String(decoding: UnsafeRawBufferPointer(start: json, count: length), as: UTF8.self))
     return 0
+}
+
+extension HandleContext {
+    /// Records and logs an error librdkafka reported (`code` is its error code).
+    func reportError(code: Int32, text: String) {
+        record(text)
+        if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue {
+            allBrokersDown.store(1, ordering: .relaxed)
+        }
+        logger.error(text, [("code", "\(code)"), ("handle", name)])
+    }
+
+    /// Keeps `json` as the latest statistics.
+    func keepStatistics(_ json: String) {
+        statistics.withLock { $0 = json }
+    }
 }
 
 /// librdkafka's OAUTHBEARER refresh callback, served by the handle's poll: asks the
 /// configured provider for a token and hands it to librdkafka (or reports the failure).
 let tokenRefreshCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = { rk, _, _ in
-    guard let rk, let provider = HandleContext.from(rk)?.tokenProvider else { return }
+    guard let rk else { return }
+    refreshToken(rk)
+}
+
+/// Asks the configured token provider of `rk` for an OAUTHBEARER token and hands it to
+/// librdkafka, or reports the failure.
+func refreshToken(_ rk: OpaquePointer) {
+    guard let provider = HandleContext.from(rk)?.tokenProvider else { return }
     do {
         let token = try provider()
         var errorText = [CChar](repeating: 0, count: 512)

@@ -44,6 +44,9 @@ final class NativeHandle: @unchecked Sendable {
     /// partition once per handle, so a second reader of one gets another handle.
     private var readPartitions: Set<TopicPartitionKey> = []
     private var pollThread: PollThread?
+    /// The main queue of a polled handle, served by its ``PollThread`` (and by produce calls that
+    /// need room, through ``serveMainQueue()``); destroyed after the poll thread stopped.
+    private var mainQueue: OpaquePointer?
     /// Topic handles by name, one reference each, destroyed before the handle.
     private var topics: [String: OpaquePointer] = [:]
 
@@ -65,7 +68,8 @@ final class NativeHandle: @unchecked Sendable {
         rd_kafka_conf_set_log_cb(confPointer, logCallback)
         rd_kafka_conf_set_error_cb(confPointer, errorCallback)
         rd_kafka_conf_set_stats_cb(confPointer, statisticsCallback)
-        if kind == .producer { rd_kafka_conf_set_dr_msg_cb(confPointer, deliveryCallback) }
+        // Delivery reports as events, served in batches (see `MainQueueEvents`).
+        if kind == .producer { rd_kafka_conf_set_events(confPointer, Int32(RD_KAFKA_EVENT_DR)) }
         if kind == .groupConsumer { rd_kafka_conf_set_rebalance_cb(confPointer, rebalanceCallback) }
         if tokenProvider != nil { rd_kafka_conf_set_oauthbearer_token_refresh_cb(confPointer, tokenRefreshCallback) }
         let opaque = Unmanaged.passRetained(context)
@@ -90,7 +94,10 @@ final class NativeHandle: @unchecked Sendable {
         self.maxMessageBytes = maxBytes
         self.maxQueuedMessages = maxQueued
         HandleCounter.live.add(1, ordering: .relaxed)
-        if polled { pollThread = PollThread(rk: rk, name: name, queueSpace: queueSpace) }
+        if polled, let queue = rd_kafka_queue_get_main(rk) {
+            mainQueue = queue
+            pollThread = PollThread(rk: rk, queue: queue, name: name, queueSpace: queueSpace)
+        }
     }
 
     deinit {
@@ -131,6 +138,13 @@ final class NativeHandle: @unchecked Sendable {
             users -= 1
             if users == 0 { lock.broadcast() }
         }
+    }
+
+    /// Serves the events already in the main queue without waiting (inside ``withHandle(_:)``);
+    /// true when delivery reports were among them. False for a handle that is not polled.
+    func serveMainQueue() -> Bool {
+        guard let mainQueue else { return false }
+        return MainQueueEvents.serveAvailable(rk, mainQueue)
     }
 
     /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
@@ -266,6 +280,7 @@ final class NativeHandle: @unchecked Sendable {
         // Batches registered by callers that were inside the handle when closing began.
         abandonDeliveries()
         pollThread?.stop(rk: rk)
+        if let mainQueue { rd_kafka_queue_destroy(mainQueue) }
         let lastHooks = lock.withLock { () -> [(OpaquePointer) -> Void] in
             defer { destroyHooks.removeAll() }
             return destroyHooks.sorted { $0.key < $1.key }.map(\.value)
@@ -334,8 +349,8 @@ public enum HandleCounter {
 }
 
 /// The one thread per polled handle that serves librdkafka's main queue: errors,
-/// statistics and delivery reports (a produce call waiting for room in the queue
-/// also serves the reports already in; see `ProduceAttempt`).
+/// statistics and delivery reports, as events (a produce call waiting for room in the
+/// queue also serves the events already in; see `ProduceAttempt`).
 final class PollThread: Sendable {
     private final class Flag: Sendable {
         let running = Atomic<Bool>(true)
@@ -344,16 +359,18 @@ final class PollThread: Sendable {
     private let flag = Flag()
     private let done = DispatchSemaphore(value: 0)
 
-    init(rk: OpaquePointer, name: String, queueSpace: QueueSpace) {
+    init(rk: OpaquePointer, queue: OpaquePointer, name: String, queueSpace: QueueSpace) {
         let rkAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(rk)))
+        let queueAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(queue)))
         let thread = Thread { [flag, done] in
-            guard let rk = OpaquePointer(bitPattern: rkAddress) else { return }
+            guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
             while flag.running.load(ordering: .acquiring) {
                 // Served reports freed their messages: produce calls waiting for room may go on.
-                if rd_kafka_poll(rk, 100) > 0 { queueSpace.signal() }
+                guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
+                if MainQueueEvents.serve(rk, event) { queueSpace.signal() }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
-            rd_kafka_poll(rk, 0)
+            _ = MainQueueEvents.serveAvailable(rk, queue)
             done.signal()
         }
         thread.name = "kafka-poll-\(name)"

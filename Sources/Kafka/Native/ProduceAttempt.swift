@@ -55,9 +55,11 @@ final class ProduceAttempt {
         self.handle = handle
         self.partition = partition
         self.indices = indices
-        self.plain = (0..<count).allSatisfy { slot in
-            let message = messages[indices?[slot] ?? slot]
-            return message.headers.isEmpty && message.timestamp == nil
+        self.plain = messages.withUnsafeBufferPointer { messages in
+            (0..<count).allSatisfy { slot in
+                let index = indices?[slot] ?? slot
+                return messages[index].headers.isEmpty && messages[index].timestamp == nil
+            }
         }
         self.chunkSize = min(1000, count, max(1, handle.maxQueuedMessages))
     }
@@ -102,19 +104,25 @@ final class ProduceAttempt {
                 return .needsRoom(after: seen)
             }
             let first = next
-            scratch.reserve((first..<first + size).reduce(0) { total, slot in
-                let message = messages[indices?[slot] ?? slot]
-                return total + (message.key?.count ?? 0) + (message.value?.count ?? 0)
-            })
-            for offset in 0..<size {
-                let message = messages[indices?[first + offset] ?? first + offset]
-                let value = scratch.append(message.value)
-                let key = scratch.append(message.key)
-                records[offset] = rd_kafka_message_t(
-                    err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: partition,
-                    payload: value.pointer, len: value.count, key: key.pointer, key_len: key.count,
-                    offset: 0, _private: UnsafeMutableRawPointer(slots + first + offset)
-                )
+            // Messages are borrowed through the buffer, never copied (a copy retains and releases
+            // every field of a message).
+            messages.withUnsafeBufferPointer { messages in
+                var bytes = 0
+                for slot in first..<first + size {
+                    let index = indices?[slot] ?? slot
+                    bytes += (messages[index].key?.count ?? 0) + (messages[index].value?.count ?? 0)
+                }
+                scratch.reserve(bytes)
+                for offset in 0..<size {
+                    let index = indices?[first + offset] ?? first + offset
+                    let value = scratch.append(messages[index].value)
+                    let key = scratch.append(messages[index].key)
+                    records[offset] = rd_kafka_message_t(
+                        err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: partition,
+                        payload: value.pointer, len: value.count, key: key.pointer, key_len: key.count,
+                        offset: 0, _private: UnsafeMutableRawPointer(slots + first + offset)
+                    )
+                }
             }
             let enqueued = records.withUnsafeMutableBufferPointer { buffer in
                 buffer.baseAddress.map { Int(rd_kafka_produce_batch(rkt, partition, RD_KAFKA_MSG_F_COPY, $0, Int32(size))) } ?? 0
@@ -122,6 +130,7 @@ final class ProduceAttempt {
             scratch.reset()
             if enqueued == size {
                 next += size
+                if handle.serveMainQueue() { handle.queueSpace.signal() }
                 continue
             }
             // Keep order: after a full queue retry the failed suffix, refuse every other failure.
@@ -167,7 +176,7 @@ final class ProduceAttempt {
     /// Room made here is signalled too: the reports served may have been the last ones, and
     /// another call waiting for room would otherwise wait for a signal that never comes.
     private func makeRoom(_ rk: OpaquePointer) -> Bool {
-        guard rd_kafka_poll(rk, 0) > 0 else { return false }
+        guard handle.serveMainQueue() else { return false }
         handle.queueSpace.signal()
         return true
     }
