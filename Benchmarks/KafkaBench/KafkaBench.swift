@@ -144,20 +144,18 @@ enum KafkaBench {
             ]
             for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
                 // A blocking call waits for its acknowledgements, so these rows compare with raw C doing
-                // the same: enqueue a batch, wait for its reports (batches of 1 are the latency rows below).
+                // the same: enqueue a batch, wait for its reports (batches of 1 also have latency rows below).
                 let rawSync = "produce: raw C sync batches of \(batchSize) (produce_batch, wait for reports)"
-                if batchSize > 1 {
-                    produceRuns.append {
-                        rows.record(measure(rawSync, only: nil, messages: total, bytes: total * size) {
-                            precondition(RawLibrdkafka.produceInSyncBatches(bootstrap: bootstrap, topic: "raw-produce", count: total, batchSize: batchSize, value: value) == total)
-                        })
-                    }
+                produceRuns.append {
+                    rows.record(measure(rawSync, only: nil, messages: total, bytes: total * size) {
+                        precondition(RawLibrdkafka.produceInSyncBatches(bootstrap: bootstrap, topic: "raw-produce", count: total, batchSize: batchSize, value: value) == total)
+                    })
                 }
                 produceRuns.append {
                     var chunk = (0..<batchSize).map { _ in Message(value: value) }
                     rows.record(try measure(
                         "produce: Swift, sync batches of \(batchSize)", only: only, messages: total, bytes: total * size,
-                        baseline: batchSize > 1 ? rawSync : rawProduce
+                        baseline: rawSync
                     ) {
                         for _ in 0..<(total / batchSize) { try producer.produce(topic, partition: 0, messages: &chunk) }
                     })

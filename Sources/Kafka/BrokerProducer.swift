@@ -47,17 +47,25 @@ public final class BrokerProducer: Producer {
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
         try prepare(topic, partition, messages)
-        let key = TopicPartitionKey(topic: topic, partition: partition)
         var outcome = ProduceOutcome(count: messages.count, acknowledgesOffsets: conf.requiredAcks != .none)
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { broker.conf.clock.sleep(for: conf.retryWait) }
-            let enqueuing = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
-            handle.turns.acquireBlocking(key)
-            while case .needsRoom(let seen) = enqueuing.step(messages) { handle.queueSpace.waitBlocking(after: seen) }
-            handle.turns.release(key)
-            let batch = enqueuing.finish()
-            batch.waitBlocking()
-            if try settle(batch, &outcome) { return outcome.stamp(&messages, topic, partition, batch) }
+            let sending = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
+            // While it waits, the call serves librdkafka's reports itself when no other call does.
+            drive: while true {
+                switch sending.next(messages) {
+                case .turn:
+                    handle.turns.acquireBlocking(TopicPartitionKey(topic: topic, partition: partition))
+                    sending.turnTaken()
+                case .room(let seen):
+                    if !handle.serveMainQueue(until: { handle.queueSpace.generation != seen }) { handle.queueSpace.waitBlocking(after: seen) }
+                case .reports:
+                    if !handle.serveMainQueue(until: { sending.isSettled }) { sending.waitBlocking() }
+                case .settled:
+                    break drive
+                }
+            }
+            if try settle(sending, &outcome) { return outcome.stamp(&messages, topic, partition, sending) }
             logger.debug("produce attempt failed", [("topic", topic), ("attempt", "\(attempt)"), ("error", outcome.lastError.description)])
         }
         throw outcome.lastError
@@ -75,43 +83,44 @@ public final class BrokerProducer: Producer {
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) async throws -> Int64 {
         try prepare(topic, partition, messages)
-        let key = TopicPartitionKey(topic: topic, partition: partition)
         var outcome = ProduceOutcome(count: messages.count, acknowledgesOffsets: conf.requiredAcks != .none)
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { try await broker.conf.clock.sleep(for: conf.retryWait) }
             try Task.checkCancellation()
-            let enqueuing = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
+            let sending = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
             do {
-                try await handle.turns.acquire(key)
-            } catch {
-                _ = enqueuing.refuseAll()
-                throw error
-            }
-            do {
-                if case .needsRoom(let seen) = enqueuing.step(messages) {
-                    // Waiting for room while holding the partition's turn: resume on the library's own
-                    // thread, not the cooperative pool, so that a busy pool cannot hold up every other
-                    // call to this partition queued behind the turn.
-                    try await withTaskExecutorPreference(MxExecutor.shared) {
-                        var seen = seen
-                        while true {
-                            try await handle.queueSpace.wait(after: seen)
-                            guard case .needsRoom(let next) = enqueuing.step(messages) else { return }
-                            seen = next
+                var step = sending.next(messages)
+                drive: while true {
+                    switch step {
+                    case .turn:
+                        try await handle.turns.acquire(TopicPartitionKey(topic: topic, partition: partition))
+                        sending.turnTaken()
+                        step = sending.next(messages)
+                    case .room(let seen):
+                        // Waiting for room while holding the partition's turn: resume on the library's own
+                        // thread, not the cooperative pool, so that a busy pool cannot hold up every other
+                        // call to this partition queued behind the turn.
+                        step = try await withTaskExecutorPreference(MxExecutor.shared) {
+                            var step = ProduceAttempt.Next.room(after: seen)
+                            while case .room(let seen) = step {
+                                try await handle.queueSpace.wait(after: seen)
+                                step = sending.next(messages)
+                            }
+                            return step
                         }
+                    case .reports:
+                        try await sending.wait()
+                        step = sending.next(messages)
+                    case .settled:
+                        break drive
                     }
                 }
             } catch {
-                // Cancelled while waiting for room: the messages not yet handed over are never sent.
-                _ = enqueuing.refuseAll()
-                handle.turns.release(key)
-                _ = enqueuing.finish()
+                // Cancelled: the messages not yet handed over are never sent, and the turn is given back.
+                sending.cancel()
                 throw error
             }
-            handle.turns.release(key)
-            let batch = enqueuing.finish()
-            try await batch.wait()
-            if try settle(batch, &outcome) { return outcome.stamp(&messages, topic, partition, batch) }
+            if try settle(sending, &outcome) { return outcome.stamp(&messages, topic, partition, sending) }
             logger.debug("produce attempt failed", [("topic", topic), ("attempt", "\(attempt)"), ("error", outcome.lastError.description)])
         }
         throw outcome.lastError
@@ -120,9 +129,9 @@ public final class BrokerProducer: Producer {
     /// Reads a finished attempt into `outcome`: true when every message is delivered, false when
     /// the failed ones should be sent again.
     /// - Throws: ``KafkaError/closed`` when the handle closed; a permanent delivery error at once.
-    private func settle(_ batch: DeliveryBatch, _ outcome: inout ProduceOutcome) throws -> Bool {
-        if batch.isAbandoned || handle.isClosed { throw KafkaError.closed }
-        guard let error = outcome.record(batch) else { return true }
+    private func settle(_ attempt: ProduceAttempt, _ outcome: inout ProduceOutcome) throws -> Bool {
+        if attempt.isAbandoned || handle.isClosed { throw KafkaError.closed }
+        guard let error = outcome.record(attempt) else { return true }
         if case .local(let code, _) = error,
             code == LocalErrorCode.purgedQueue || code == LocalErrorCode.purgedInFlight
         {

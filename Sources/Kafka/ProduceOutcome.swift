@@ -22,7 +22,7 @@ struct ProduceOutcome {
 
     /// Reads a finished attempt's reports; returns the first error, nil when all were delivered.
     /// After an error, ``pending`` holds the failed messages.
-    mutating func record(_ batch: DeliveryBatch) -> KafkaError? {
+    mutating func record(_ batch: ProduceAttempt) -> KafkaError? {
         var firstError: KafkaError?
         var failed: [Int] = []
         for slot in 0..<batch.count where batch.slots[slot].error != 0 {
@@ -42,7 +42,7 @@ struct ProduceOutcome {
 
     /// Sets topic, partition and offset on every message once all are delivered, `last` being
     /// the final attempt's batch; returns the first message's offset.
-    func stamp(_ messages: inout [Message], _ topic: String, _ partition: Int32, _ last: DeliveryBatch) -> Int64 {
+    func stamp(_ messages: inout [Message], _ topic: String, _ partition: Int32, _ last: ProduceAttempt) -> Int64 {
         // Through the buffer: one uniqueness check for the call, not three per message.
         messages.withUnsafeMutableBufferPointer { buffer in
             for index in buffer.indices {
@@ -58,11 +58,11 @@ struct ProduceOutcome {
         pending?[slot] ?? slot
     }
 
-    private func offset(_ batch: DeliveryBatch, slot: Int) -> Int64 {
+    private func offset(_ batch: ProduceAttempt, slot: Int) -> Int64 {
         acknowledgesOffsets ? batch.slots[slot].offset : -1
     }
 
-    private mutating func keepOffsets(_ batch: DeliveryBatch) {
+    private mutating func keepOffsets(_ batch: ProduceAttempt) {
         guard var kept = offsets else { return }
         offsets = nil  // keeps `kept` uniquely referenced while it is written
         for slot in 0..<batch.count where batch.slots[slot].error == 0 {

@@ -14,7 +14,7 @@ final class HandleContext: Sendable {
     /// Set when librdkafka reports that no broker is reachable.
     let allBrokersDown = Atomic<Int>(0)
     /// Produce calls whose deliveries are outstanding, failed with `closed` at close.
-    let deliveries = Mutex<[ObjectIdentifier: DeliveryBatch]>([:])
+    let deliveries = Mutex<[ObjectIdentifier: ProduceAttempt]>([:])
     /// Latest statistics JSON, when `statistics.interval.ms` is set.
     let statistics = Mutex<String?>(nil)
     /// What handles a group consumer's rebalances; set once the consumer exists.

@@ -49,7 +49,7 @@ enum MainQueueEvents {
     private static func serveDeliveryReports(_ event: OpaquePointer, context: HandleContext?) {
         withUnsafeTemporaryAllocation(of: UnsafePointer<rd_kafka_message_t>?.self, capacity: reportsPerRead) { reports in
             guard let base = reports.baseAddress else { return }
-            var run: (batch: Unmanaged<DeliveryBatch>, count: Int)?
+            var run: (batch: Unmanaged<ProduceAttempt>, count: Int)?
             while true {
                 let read = rd_kafka_event_message_array(event, base, reportsPerRead)
                 if read == 0 { break }
@@ -60,7 +60,7 @@ enum MainQueueEvents {
                     // librdkafka reports a logical offset (-1001, unknown) for a message it delivered without
                     // learning where, e.g. an idempotent retry that found later messages stored; callers see -1.
                     slot.pointee.offset = max(-1, message.pointee.offset)
-                    let batch = slot.pointee.batch
+                    let batch = slot.pointee.attempt
                     if let current = run, current.batch.toOpaque() == batch.toOpaque() {
                         run = (batch, current.count + 1)
                     } else {
@@ -73,11 +73,11 @@ enum MainQueueEvents {
         }
     }
 
-    /// Counts `count` arrived reports of `batch`; retires it after its last. The batch is alive
-    /// here: it is released only once every one of its reports was counted.
-    private static func arrive(_ batch: Unmanaged<DeliveryBatch>, _ count: Int, _ context: HandleContext?) {
+    /// Counts `count` arrived reports of the attempt `batch`; retires it after its last. The
+    /// attempt is alive here: it is released only once every one of its reports was counted.
+    private static func arrive(_ batch: Unmanaged<ProduceAttempt>, _ count: Int, _ context: HandleContext?) {
         if batch._withUnsafeGuaranteedRef({ $0.arrived(count) }) {
-            DeliveryBatch.retire(batch, context: context)
+            ProduceAttempt.retire(batch, context: context)
         }
     }
 }

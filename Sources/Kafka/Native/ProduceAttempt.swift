@@ -1,60 +1,92 @@
 import Crdkafka
+import Dispatch
+import Synchronization
 
-/// One attempt of a produce call: hands its messages to librdkafka in order,
-/// as fast as librdkafka's queue takes them, one delivery slot each.
+/// Where one message's delivery report lands. librdkafka carries a pointer to
+/// its slot as the message's opaque, so a report finds its message without a
+/// per-message allocation: the slots of one attempt are one buffer.
+struct DeliverySlot {
+    var offset: Int64
+    var error: Int32
+    let attempt: Unmanaged<ProduceAttempt>
+}
+
+/// One attempt of a produce call, from taking the partition's turn to the last delivery
+/// report: the one owner of everything the attempt holds (its turn, its delivery slots, its
+/// registration with the handle, its waiter).
 ///
-/// ``step(_:)`` enqueues until the queue is full and then reports the
-/// ``QueueSpace`` generation to wait past; the caller waits (a blocking call
-/// on a condition, an `async` one suspended) and steps again. Every step
-/// enters the handle anew, so no handle user is held across a wait and
-/// closing is never held up by one.
-/// A step that finds the handle closed refuses the messages not yet handed
-/// over; ``finish()`` counts refused messages as arrived reports.
-final class ProduceAttempt {
-    enum Step {
-        /// Every message was handed over or refused.
-        case done
-        /// librdkafka's queue is full: wait for a signal after this generation, then step again.
-        case needsRoom(after: UInt64)
+/// Blocking and `async` calls drive the same state machine: ``next(_:)`` does all the work
+/// that needs no waiting and says what to wait for; the driver waits its own way (a thread
+/// on a condition, a task suspended) and asks again, until ``Next/settled``.
+///
+/// Enqueuing hands the messages to librdkafka in order, as fast as its queue takes them,
+/// one delivery slot each. Every step enters the handle anew, so no handle user is held
+/// across a wait and closing is never held up by one; a step that finds the handle closed
+/// refuses the messages not yet handed over, and refused messages count as arrived reports.
+///
+/// Lifetime: the attempt is retained once when it registers with the handle and released when
+/// its last report is counted, or by the handle after `rd_kafka_destroy` when reports never will
+/// come (see ``retire(_:context:)``).
+final class ProduceAttempt: @unchecked Sendable {
+    // Safe: the enqueuing state (`phase`, `next`, `refused`) belongs to the one call driving the
+    // attempt, which steps it from one thread at a time. A slot is written before `remaining` (an
+    // atomic, acquiring and releasing) counts its report, and slots are read only after
+    // `remaining` reached zero or after the handle was destroyed. `waiter` is a Mutex.
+
+    /// What the driving call waits for before calling ``next(_:)`` again.
+    enum Next {
+        /// The partition's turn at enqueuing: take it (``PartitionTurns``), then call ``turnTaken()``.
+        case turn
+        /// librdkafka's queue is full: wait for a ``QueueSpace`` signal after this generation.
+        case room(after: UInt64)
+        /// Every message is handed over: wait for the reports (``waitBlocking()`` or ``wait()``).
+        case reports
+        /// Every report arrived (or the handle closed): read the slots.
+        case settled
     }
 
-    let batch: DeliveryBatch
-    private let handle: NativeHandle
-    private let retained: Unmanaged<DeliveryBatch>
+    private enum Phase { case waitingForTurn, enqueuing, reporting }
+
+    let slots: UnsafeMutablePointer<DeliverySlot>
+    let count: Int
+    let handle: NativeHandle
+    private let key: TopicPartitionKey
     private let rkt: OpaquePointer
-    private let partition: Int32
-    /// The messages of this attempt by slot; nil for all of them in order.
+    /// The messages of this attempt by slot; nil for all of the call's messages in order.
     private let indices: [Int]?
     /// Plain messages (no headers, no timestamp) go in chunks through `rd_kafka_produce_batch`.
     private let plain: Bool
     private let chunkSize: Int
+    private var phase = Phase.waitingForTurn
     /// The slot of the next message to hand over.
     private var next = 0
     private var refused = 0
 
-    /// Registers a batch of delivery slots for `indices` of `messages` (all when nil).
+    private enum Waiter {
+        case none
+        case thread(DispatchSemaphore)
+        case task(CheckedContinuation<Void, any Error>)
+    }
+
+    private struct WaiterState {
+        var waiter: Waiter = .none
+        var abandoned = false
+    }
+
+    /// Reports still to come; counted without the lock, which only the last report takes.
+    private let remaining: Atomic<Int>
+    private let waiter = Mutex(WaiterState())
+
+    /// Prepares an attempt for `indices` of `messages` (all when nil) and registers it with the handle.
     /// - Throws: ``KafkaError/closed`` when the handle is closed; the topic handle's error.
     init(handle: NativeHandle, topic: String, partition: Int32, messages: [Message], indices: [Int]?) throws {
         let count = indices?.count ?? messages.count
-        let batch = DeliveryBatch(count: count)
-        // Retained before it is registered: from then on closing may release it (see `DeliveryBatch.retire`).
-        let retained = Unmanaged.passRetained(batch)
-        do {
-            self.rkt = try handle.withHandle { _ in
-                let rkt = try handle.topic(topic)
-                // Registered while a user of the handle, so that closing abandons it.
-                handle.context.deliveries.withLock { $0[ObjectIdentifier(batch)] = batch }
-                return rkt
-            }
-        } catch {
-            retained.release()
-            throw error
-        }
-        self.batch = batch
-        self.retained = retained
+        self.count = count
         self.handle = handle
-        self.partition = partition
+        self.key = TopicPartitionKey(topic: topic, partition: partition)
         self.indices = indices
+        self.remaining = Atomic(count)
+        self.rkt = try handle.withHandle { _ in try handle.topic(topic) }
         self.plain = messages.withUnsafeBufferPointer { messages in
             (0..<count).allSatisfy { slot in
                 let index = indices?[slot] ?? slot
@@ -62,176 +94,301 @@ final class ProduceAttempt {
             }
         }
         self.chunkSize = min(1000, count, max(1, handle.maxQueuedMessages))
-    }
-
-    /// Hands over messages until all are enqueued (or refused) or librdkafka's queue is full.
-    /// `messages` are the call's messages, the same as at creation; they are not kept, so that
-    /// the caller's array stays uniquely referenced and stamping it copies nothing.
-    func step(_ messages: [Message]) -> Step {
-        let count = batch.count
-        guard next < count else { return .done }
+        self.slots = .allocate(capacity: count)
+        let unmanaged = Unmanaged.passUnretained(self)
+        for index in 0..<count {
+            (slots + index).initialize(to: DeliverySlot(offset: -1, error: 0, attempt: unmanaged))
+        }
+        // Retained before it is registered: from then on closing may release it (see `retire`).
+        let retained = Unmanaged.passRetained(self)
         do {
-            return try handle.withHandle { rk in plain ? stepPlain(rk, count, messages) : stepEach(rk, count, messages) }
+            try handle.withHandle { _ in
+                // Registered while a user of the handle, so that closing abandons it.
+                handle.context.deliveries.withLock { $0[ObjectIdentifier(self)] = self }
+            }
         } catch {
-            return refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE)
+            retained.release()
+            throw error
         }
     }
 
-    /// Counts refused messages as arrived reports and returns the batch to wait for.
-    func finish() -> DeliveryBatch {
-        if refused > 0, batch.arrived(refused) {
-            DeliveryBatch.retire(retained, context: handle.context)
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    private var partition: Int32 { key.partition }
+
+    /// Does what needs no waiting and says what to wait for next. `messages` are the call's
+    /// messages, the same as at creation; they are not kept, so that the caller's array stays
+    /// uniquely referenced and stamping it copies nothing.
+    func next(_ messages: [Message]) -> Next {
+        switch phase {
+        case .waitingForTurn:
+            return .turn
+        case .enqueuing:
+            if next < count {
+                let step: Next?
+                do {
+                    step = try handle.withHandle { rk in plain ? enqueuePlain(rk, messages) : enqueueEach(rk, messages) }
+                } catch {
+                    refuseRest()
+                    step = nil
+                }
+                if let step { return step }
+            }
+            endTurn()
+            return next(messages)
+        case .reporting:
+            return isSettled ? .settled : .reports
         }
-        return batch
+    }
+
+    /// The driver holds the partition's turn now: enqueuing begins.
+    func turnTaken() {
+        phase = .enqueuing
+    }
+
+    /// Ends the attempt early (a cancelled call): the messages not yet handed over are never
+    /// sent and the turn, if held, goes to the next caller. The reports of messages already
+    /// handed over still arrive and are recorded; the attempt retires as usual.
+    func cancel() {
+        guard phase != .reporting else { return }
+        refuseRest()
+        endTurn()
+    }
+
+    /// Gives the turn back (when held) and counts refused messages as arrived reports.
+    private func endTurn() {
+        if phase == .enqueuing { handle.turns.release(key) }
+        phase = .reporting
+        if refused > 0, arrived(refused) {
+            ProduceAttempt.retire(Unmanaged.passUnretained(self), context: handle.context)
+        }
     }
 
     /// Enqueues chunks of up to 1,000 plain messages with `rd_kafka_produce_batch`: one lock and
     /// one wake-up of the broker thread per chunk. A chunk goes only when the queue has room for
-    /// all of it, so that a full queue cannot split a chunk and reorder it.
-    private func stepPlain(_ rk: OpaquePointer, _ count: Int, _ messages: [Message]) -> Step {
+    /// all of it, so that a full queue cannot split a chunk and reorder it. Returns nil once
+    /// every message is handed over or refused.
+    private func enqueuePlain(_ rk: OpaquePointer, _ messages: [Message]) -> Next? {
         // Locals, not properties: the per-message work then needs no exclusivity checks at run time.
-        var records = [rd_kafka_message_t](repeating: rd_kafka_message_t(), count: chunkSize)
-        var scratch = ScratchBuffer()
-        let slots = batch.slots
+        let chunkSize = self.chunkSize
+        let slots = self.slots
         let indices = self.indices
-        while next < count {
-            let seen = handle.queueSpace.generation
-            // Read after `seen`: closing sets the flag before its last signal, so a wait past `seen` cannot miss it.
-            if handle.isClosed { return refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE) }
-            let size = min(chunkSize, count - next)
-            if Int(rd_kafka_outq_len(rk)) + size > handle.maxQueuedMessages {
-                if makeRoom(rk) { continue }
-                return .needsRoom(after: seen)
-            }
-            let first = next
-            // Messages are borrowed through the buffer, never copied (a copy retains and releases
-            // every field of a message).
-            messages.withUnsafeBufferPointer { messages in
-                var bytes = 0
-                for slot in first..<first + size {
-                    let index = indices?[slot] ?? slot
-                    bytes += (messages[index].key?.count ?? 0) + (messages[index].value?.count ?? 0)
+        let partition = self.partition
+        let rkt = self.rkt
+        return withUnsafeTemporaryAllocation(of: rd_kafka_message_t.self, capacity: chunkSize) { records -> Next? in
+            guard let records = records.baseAddress else { return nil }
+            while next < count {
+                let seen = handle.queueSpace.generation
+                // Read after `seen`: closing sets the flag before its last signal, so a wait past `seen` cannot miss it.
+                if handle.isClosed {
+                    refuseRest()
+                    return nil
                 }
-                scratch.reserve(bytes)
-                for offset in 0..<size {
-                    let index = indices?[first + offset] ?? first + offset
-                    let value = scratch.append(messages[index].value)
-                    let key = scratch.append(messages[index].key)
-                    records[offset] = rd_kafka_message_t(
-                        err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: partition,
-                        payload: value.pointer, len: value.count, key: key.pointer, key_len: key.count,
-                        offset: 0, _private: UnsafeMutableRawPointer(slots + first + offset)
-                    )
+                let size = min(chunkSize, count - next)
+                if Int(rd_kafka_outq_len(rk)) + size > handle.maxQueuedMessages {
+                    if makeRoom() { continue }
+                    return .room(after: seen)
                 }
-            }
-            let enqueued = records.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress.map { Int(rd_kafka_produce_batch(rkt, partition, RD_KAFKA_MSG_F_COPY, $0, Int32(size))) } ?? 0
-            }
-            scratch.reset()
-            if enqueued == size {
+                let first = next
+                // Messages are borrowed through the buffer, never copied (a copy retains and releases
+                // every field of a message). Keys and values are gathered into one scratch buffer
+                // (on the stack when small), which librdkafka copies from (RD_KAFKA_MSG_F_COPY).
+                let enqueued = messages.withUnsafeBufferPointer { messages -> Int in
+                    var bytes = 0
+                    for slot in first..<first + size {
+                        let index = indices?[slot] ?? slot
+                        bytes += (messages[index].key?.count ?? 0) + (messages[index].value?.count ?? 0)
+                    }
+                    return withUnsafeTemporaryAllocation(byteCount: max(1, bytes), alignment: 1) { scratch -> Int in
+                        guard let base = scratch.baseAddress else { return 0 }
+                        var used = 0
+                        for offset in 0..<size {
+                            let index = indices?[first + offset] ?? first + offset
+                            let value = gather(messages[index].value, into: base, at: &used)
+                            let key = gather(messages[index].key, into: base, at: &used)
+                            records[offset] = rd_kafka_message_t(
+                                err: RD_KAFKA_RESP_ERR_NO_ERROR, rkt: nil, partition: partition,
+                                payload: value.pointer, len: value.count, key: key.pointer, key_len: key.count,
+                                offset: 0, _private: UnsafeMutableRawPointer(slots + first + offset)
+                            )
+                        }
+                        return Int(rd_kafka_produce_batch(rkt, partition, RD_KAFKA_MSG_F_COPY, records, Int32(size)))
+                    }
+                }
+                if enqueued == size {
+                    next += size
+                    // Reports already in are served here, between chunks, as raw C callers do: the
+                    // messages are then freed on the thread that allocated them.
+                    if handle.serveMainQueue() { handle.queueSpace.signal() }
+                    continue
+                }
+                // Keep order: after a full queue retry the failed suffix, refuse every other failure.
+                let failed = (0..<size).filter { records[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR }
+                if let firstFailed = failed.first, (firstFailed..<size).allSatisfy({ records[$0].err == RD_KAFKA_RESP_ERR__QUEUE_FULL }) {
+                    next += firstFailed
+                    if makeRoom() { continue }
+                    return .room(after: seen)
+                }
+                for offset in failed {
+                    slots[first + offset].error = records[offset].err.rawValue
+                    refused += 1
+                }
                 next += size
-                if handle.serveMainQueue() { handle.queueSpace.signal() }
-                continue
             }
-            // Keep order: after a full queue retry the failed suffix, refuse every other failure.
-            let failed = (0..<size).filter { records[$0].err != RD_KAFKA_RESP_ERR_NO_ERROR }
-            if let firstFailed = failed.first, (firstFailed..<size).allSatisfy({ records[$0].err == RD_KAFKA_RESP_ERR__QUEUE_FULL }) {
-                next += firstFailed
-                if makeRoom(rk) { continue }
-                return .needsRoom(after: seen)
-            }
-            for offset in failed {
-                slots[first + offset].error = records[offset].err.rawValue
-                refused += 1
-            }
-            next += size
+            return nil
         }
-        return .done
     }
 
-    /// Enqueues messages with headers or timestamps one by one.
-    private func stepEach(_ rk: OpaquePointer, _ count: Int, _ messages: [Message]) -> Step {
+    /// Enqueues messages with headers or timestamps one by one. Returns nil once every message
+    /// is handed over or refused.
+    private func enqueueEach(_ rk: OpaquePointer, _ messages: [Message]) -> Next? {
         while next < count {
             let seen = handle.queueSpace.generation
-            if handle.isClosed { return refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE) }
-            let code = enqueueOne(rk, rkt, partition, messages[indices?[next] ?? next], opaque: batch.slots + next)
+            if handle.isClosed {
+                refuseRest()
+                return nil
+            }
+            let index = indices?[next] ?? next
+            let code = messages.withUnsafeBufferPointer { enqueueOne(rk, rkt, partition, $0[index], opaque: slots + next) }
             if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                if makeRoom(rk) { continue }
-                return .needsRoom(after: seen)
+                if makeRoom() { continue }
+                return .room(after: seen)
             }
             if code != RD_KAFKA_RESP_ERR_NO_ERROR {
-                batch.slots[next].error = code.rawValue
+                slots[next].error = code.rawValue
                 refused += 1
             }
             next += 1
         }
-        return .done
+        return nil
     }
 
     /// Serves the delivery reports already waiting, as librdkafka advises when its queue is full,
     /// without waiting for more; returns true when that may have made room. Waiting is left to
-    /// the caller and the poll thread's signal: measured, a blocking call that instead polled in
-    /// 1 ms steps, competing with the poll thread, produced 10-15% slower.
+    /// the driver.
     ///
     /// Room made here is signalled too: the reports served may have been the last ones, and
     /// another call waiting for room would otherwise wait for a signal that never comes.
-    private func makeRoom(_ rk: OpaquePointer) -> Bool {
+    private func makeRoom() -> Bool {
         guard handle.serveMainQueue() else { return false }
         handle.queueSpace.signal()
         return true
     }
 
-    /// Refuses every message not yet handed over (a cancelled call); returns how many were handed over.
-    func refuseAll() -> Int {
-        let handedOver = next
-        _ = refuseRest(RD_KAFKA_RESP_ERR__PURGE_QUEUE)
-        return handedOver
+    /// Marks every message not yet handed over as refused with `PURGE_QUEUE` (never sent).
+    private func refuseRest() {
+        for slot in next..<count { slots[slot].error = RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue }
+        refused += count - next
+        next = count
     }
 
-    /// Marks every message not yet handed over as refused with `code`.
-    private func refuseRest(_ code: rd_kafka_resp_err_t) -> Step {
-        for slot in next..<batch.count { batch.slots[slot].error = code.rawValue }
-        refused += batch.count - next
-        next = batch.count
-        return .done
+    // MARK: Reports
+
+    /// Marks `count` reports as arrived; wakes the waiter after the last.
+    /// Returns true when this was the last report.
+    func arrived(_ count: Int) -> Bool {
+        guard remaining.subtract(count, ordering: .acquiringAndReleasing).newValue == 0 else { return false }
+        wake(waiter.withLock { state in
+            defer { state.waiter = .none }
+            return state.waiter
+        })
+        return true
     }
+
+    /// Wakes the waiter early, at close; reports that arrive later are still recorded safely.
+    func abandon() {
+        wake(waiter.withLock { state in
+            state.abandoned = true
+            defer { state.waiter = .none }
+            return state.waiter
+        })
+    }
+
+    var isAbandoned: Bool { waiter.withLock { $0.abandoned } }
+
+    /// True once every report arrived or the attempt was abandoned.
+    var isSettled: Bool { remaining.load(ordering: .acquiring) == 0 || isAbandoned }
+
+    /// Blocks the calling thread until every report arrived or the attempt was abandoned.
+    func waitBlocking() {
+        let semaphore: DispatchSemaphore? = waiter.withLock {
+            guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned else { return nil }
+            let semaphore = DispatchSemaphore(value: 0)
+            $0.waiter = .thread(semaphore)
+            return semaphore
+        }
+        semaphore?.wait()
+    }
+
+    /// Suspends until every report arrived or the attempt was abandoned.
+    /// - Throws: `CancellationError` as soon as the waiting task is cancelled; the reports
+    ///   still arrive and are recorded, and the attempt is retired as usual.
+    func wait() async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready: Bool = waiter.withLock {
+                    guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned, !Task.isCancelled else { return true }
+                    $0.waiter = .task(continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+            if remaining.load(ordering: .acquiring) > 0 && !isAbandoned { try Task.checkCancellation() }
+        } onCancel: {
+            let cancelled: Waiter = waiter.withLock { state in
+                guard case .task = state.waiter else { return .none }
+                defer { state.waiter = .none }
+                return state.waiter
+            }
+            if case .task(let continuation) = cancelled { continuation.resume(throwing: CancellationError()) }
+        }
+    }
+
+    /// Forgets an attempt whose last report arrived: drops it from the handle's registry and
+    /// releases the retain taken when it registered.
+    ///
+    /// Whoever removes an attempt from the registry owns that retain: here, or the handle's
+    /// close, which releases the attempts still registered after `rd_kafka_destroy`. An attempt
+    /// that close already released (its last messages were refused after the handle closed) is
+    /// not released again.
+    static func retire(_ attempt: Unmanaged<ProduceAttempt>, context: HandleContext?) {
+        guard let context else {
+            attempt.release()
+            return
+        }
+        let removed = context.deliveries.withLock { $0.removeValue(forKey: ObjectIdentifier(attempt.takeUnretainedValue())) }
+        if removed != nil { attempt.release() }
+    }
+
+    private func wake(_ waiter: Waiter) {
+        switch waiter {
+        case .none: break
+        case .thread(let semaphore): semaphore.signal()
+        case .task(let continuation): continuation.resume()
+        }
+    }
+}
+
+/// Copies `bytes` into `base` at `used` and advances `used`; NULL for `nil`, a non-NULL
+/// pointer for an empty array (librdkafka tells an empty key or value from an absent one).
+@inline(__always)
+private func gather(_ bytes: [UInt8]?, into base: UnsafeMutableRawPointer, at used: inout Int) -> (pointer: UnsafeMutableRawPointer?, count: Int) {
+    guard let bytes else { return (nil, 0) }
+    let pointer = base + used
+    bytes.withUnsafeBytes { source in
+        if let address = source.baseAddress { pointer.copyMemory(from: address, byteCount: source.count) }
+    }
+    used += bytes.count
+    return (pointer, bytes.count)
 }
 
 /// An address librdkafka may copy zero bytes from: it tells an empty key or
 /// value (a non-NULL pointer) from an absent one (NULL).
 private nonisolated(unsafe) let emptyBytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 // nonisolated(unsafe): the byte is allocated once and never written or freed; librdkafka only reads 0 bytes from it.
-
-/// Holds copies of keys and values for one `rd_kafka_produce_batch` call.
-private struct ScratchBuffer: ~Copyable {
-    private var base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
-    private var capacity = 1
-    private var used = 0
-
-    deinit { base.deallocate() }
-
-    /// Makes room for `bytes` bytes; pointers handed out before stay valid only until the next `reserve`.
-    mutating func reserve(_ bytes: Int) {
-        guard bytes + 1 > capacity else { return }
-        base.deallocate()
-        capacity = bytes + 1
-        base = .allocate(byteCount: capacity, alignment: 1)
-        used = 0
-    }
-
-    /// Copies `bytes` in; NULL for `nil`, a non-NULL pointer for an empty array.
-    mutating func append(_ bytes: [UInt8]?) -> (pointer: UnsafeMutableRawPointer?, count: Int) {
-        guard let bytes else { return (nil, 0) }
-        let pointer = base + used
-        bytes.withUnsafeBytes { source in
-            if let address = source.baseAddress { pointer.copyMemory(from: address, byteCount: source.count) }
-        }
-        used += bytes.count
-        return (pointer, bytes.count)
-    }
-
-    mutating func reset() { used = 0 }
-}
 
 /// Enqueues one message. The plain path uses `rd_kafka_produce`, which needs
 /// no allocation; messages with headers or a timestamp go through `rd_kafka_produceva`.
