@@ -51,20 +51,32 @@ public final class BrokerProducer: Producer {
         for attempt in 1...conf.retryLimit {
             if attempt > 1 { broker.conf.clock.sleep(for: conf.retryWait) }
             let sending = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
-            // While it waits, the call serves librdkafka's reports itself when no other call does.
+            // Once it holds its turn, the call serves librdkafka's reports itself when no other call
+            // does (see `NativeHandle.beginServing`); otherwise it waits for whoever serves them.
+            var serving = false
             drive: while true {
                 switch sending.next(messages) {
                 case .turn:
                     handle.turns.acquireBlocking(TopicPartitionKey(topic: topic, partition: partition))
                     sending.turnTaken()
+                    serving = handle.beginServing()
                 case .room(let seen):
-                    if !handle.serveMainQueue(until: { handle.queueSpace.generation != seen }) { handle.queueSpace.waitBlocking(after: seen) }
+                    if serving && !handle.isClosed {
+                        handle.serveMainQueue { handle.queueSpace.generation != seen }
+                    } else {
+                        handle.queueSpace.waitBlocking(after: seen)
+                    }
                 case .reports:
-                    if !handle.serveMainQueue(until: { sending.isSettled }) { sending.waitBlocking() }
+                    if serving && !handle.isClosed {
+                        handle.serveMainQueue { sending.isSettled }
+                    } else {
+                        sending.waitBlocking()
+                    }
                 case .settled:
                     break drive
                 }
             }
+            if serving { handle.endServing() }
             if try settle(sending, &outcome) { return outcome.stamp(&messages, topic, partition, sending) }
             logger.debug("produce attempt failed", [("topic", topic), ("attempt", "\(attempt)"), ("error", outcome.lastError.description)])
         }

@@ -46,4 +46,19 @@ final class ConditionLock: @unchecked Sendable {
     func wait(until done: () -> Bool) {
         while !done() { pthread_cond_wait(condition, mutex) }
     }
+
+    /// Blocks until `done()` holds or `milliseconds` passed; the mutex must be held and is held
+    /// again on return. Returns `done()`.
+    @discardableResult
+    func wait(milliseconds: Int, until done: () -> Bool) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + (milliseconds % 1000) * 1_000_000
+        deadline.tv_sec += milliseconds / 1000 + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        while !done() {
+            if pthread_cond_timedwait(condition, mutex, &deadline) != 0 { return done() }
+        }
+        return true
+    }
 }

@@ -149,28 +149,45 @@ final class NativeHandle: @unchecked Sendable {
         return MainQueueEvents.serveAvailable(rk, mainQueue)
     }
 
-    /// Serves the main queue on the calling thread until `isDone()` or closing, with the poll
-    /// thread paused: what a blocking produce call does while it waits for room or for its
-    /// acknowledgements. Reports are then served, and their messages freed, on the thread that
-    /// allocated them, as raw C callers do; serving them on the poll thread instead made the two
-    /// threads contend for malloc's arena lock, measured at a tenth of a large call's CPU.
+    /// Makes the calling thread the server of the main queue, in place of the poll thread, until
+    /// ``endServing()``: what a blocking produce call does for its duration. It then serves the
+    /// reports between its chunks and while it waits (``serveMainQueue(until:)``), so they are served,
+    /// and their messages freed, on the thread that allocated them, as raw C callers do. Serving
+    /// them on the poll thread instead made the two threads contend for malloc's arena lock,
+    /// measured at a tenth of a large call's CPU.
     ///
-    /// One caller serves at a time: returns false at once, having served nothing, when another
-    /// does, when the handle is not polled or closed; the caller then waits for the poll thread.
-    func serveMainQueue(until isDone: () -> Bool) -> Bool {
-        guard let mainQueue, let pollThread, servingCaller.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    /// One caller serves at a time. Returns false, changing nothing, when another caller serves or
+    /// the handle is not polled or closed. A serving caller is a user of the handle, so it must
+    /// see closing (every wait below returns on it) and end serving promptly.
+    func beginServing() -> Bool {
+        guard let mainQueue, let pollThread,
+            servingCaller.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return false }
-        defer { servingCaller.store(false, ordering: .releasing) }
-        do { try enter() } catch { return false }
-        defer { leave() }
-        pollThread.pause(mainQueue)
-        defer { pollThread.resume() }
-        // Closing is seen within one poll timeout; the call then leaves the handle and closing goes on.
+        do {
+            try enter()
+        } catch {
+            servingCaller.store(false, ordering: .releasing)
+            return false
+        }
+        pollThread.pause()
+        return true
+    }
+
+    /// Hands the main queue back to the poll thread; only after ``beginServing()`` returned true.
+    func endServing() {
+        pollThread?.resume()
+        leave()
+        servingCaller.store(false, ordering: .releasing)
+    }
+
+    /// Serves the main queue on the calling thread, the server (see ``beginServing()``), until
+    /// `isDone()` or closing (seen within one poll timeout).
+    func serveMainQueue(until isDone: () -> Bool) {
+        guard let mainQueue else { return }
         while !isDone() && !isClosed {
             guard let event = rd_kafka_queue_poll(mainQueue, 10) else { continue }
             if MainQueueEvents.serve(rk, event) { queueSpace.signal() }
         }
-        return true
     }
 
     /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
@@ -375,24 +392,40 @@ public enum HandleCounter {
 }
 
 /// The one thread per polled handle that serves librdkafka's main queue: errors,
-/// statistics and delivery reports, as events. A blocking produce call that waits serves the
-/// queue itself meanwhile and pauses this thread (see ``NativeHandle/serveMainQueue(until:)``).
+/// statistics and delivery reports, as events.
+///
+/// The thread does not wait inside librdkafka: librdkafka tells it when the queue gets an
+/// event (a queue event callback, on the enqueuing thread), unless a blocking produce call
+/// serves the queue meanwhile (see ``NativeHandle/beginServing()``); that call then waits in
+/// the queue itself and this thread stays asleep, so handing the queue over costs no wake-up.
 final class PollThread: @unchecked Sendable {
-    // Safe: `running` and `paused` are only touched with `lock` held.
+    // Safe: `running`, `paused` and `pending` are only touched with `lock` held.
     private let lock = ConditionLock()
     private var running = true
     private var paused = false
+    /// Set when the queue got an event this thread has not looked at yet.
+    private var pending = false
     private let done = DispatchSemaphore(value: 0)
+    private let queue: OpaquePointer
 
     init(rk: OpaquePointer, queue: OpaquePointer, name: String, queueSpace: QueueSpace) {
+        self.queue = queue
         let rkAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(rk)))
         let queueAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(queue)))
+        // Unretained: the handle keeps this object until `stop()`, which disables the callback first.
+        rd_kafka_queue_cb_event_enable(queue, mainQueueEventCallback, Unmanaged.passUnretained(self).toOpaque())
         let thread = Thread { [self] in
             guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
-            while lock.withLock({ lock.wait { !paused || !running }; return running }) {
+            while true {
+                let go: Bool = lock.withLock {
+                    // The timeout is a backstop only: every event is announced.
+                    lock.wait(milliseconds: 100) { (pending && !paused) || !running }
+                    pending = false
+                    return running
+                }
+                guard go else { break }
                 // Served reports freed their messages: produce calls waiting for room may go on.
-                guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
-                if MainQueueEvents.serve(rk, event) {
+                if MainQueueEvents.serveAvailable(rk, queue) {
                     queueSpace.signal()
                     // A caller that began serving meanwhile may wait in the queue for these very reports:
                     // wake it to look (read under the lock, so a pause that came later sees them served).
@@ -407,25 +440,41 @@ final class PollThread: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops serving `queue` until ``resume()``, cutting short a wait for its next event.
-    func pause(_ queue: OpaquePointer) {
-        lock.withLock { paused = true }
-        rd_kafka_queue_yield(queue)
+    /// The queue got an event (librdkafka's callback, with the queue's lock held).
+    fileprivate func announce() {
+        lock.withLock {
+            pending = true
+            if !paused { lock.broadcast() }
+        }
     }
 
+    /// Leaves the queue to a serving caller until ``resume()``.
+    func pause() {
+        lock.withLock { paused = true }
+    }
+
+    /// Takes the queue back, serving whatever the caller left in it.
     func resume() {
+        let waiting = rd_kafka_queue_length(queue) > 0
         lock.withLock {
             paused = false
-            lock.broadcast()
+            if waiting { pending = true }
+            if pending { lock.broadcast() }
         }
     }
 
     func stop(rk: OpaquePointer) {
+        rd_kafka_queue_cb_event_enable(queue, nil, nil)
         lock.withLock {
             running = false
             lock.broadcast()
         }
-        rd_kafka_yield(rk)
         done.wait()
     }
+}
+
+/// librdkafka's event callback of a polled handle's main queue: wakes its poll thread.
+private let mainQueueEventCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, opaque in
+    guard let opaque else { return }
+    Unmanaged<PollThread>.fromOpaque(opaque).takeUnretainedValue().announce()
 }
