@@ -100,6 +100,10 @@ public final class BrokerProducer: Producer {
             if attempt > 1 { try await broker.conf.clock.sleep(for: conf.retryWait) }
             try Task.checkCancellation()
             let sending = try ProduceAttempt(handle: handle, topic: topic, partition: partition, messages: messages, indices: outcome.pending)
+            // Once it holds its turn, the call serves librdkafka's reports itself when no other call
+            // does, suspended between events (see `NativeHandle.waitForMainQueueEvent`).
+            var serving = false
+            defer { if serving { handle.endServing() } }
             do {
                 var step = sending.next(messages)
                 drive: while true {
@@ -107,6 +111,7 @@ public final class BrokerProducer: Producer {
                     case .turn:
                         try await handle.turns.acquire(TopicPartitionKey(topic: topic, partition: partition))
                         sending.turnTaken()
+                        serving = handle.beginServing()
                         step = sending.next(messages)
                     case .room(let seen):
                         // Waiting for room while holding the partition's turn: resume on the library's own
@@ -115,13 +120,26 @@ public final class BrokerProducer: Producer {
                         step = try await withTaskExecutorPreference(MxExecutor.shared) {
                             var step = ProduceAttempt.Next.room(after: seen)
                             while case .room(let seen) = step {
-                                try await handle.queueSpace.wait(after: seen)
+                                if serving && !handle.isClosed {
+                                    try await handle.waitForMainQueueEvent { handle.queueSpace.generation != seen }
+                                } else {
+                                    try await handle.queueSpace.wait(after: seen)
+                                }
                                 step = sending.next(messages)
                             }
                             return step
                         }
                     case .reports:
-                        try await sending.wait()
+                        if serving && !handle.isClosed {
+                            // Other calls' reports may wait for this one to serve them: resume on the
+                            // library's own thread, which no caller blocks, not the cooperative pool.
+                            try await withTaskExecutorPreference(MxExecutor.shared) {
+                                try await handle.waitForMainQueueEvent { sending.isSettled }
+                                if handle.serveMainQueue() { handle.queueSpace.signal() }
+                            }
+                        } else {
+                            try await sending.wait()
+                        }
                         step = sending.next(messages)
                     case .settled:
                         break drive

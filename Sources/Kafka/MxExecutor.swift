@@ -9,7 +9,8 @@ extension BrokerConsumer: EventDrivenConsumer {}
 extension GroupConsumer: EventDrivenConsumer {}
 
 /// The one thread every ``Mx`` worker task runs on, and where an `async` produce that holds its
-/// partition's turn waits for room in librdkafka's queue. Workers of event-driven consumers spend
+/// partition's turn waits for room in librdkafka's queue, or that serves its handle's delivery
+/// reports waits for them. Workers of event-driven consumers spend
 /// their time suspended (waiting for a fetch or for their messages to be taken), so one thread
 /// serves any number of them, and none runs on the cooperative pool, which a blocking
 /// `Mx.consume()` called from a task may be holding.

@@ -146,7 +146,10 @@ final class NativeHandle: @unchecked Sendable {
     /// true when delivery reports were among them. False for a handle that is not polled.
     func serveMainQueue() -> Bool {
         guard let mainQueue else { return false }
-        return MainQueueEvents.serveAvailable(rk, mainQueue)
+        let servedReports = MainQueueEvents.serveAvailable(rk, mainQueue)
+        // The serving caller may be waiting for these very reports: wake it to look.
+        if servedReports && servingCaller.load(ordering: .acquiring) { pollThread?.wakeServer() }
+        return servedReports
     }
 
     /// Makes the calling thread the server of the main queue, in place of the poll thread, until
@@ -188,6 +191,18 @@ final class NativeHandle: @unchecked Sendable {
             guard let event = rd_kafka_queue_poll(mainQueue, 10) else { continue }
             if MainQueueEvents.serve(rk, event) { queueSpace.signal() }
         }
+    }
+
+    /// Suspends the serving `async` caller (see ``beginServing()``) until the main queue holds an
+    /// event, without blocking a thread; the caller then serves it (``serveMainQueue()``). librdkafka
+    /// resumes it (the queue's event callback), so the reports are served on the caller's side
+    /// rather than by the poll thread. Whoever else serves reports meanwhile (another call making
+    /// room, the poll thread's backstop) resumes it too. Returns at once when `isDone()` holds,
+    /// the queue is not empty or the handle closed.
+    /// - Throws: `CancellationError` when the task is cancelled.
+    func waitForMainQueueEvent(unless isDone: () -> Bool) async throws {
+        guard let mainQueue, let pollThread else { return }
+        try await pollThread.waitForEvent { isDone() || isClosed || rd_kafka_queue_length(mainQueue) > 0 }
     }
 
     /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
@@ -302,6 +317,7 @@ final class NativeHandle: @unchecked Sendable {
         lock.withLock { destroyingThread = pthread_self() }
         for hook in hooks { hook() }
         queueSpace.signal()
+        pollThread?.interruptWaiter()
         abandonDeliveries()
         let destroyNow: Bool = lock.withLock {
             lock.wait { users == 0 }
@@ -399,12 +415,15 @@ public enum HandleCounter {
 /// serves the queue meanwhile (see ``NativeHandle/beginServing()``); that call then waits in
 /// the queue itself and this thread stays asleep, so handing the queue over costs no wake-up.
 final class PollThread: @unchecked Sendable {
-    // Safe: `running`, `paused` and `pending` are only touched with `lock` held.
+    // Safe: `running`, `paused`, `pending`, `waiter` and `nextWaiter` are only touched with `lock` held.
     private let lock = ConditionLock()
     private var running = true
     private var paused = false
     /// Set when the queue got an event this thread has not looked at yet.
     private var pending = false
+    /// The serving `async` caller waiting for an event, if any.
+    private var waiter: (id: UInt64, continuation: CheckedContinuation<Void, any Error>)?
+    private var nextWaiter: UInt64 = 0
     private let done = DispatchSemaphore(value: 0)
     private let queue: OpaquePointer
 
@@ -418,7 +437,9 @@ final class PollThread: @unchecked Sendable {
             guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
             while true {
                 let go: Bool = lock.withLock {
-                    // The timeout is a backstop only: every event is announced.
+                    // The timeout is a backstop: every event is announced, and a serving caller serves
+                    // it. Should that caller be held up (a starved thread pool), the queue is still
+                    // served every 100 ms, so no other call waits for it for long.
                     lock.wait(milliseconds: 100) { (pending && !paused) || !running }
                     pending = false
                     return running
@@ -427,9 +448,9 @@ final class PollThread: @unchecked Sendable {
                 // Served reports freed their messages: produce calls waiting for room may go on.
                 if MainQueueEvents.serveAvailable(rk, queue) {
                     queueSpace.signal()
-                    // A caller that began serving meanwhile may wait in the queue for these very reports:
-                    // wake it to look (read under the lock, so a pause that came later sees them served).
-                    if lock.withLock({ paused }) { rd_kafka_queue_yield(queue) }
+                    // A caller that began serving meanwhile may wait for these very reports: wake it to
+                    // look (read under the lock, so a pause that came later sees them served).
+                    if lock.withLock({ paused }) { wakeServer() }
                 }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
@@ -440,12 +461,67 @@ final class PollThread: @unchecked Sendable {
         thread.start()
     }
 
-    /// The queue got an event (librdkafka's callback, with the queue's lock held).
+    /// The queue got an event (librdkafka's callback, with the queue's lock held): wakes the
+    /// serving `async` caller if one waits, else this thread unless a caller serves.
     fileprivate func announce() {
-        lock.withLock {
+        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
             pending = true
             if !paused { lock.broadcast() }
+            defer { waiter = nil }
+            return waiter?.continuation
         }
+        resumed?.resume()
+    }
+
+    /// Suspends until ``announce()`` or ``interruptWaiter()``, unless `ready()` (checked once the
+    /// waiter is registered, so an event announced before is not missed) holds already.
+    /// - Throws: `CancellationError` when the task is cancelled.
+    func waitForEvent(unless ready: () -> Bool) async throws {
+        let id = lock.withLock { () -> UInt64 in
+            nextWaiter &+= 1
+            return nextWaiter
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled = lock.withLock { () -> Bool in
+                    if Task.isCancelled { return true }
+                    waiter = (id, continuation)
+                    return false
+                }
+                if cancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else if ready() {
+                    resumeWaiter(id, with: .success(()))
+                }
+            }
+        } onCancel: {
+            resumeWaiter(id, with: .failure(CancellationError()))
+        }
+    }
+
+    /// Wakes the serving caller so that it looks again: a blocking one waiting in the queue,
+    /// an `async` one suspended in ``waitForEvent(unless:)``.
+    func wakeServer() {
+        rd_kafka_queue_yield(queue)
+        interruptWaiter()
+    }
+
+    /// Wakes the waiting serving caller, if any, so that it sees closing.
+    func interruptWaiter() {
+        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
+            defer { waiter = nil }
+            return waiter?.continuation
+        }
+        resumed?.resume()
+    }
+
+    private func resumeWaiter(_ id: UInt64, with result: Result<Void, any Error>) {
+        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
+            guard let current = waiter, current.id == id else { return nil }
+            waiter = nil
+            return current.continuation
+        }
+        resumed?.resume(with: result)
     }
 
     /// Leaves the queue to a serving caller until ``resume()``.
