@@ -1,5 +1,6 @@
 /// One fetched message whose key and value are views into librdkafka's fetch buffer: no copy,
-/// no allocation. Valid only inside the closure of ``BrokerConsumer/withBorrowedBatch(_:)``;
+/// no allocation. Valid only inside the closure of ``BrokerConsumer/withBorrowedBatch(_:)`` or
+/// ``GroupConsumer/withBorrowedBatch(_:)``;
 /// copy what must outlive it (``owned()`` makes a ``Message``).
 public struct BorrowedMessage {
     /// The key's bytes, nil for a null key.
@@ -48,4 +49,24 @@ public struct BorrowedBatch: RandomAccessCollection {
     public var startIndex: Int { 0 }
     public var endIndex: Int { messages.count }
     public subscript(position: Int) -> BorrowedMessage { messages[position] }
+}
+
+extension BorrowedBatch {
+    /// Runs `body` over one owned message (of `message.topic`) as a borrowed batch of one: what
+    /// a borrowing read hands over first when ``BrokerConsumer/consume()`` or
+    /// ``GroupConsumer/consume()`` had already fetched messages.
+    static func borrowing<R>(_ message: Message, _ body: (BorrowedBatch) throws -> R) throws -> R {
+        func view(_ bytes: [UInt8]?, _ use: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+            guard let bytes else { return try use(nil) }
+            return try bytes.withUnsafeBytes { try use($0) }
+        }
+        return try view(message.key) { key in
+            try view(message.value) { value in
+                var borrowed = BorrowedMessage(key: key, value: value, partition: message.partition, offset: message.offset, timestamp: message.timestamp)
+                return try withUnsafePointer(to: &borrowed) { pointer in
+                    try body(BorrowedBatch(topic: message.topic, messages: UnsafeBufferPointer(start: pointer, count: 1)))
+                }
+            }
+        }
+    }
 }

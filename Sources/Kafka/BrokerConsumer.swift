@@ -118,7 +118,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     private func borrowedFill<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
         if !buffer.isEmpty {
             let message = buffer.takeNext()
-            return try Self.borrowing(message, topic: conf.topic, body)
+            return try BorrowedBatch.borrowing(message, body)
         }
         var retries = FetchRetries(conf)
         while true {
@@ -143,22 +143,6 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
             broker.conf.clock.sleep(for: wait)
             if partitionQueue.isClosed { throw KafkaError.closed }
             try retries.checkLimit()
-        }
-    }
-
-    /// One owned message as a borrowed batch of one.
-    private static func borrowing<R>(_ message: Message, topic: String, _ body: (BorrowedBatch) throws -> R) throws -> R {
-        func view(_ bytes: [UInt8]?, _ use: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
-            guard let bytes else { return try use(nil) }
-            return try bytes.withUnsafeBytes { try use($0) }
-        }
-        return try view(message.key) { key in
-            try view(message.value) { value in
-                var borrowed = BorrowedMessage(key: key, value: value, partition: message.partition, offset: message.offset, timestamp: message.timestamp)
-                return try withUnsafePointer(to: &borrowed) { pointer in
-                    try body(BorrowedBatch(topic: topic, messages: UnsafeBufferPointer(start: pointer, count: 1)))
-                }
-            }
         }
     }
 

@@ -113,6 +113,55 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         try await fillWaiting { $0.takeAll() }
     }
 
+    /// Runs `body` over the next messages as views into librdkafka's buffers: no copy and no
+    /// allocation per message, for consumers that parse in place. The views are valid only inside
+    /// `body`; headers are not read. A batch holds messages of one topic (``BorrowedBatch/topic``),
+    /// in order per partition; a fetch that brought several topics is handed over one topic at a
+    /// time. Messages ``consume()`` had already fetched come first, one per call (they are owned
+    /// copies already). The batch's messages count as handed out once `body` ran, also when it
+    /// throws: their offsets are stored for the next commit. Same retry, ``KafkaError/noData``,
+    /// error and close rules as ``consume()``; rebalances are served while it waits.
+    /// - Throws: as ``consume()``, and whatever `body` throws.
+    public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
+        // The result leaves through a local: `Mutex.withLock` would demand a `sending` result.
+        var output: R?
+        try fetchLock.withLock { _ in output = try borrowedFill(body) }
+        guard let output else { throw KafkaError.closed }
+        return output
+    }
+
+    /// ``withBorrowedBatch(_:)`` with `fetchLock` held.
+    private func borrowedFill<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
+        if !buffer.isEmpty {
+            return try BorrowedBatch.borrowing(buffer.takeNext(), body)
+        }
+        try storeHandedOut()
+        var retries = FetchRetries(conf)
+        while true {
+            let outcome: PartitionQueue.BorrowedOutcome<R>
+            if let error = deferredError {
+                deferredError = nil
+                outcome = .failure(error)
+            } else {
+                outcome = try native.fetchBorrowed(timeout: conf.requestTimeout, body)
+            }
+            let wait: Duration
+            switch outcome {
+            case .delivered(let result, let deferred):
+                deferredError = deferred
+                return result
+            case .empty:
+                wait = retries.recordEmpty()
+            case .failure(let error):
+                wait = try retries.recordFailure(error)
+                logger.debug("group fetch failed", [("group", conf.group), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
+            }
+            broker.conf.clock.sleep(for: wait)
+            if native.handle.isClosed { throw KafkaError.closed }
+            try retries.checkLimit()
+        }
+    }
+
     /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``.
     public func makeAsyncIterator() -> ConsumerIterator<GroupConsumer> {
         ConsumerIterator(self)

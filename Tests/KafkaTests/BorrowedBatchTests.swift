@@ -56,4 +56,42 @@ struct BorrowedBatchTests {
             #expect(throws: KafkaError.closed) { try consumer.withBorrowedBatch { _ in () } }
         }
     }
+
+    @Test("a group member's borrowed batches hold one topic each, read every message of two topics once in partition order, and store offsets for commit")
+    func groupBorrowedBatches() throws {
+        try withMockCluster(brokers: 1, topics: ["left": 2, "right": 1]) { cluster in
+            let broker = try Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            let producer = try broker.producer()
+            for (topic, partition) in [("left", Int32(0)), ("left", 1), ("right", 0)] {
+                try producer.produce(topic, partition: partition, messages: (0..<30).map { Message(key: "k\($0)", value: "\(topic)-\(partition)-\($0)") })
+            }
+            let group = try broker.groupConsumer(quickGroup("borrowers", ["left", "right"]) { $0.commitPolicy = .manual })
+            var offsets: [TopicPartition: [Int64]] = [:]
+            var values = Set<String>()
+            // One owned read first: the rest of its fetch is handed over as owned messages, one per batch.
+            let first = try group.consume()
+            offsets[TopicPartition(first.topic, first.partition), default: []].append(first.offset)
+            values.insert(String(decoding: first.value ?? [], as: UTF8.self))
+            while values.count < 90 {
+                try group.withBorrowedBatch { batch in
+                    for message in batch {
+                        let value = String(decoding: message.value.map { Array($0) } ?? [], as: UTF8.self)
+                        #expect(value.hasPrefix("\(batch.topic)-\(message.partition)-"), "a batch mixes topics: \(value) in \(batch.topic)")
+                        #expect(message.key.map { Array($0) } == Array("k\(message.offset)".utf8))
+                        offsets[TopicPartition(batch.topic, message.partition), default: []].append(message.offset)
+                        values.insert(value)
+                    }
+                }
+            }
+            #expect(values.count == 90)
+            #expect(offsets.count == 3)
+            #expect(offsets.values.allSatisfy { $0 == Array(0..<30) }, "\(offsets)")
+            try group.commit()
+            let expected: [TopicPartition: Int64] = [TopicPartition("left", 0): 30, TopicPartition("left", 1): 30, TopicPartition("right", 0): 30]
+            #expect(try group.committed() == expected)
+            group.close()
+            #expect(throws: KafkaError.closed) { try group.withBorrowedBatch { _ in () } }
+        }
+    }
 }

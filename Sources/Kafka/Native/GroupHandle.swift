@@ -23,12 +23,18 @@ enum RebalanceKind {
 /// the consumer queue messages and rebalances arrive on, and the group calls.
 final class GroupHandle: @unchecked Sendable {
     // Safe: `handle` guards the `rd_kafka_t`; the queue is used only by fetches counted as
-    // handle users and freed by the handle's destroy hook after every user left; `fetched`
-    // and `topicNames` are used only by the fetch holding the consumer's fetch lock.
+    // handle users and freed by the handle's destroy hook after every user left; `fetched`,
+    // `pending`, `borrowed` and `topicNames` are used only by the fetch holding the consumer's
+    // fetch lock, and by the destroy hook after every fetch left.
     let handle: NativeHandle
     private let queue: OpaquePointer
     let signal = QueueSignal()
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// Messages of the last fetch a borrowing read left for the next read (they belong to
+    /// another topic than the batch it handed over): `fetched[pending]`.
+    private var pending = 0..<0
+    /// Views of one borrowed batch.
+    private let borrowed = UnsafeMutablePointer<BorrowedMessage>.allocate(capacity: GroupHandle.batchCapacity)
     /// Topic names by topic handle, so a message's topic costs no allocation.
     private var topicNames: [OpaquePointer: String] = [:]
     static let batchCapacity = 1000
@@ -64,7 +70,8 @@ final class GroupHandle: @unchecked Sendable {
         }
         // After every user left: commit per the policy, leave the group (the final revoke runs
         // the hooks), then free the queue. `rd_kafka_consumer_close` serves the queue itself.
-        handle.beforeDestroy { [signal] rk in
+        handle.beforeDestroy { [self, signal] rk in
+            destroyPending()
             if finalCommit { _ = rd_kafka_commit(rk, nil, 0) }
             _ = rd_kafka_consumer_close(rk)
             rd_kafka_queue_cb_event_enable(queue, nil, nil)
@@ -76,6 +83,28 @@ final class GroupHandle: @unchecked Sendable {
     deinit {
         handle.close()
         fetched.deallocate()
+        borrowed.deallocate()
+    }
+
+    /// Frees the messages a borrowing read left; after every user left.
+    private func destroyPending() {
+        for index in pending { rd_kafka_message_destroy(fetched[index]) }
+        pending = 0..<0
+    }
+
+    /// The messages to read next: those a borrowing read left, or else one batch from the
+    /// queue (waiting up to `timeout`); nil for a queue error. Throws closed (freeing what came).
+    private func nextMessages(_ timeout: Duration) throws -> Range<Int>? {
+        if !pending.isEmpty {
+            defer { pending = 0..<0 }
+            return pending
+        }
+        let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+        if handle.isClosed {
+            for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
+            throw KafkaError.closed
+        }
+        return count >= 0 ? 0..<count : nil
     }
 
     /// Whether the queue holds something (messages, errors, rebalances).
@@ -89,13 +118,8 @@ final class GroupHandle: @unchecked Sendable {
         -> PartitionQueue.FetchOutcome
     {
         try handle.withHandle { rk in
-            let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
-            if handle.isClosed {
-                for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
-                throw KafkaError.closed
-            }
-            guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }
-            guard count > 0 else { return .empty }
+            guard let range = try nextMessages(timeout) else { return .failure(KafkaError(rd_kafka_last_error())) }
+            guard !range.isEmpty else { return .empty }
             buffer.reset()
             positions.removeAll(keepingCapacity: true)
             var firstError: KafkaError?
@@ -104,14 +128,12 @@ final class GroupHandle: @unchecked Sendable {
             var runTopic: OpaquePointer?
             var runPartition: Int32 = -1
             var high: Int64 = -1
-            for index in 0..<count {
+            for index in range {
                 guard let pointer = fetched[index] else { continue }
                 defer { rd_kafka_message_destroy(pointer) }
                 let raw = pointer.pointee
                 if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    if firstError == nil {
-                        firstError = KafkaError(raw.err, detail: rd_kafka_message_errstr(pointer).map { String(cString: $0) })
-                    }
+                    if firstError == nil { firstError = Self.fetchError(pointer) }
                     continue
                 }
                 let topic = topicName(raw.rkt)
@@ -127,6 +149,77 @@ final class GroupHandle: @unchecked Sendable {
             if buffer.isEmpty { return firstError.map { .failure($0) } ?? .empty }
             return .messages(deferred: firstError)
         }
+    }
+
+    /// One borrowing fetch: runs `body` over views of the next messages of one topic (a fetch
+    /// holding several topics is handed over one topic's run at a time; the rest waits for the
+    /// next read), then frees them and stores their offsets for commit (they count as handed out,
+    /// also when `body` throws). No copy and no allocation per message.
+    func fetchBorrowed<R>(timeout: Duration, _ body: (BorrowedBatch) throws -> R) throws -> PartitionQueue.BorrowedOutcome<R> {
+        try handle.withHandle { _ in
+            guard let range = try nextMessages(timeout) else { return .failure(KafkaError(rd_kafka_last_error())) }
+            guard !range.isEmpty else { return .empty }
+            var firstError: KafkaError?
+            var runTopic: OpaquePointer?
+            var views = 0
+            var end = range.upperBound
+            // The next offset to read per partition of the run, in order of appearance (a few partitions).
+            var nextOffsets: [(partition: Int32, offset: Int64)] = []
+            for index in range {
+                guard let pointer = fetched[index] else { continue }
+                let raw = pointer.pointee
+                if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if firstError == nil { firstError = Self.fetchError(pointer) }
+                    rd_kafka_message_destroy(pointer)
+                    fetched[index] = nil
+                    continue
+                }
+                if views > 0 && raw.rkt != runTopic {
+                    end = index
+                    break
+                }
+                runTopic = raw.rkt
+                var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+                let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
+                (borrowed + views).initialize(to: BorrowedMessage(
+                    key: raw.key.map { UnsafeRawBufferPointer(start: $0, count: raw.key_len) },
+                    value: raw.payload.map { UnsafeRawBufferPointer(start: $0, count: raw.len) },
+                    partition: raw.partition, offset: raw.offset,
+                    timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
+                ))
+                views += 1
+                if let last = nextOffsets.indices.last, nextOffsets[last].partition == raw.partition {
+                    nextOffsets[last].offset = raw.offset + 1
+                } else if let known = nextOffsets.firstIndex(where: { $0.partition == raw.partition }) {
+                    nextOffsets[known].offset = raw.offset + 1
+                } else {
+                    nextOffsets.append((raw.partition, raw.offset + 1))
+                }
+            }
+            pending = end..<range.upperBound
+            defer {
+                for index in range.lowerBound..<end where fetched[index] != nil { rd_kafka_message_destroy(fetched[index]) }
+            }
+            guard views > 0 else { return firstError.map { .failure($0) } ?? .empty }
+            defer { borrowed.deinitialize(count: views) }
+            let topic = topicName(runTopic)
+            var offsets: [TopicPartition: Int64] = [:]
+            for (partition, offset) in nextOffsets { offsets[TopicPartition(topic, partition)] = offset }
+            let result: R
+            do {
+                result = try body(BorrowedBatch(topic: topic, messages: UnsafeBufferPointer(start: borrowed, count: views)))
+            } catch {
+                try store(offsets)
+                throw error
+            }
+            try store(offsets)
+            return .delivered(result, deferred: firstError)
+        }
+    }
+
+    /// The error a fetched message carries, with librdkafka's text.
+    private static func fetchError(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaError {
+        KafkaError(pointer.pointee.err, detail: rd_kafka_message_errstr(pointer).map { String(cString: $0) })
     }
 
     private func topicName(_ rkt: OpaquePointer?) -> String {
