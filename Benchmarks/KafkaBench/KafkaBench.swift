@@ -104,6 +104,7 @@ enum KafkaBench {
         let rawConsumeCopying = "consume: raw C batch consume, each payload copied"
         let rawGroup = "consume: raw C rd_kafka_consumer_poll loop (group)"
         let swiftGroup = "consume: Swift GroupConsumer consume() (group)"
+        let swiftGroupBorrowing = "consume: Swift GroupConsumer withBorrowedBatch (group)"
         // Per round: (raw p50, raw p99, Swift p50, Swift p99) in µs.
         var latencyRounds: [(Double, Double, Double, Double)] = []
         // The machine is noisy: every row runs `rounds` times, interleaved (one run of every row per
@@ -210,6 +211,23 @@ enum KafkaBench {
                     })
                 },
                 {
+                    rows.record(try measure("consume: Swift withBorrowedBatch loop (views, no copies)", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
+                        var read = 0
+                        for partition in 0..<partitions {
+                            let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                            var taken = 0
+                            while taken < perPartition {
+                                try consumer.withBorrowedBatch { batch in
+                                    for message in batch { read += message.value?.count == size ? 1 : 0 }
+                                    taken += batch.count
+                                }
+                            }
+                            consumer.close()
+                        }
+                        precondition(read == consumeTotal, "withBorrowedBatch read \(read) of \(consumeTotal)")
+                    })
+                },
+                {
                     rows.record(try await measureAsync("consume: Swift for try await", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                         var read = 0
                         for partition in 0..<partitions {
@@ -248,9 +266,9 @@ enum KafkaBench {
             // the end), reads the consume topic to its end, and leaves. The mock coordinator keeps a
             // joining member waiting about the session timeout, so both clocks start at the first
             // message; the two rows take turns at going first.
-            let groupRuns: [() throws -> Void] = [
+            var groupRuns: [() throws -> Void] = [
                 {
-                    rows.record(measureFromFirstMessage(rawGroup, only: selected(swiftGroup) ? nil : only, size: size) { stopwatch in
+                    rows.record(measureFromFirstMessage(rawGroup, only: selected(swiftGroup) || selected(swiftGroupBorrowing) ? nil : only, size: size) { stopwatch in
                         let read = RawLibrdkafka.groupConsumeAll(
                             bootstrap: bootstrap, group: "bench-raw-\(round)", topic: "consume", partitions: partitions, perPartition: perPartition, stopwatch: stopwatch
                         )
@@ -268,7 +286,16 @@ enum KafkaBench {
                     })
                 },
             ]
-            if selected(swiftGroup) || selected(rawGroup) {
+            groupRuns.append {
+                rows.record(try measureFromFirstMessage(swiftGroupBorrowing, only: only, size: size, baseline: rawGroup) { stopwatch in
+                    let read = try swiftGroupBorrowAll(
+                        broker: broker, group: "bench-borrow-\(round)", topic: "consume", partitions: partitions, perPartition: perPartition, size: size, stopwatch: stopwatch
+                    )
+                    precondition(read >= consumeTotal, "GroupConsumer withBorrowedBatch read \(read) of \(consumeTotal)")
+                    return read
+                })
+            }
+            if selected(swiftGroup) || selected(rawGroup) || selected(swiftGroupBorrowing) {
                 note("group members: joining (about \(GroupBenchSettings.sessionTimeoutMilliseconds) ms each) and consuming ...")
             }
             for run in round % 2 == 1 ? groupRuns : groupRuns.reversed() { try run() }
