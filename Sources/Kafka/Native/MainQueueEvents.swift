@@ -10,8 +10,9 @@ import Crdkafka
 /// room) must use ``serveAvailable(_:_:)`` or ``serve(_:_:)``: `rd_kafka_poll` would drop
 /// event-mode delivery reports.
 enum MainQueueEvents {
-    /// Reports read from an event per `rd_kafka_event_message_array` call.
-    private static let reportsPerRead = 256
+    /// Reports read from an event per `rd_kafka_event_message_array` call: few enough that their
+    /// pointers fit the stack (a temporary allocation over 1 KiB is a heap allocation per event).
+    private static let reportsPerRead = 64
 
     /// Serves `event` and destroys it; true when it carried delivery reports (room in the queue).
     static func serve(_ rk: OpaquePointer, _ event: OpaquePointer) -> Bool {
