@@ -1,10 +1,12 @@
 /// A producer bound to a ``Broker``: Go's `broker.Producer(conf)`.
 ///
 /// One call's messages go to librdkafka in order, to one partition, and the
-/// call returns when every delivery report arrived. Delivery reports come
-/// back through the handle's poll thread; a blocking call waits on a
-/// semaphore, an `async` call suspends on a continuation, and both wait the
-/// same ways for room when librdkafka's queue is full.
+/// call returns when every delivery report arrived. While a call runs it serves
+/// its handle's delivery reports itself (a blocking call waiting inside
+/// librdkafka's queue, an `async` call suspended until librdkafka announces
+/// one), unless another call already does; the handle's poll thread serves them
+/// otherwise. Blocking and `async` calls wait the same ways for room when
+/// librdkafka's queue is full.
 public final class BrokerProducer: Producer {
     /// The broker this producer belongs to.
     public let broker: Broker
