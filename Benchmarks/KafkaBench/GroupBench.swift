@@ -55,8 +55,8 @@ func measureFromFirstMessage(
 
 extension RawLibrdkafka {
     /// Joins `group` as a new member subscribed to `topic` (range assignment, offsets from the
-    /// earliest, automatic commits every 5 s: the settings a GroupConsumer with the bench's session
-    /// settings gives librdkafka) and polls with `rd_kafka_consumer_poll` until the last message
+    /// earliest, automatic commits every 5 s, `queued.min.messages` 1,000,000: the settings a
+    /// GroupConsumer with the bench's session settings gives librdkafka) and polls with `rd_kafka_consumer_poll` until the last message
     /// (offset `perPartition - 1`) of each of `partitions` partitions came; then leaves the group.
     /// Returns the messages read.
     static func groupConsumeAll(bootstrap: String, group: String, topic: String, partitions: Int, perPartition: Int, stopwatch: FirstMessageStopwatch) -> Int {
@@ -68,6 +68,9 @@ extension RawLibrdkafka {
             ("heartbeat.interval.ms", "\(GroupBenchSettings.heartbeatMilliseconds)"),
             ("auto.offset.reset", "earliest"), ("fetch.wait.max.ms", "50"), ("enable.partition.eof", "false"),
             ("enable.auto.commit", "true"), ("auto.commit.interval.ms", "5000"),
+            // As GroupConsumer sets it: with librdkafka's 100,000 the shared queue's prefetch pauses
+            // for up to 1 s each time it fills, and the raw row would measure those pauses.
+            ("queued.min.messages", "1000000"),
         ], opaque: nil)
         rd_kafka_poll_set_consumer(rk)
         let list = rd_kafka_topic_partition_list_new(1)
