@@ -186,7 +186,7 @@ enum KafkaBench {
                     rows.record(try measure("consume: Swift consume() loop", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                         var read = 0
                         for partition in 0..<partitions {
-                            let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                            let consumer = try broker.consumer(benchConsumerConf(partition))
                             for _ in 0..<perPartition {
                                 read += try consumer.consume().value?.count == size ? 1 : 0
                             }
@@ -199,7 +199,7 @@ enum KafkaBench {
                     rows.record(try measure("consume: Swift consume() loop, readsHeaders false", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                         var read = 0
                         for partition in 0..<partitions {
-                            var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                            var conf = benchConsumerConf(partition)
                             conf.readsHeaders = false
                             let consumer = try broker.consumer(conf)
                             for _ in 0..<perPartition {
@@ -214,7 +214,7 @@ enum KafkaBench {
                     rows.record(try measure("consume: Swift withBorrowedBatch loop (views, no copies)", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                         var read = 0
                         for partition in 0..<partitions {
-                            let consumer = try broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                            let consumer = try broker.consumer(benchConsumerConf(partition))
                             var taken = 0
                             while taken < perPartition {
                                 try consumer.withBorrowedBatch { batch in
@@ -231,7 +231,7 @@ enum KafkaBench {
                     rows.record(try await measureAsync("consume: Swift for try await", only: only, messages: consumeTotal, bytes: consumeTotal * size, baseline: rawConsume) {
                         var read = 0
                         for partition in 0..<partitions {
-                            let consumer = try await broker.consumer(ConsumerConf(topic: "consume", partition: Int32(partition)))
+                            let consumer = try await broker.consumer(benchConsumerConf(partition))
                             var taken = 0
                             for try await message in consumer {
                                 read += message.value?.count == size ? 1 : 0
@@ -247,7 +247,7 @@ enum KafkaBench {
                     rows.record(try measure("consume: Swift Mx over \(mxPartitions) partitions", only: only, messages: mxPartitions * perPartition, bytes: mxPartitions * perPartition * size, baseline: rawConsume) {
                         var consumers: [BrokerConsumer] = []
                         for partition in 0..<mxPartitions {
-                            var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+                            var conf = benchConsumerConf(partition)
                             conf.retryLimit = 10
                             consumers.append(try broker.consumer(conf))
                         }
@@ -372,4 +372,12 @@ enum KafkaBench {
             print(String(decoding: data, as: UTF8.self))
         }
     }
+}
+
+/// The conf of the Swift partition-consumer rows: it starts at offset 0, as the raw C rows do
+/// (`rd_kafka_consume_start_queue` at 0), so neither side spends a round trip resolving `.oldest`.
+func benchConsumerConf(_ partition: Int) -> ConsumerConf {
+    var conf = ConsumerConf(topic: "consume", partition: Int32(partition))
+    conf.startOffset = .offset(0)
+    return conf
 }
