@@ -196,8 +196,11 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
 
     /// The `async` fill: non-blocking fetches under `fetchLock`, and suspensions (never
     /// holding the lock) until librdkafka signals the queue, the fetch wait passes, or a
-    /// retry wait passes; then `take` hands out from the buffer.
-    private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
+    /// retry wait passes; then `take` hands out from the buffer. It runs on the caller's executor,
+    /// as `consume()` does: fetched messages are then allocated on the thread that will free them
+    /// (run on the global executor instead, a `for try await` loop on an actor made the two threads
+    /// contend for malloc's arena lock, and hopped threads per fetch).
+    nonisolated(nonsending) private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
         var retries = FetchRetries(conf)
         while true {
             try Task.checkCancellation()

@@ -329,7 +329,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         case busy
     }
 
-    private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
+    nonisolated(nonsending) private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
         var retries = FetchRetries(conf)
         while true {
             try Task.checkCancellation()
