@@ -105,6 +105,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     /// only inside `body`; headers are not read. Same retry, ``KafkaError/noData``, error and
     /// close rules as ``consume()``. Messages ``consume()`` had already fetched come first,
     /// one per call (they are owned copies already).
+    /// `body` must not call this consumer (it holds the consumer's fetch lock).
     /// - Throws: as ``consume()``, and whatever `body` throws (the fetch's messages then count as handed out).
     public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
         // The result leaves through a local: `Mutex.withLock` would demand a `sending` result.

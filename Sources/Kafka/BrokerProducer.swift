@@ -137,7 +137,7 @@ public final class BrokerProducer: Producer {
                             // library's own thread, which no caller blocks, not the cooperative pool.
                             try await withTaskExecutorPreference(MxExecutor.shared) {
                                 try await handle.waitForMainQueueEvent { sending.isSettled }
-                                if handle.serveMainQueue() { handle.queueSpace.signal() }
+                                _ = try? handle.withHandle { _ in handle.serveMainQueue() }
                             }
                         } else {
                             try await sending.wait()

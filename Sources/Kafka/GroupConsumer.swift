@@ -120,7 +120,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     /// time. Messages ``consume()`` had already fetched come first, one per call (they are owned
     /// copies already). The batch's messages count as handed out once `body` ran, also when it
     /// throws: their offsets are stored for the next commit. Same retry, ``KafkaError/noData``,
-    /// error and close rules as ``consume()``; rebalances are served while it waits.
+    /// error and close rules as ``consume()``; rebalances are served while it waits. `body` must
+    /// not call this consumer (it holds the consumer's fetch lock): commit after it returns.
     /// - Throws: as ``consume()``, and whatever `body` throws.
     public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
         // The result leaves through a local: `Mutex.withLock` would demand a `sending` result.
@@ -136,6 +137,10 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
             return try BorrowedBatch.borrowing(buffer.takeNext(), body)
         }
         try storeHandedOut()
+        // The owned fill is stored and spent: forget it, or a later store would rewind what the
+        // borrowed batches store (librdkafka keeps the last offset stored, not the highest).
+        buffer.reset()
+        positions.removeAll(keepingCapacity: true)
         var retries = FetchRetries(conf)
         while true {
             let outcome: PartitionQueue.BorrowedOutcome<R>

@@ -94,4 +94,24 @@ struct BorrowedBatchTests {
             #expect(throws: KafkaError.closed) { try group.withBorrowedBatch { _ in () } }
         }
     }
+
+    @Test("after owned reads, a group member's borrowed batches commit the latest offset, never the owned fill's older one")
+    func groupBorrowedAfterOwnedCommitsLatest() throws {
+        try withMockCluster(brokers: 1, topics: ["mixed": 1]) { cluster in
+            let broker = try Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            let producer = try broker.producer()
+            try producer.produce("mixed", partition: 0, messages: (0..<30).map { Message(value: "a\($0)") })
+            let group = try broker.groupConsumer(quickGroup("mixers", ["mixed"]) { $0.commitPolicy = .manual })
+            var offsets: [Int64] = [try group.consume().offset]
+            try producer.produce("mixed", partition: 0, messages: (30..<60).map { Message(value: "a\($0)") })
+            while offsets.count < 60 {
+                try group.withBorrowedBatch { batch in offsets += batch.map(\.offset) }
+            }
+            #expect(offsets == Array(0..<60))
+            try group.commit()
+            #expect(try group.committed() == [TopicPartition("mixed", 0): 60])
+            group.close()
+        }
+    }
 }

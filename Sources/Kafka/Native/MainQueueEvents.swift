@@ -7,7 +7,7 @@ import Crdkafka
 /// per-message callback: one event carries the reports of a whole produce response, and
 /// consecutive reports of one produce call are counted with one atomic operation.
 /// Whoever serves the main queue (the handle's ``PollThread``, or a produce call that needs
-/// room) must use ``serveAvailable(_:_:)`` or ``serve(_:_:)``: `rd_kafka_poll` would drop
+/// room) must use ``serveAvailable(_:_:_:)`` or ``serve(_:_:_:)``: `rd_kafka_poll` would drop
 /// event-mode delivery reports.
 enum MainQueueEvents {
     /// Reports read from an event per `rd_kafka_event_message_array` call: few enough that their
@@ -15,7 +15,10 @@ enum MainQueueEvents {
     private static let reportsPerRead = 64
 
     /// Serves `event` and destroys it; true when it carried delivery reports (room in the queue).
-    static func serve(_ rk: OpaquePointer, _ event: OpaquePointer) -> Bool {
+    /// - Parameter pollThread: the handle's poll thread when a produce call serves: a token refresh
+    ///   is then handed to that thread, so that the token provider never runs on a caller's thread
+    ///   (nil on the poll thread itself, which answers it at once).
+    static func serve(_ rk: OpaquePointer, _ event: OpaquePointer, _ pollThread: PollThread?) -> Bool {
         defer { rd_kafka_event_destroy(event) }
         let context = HandleContext.from(rk)
         switch Int32(rd_kafka_event_type(event)) {
@@ -28,7 +31,7 @@ enum MainQueueEvents {
         case RD_KAFKA_EVENT_STATS:
             if let json = rd_kafka_event_stats(event) { context?.keepStatistics(String(cString: json)) }
         case RD_KAFKA_EVENT_OAUTHBEARER_TOKEN_REFRESH:
-            refreshToken(rk)
+            if let pollThread { pollThread.requestTokenRefresh() } else { refreshToken(rk) }
         default:
             break
         }
@@ -36,10 +39,11 @@ enum MainQueueEvents {
     }
 
     /// Serves every event already in `queue` without waiting; true when any carried delivery reports.
-    static func serveAvailable(_ rk: OpaquePointer, _ queue: OpaquePointer) -> Bool {
+    /// `pollThread` as for ``serve(_:_:_:)``.
+    static func serveAvailable(_ rk: OpaquePointer, _ queue: OpaquePointer, _ pollThread: PollThread?) -> Bool {
         var servedReports = false
         while let event = rd_kafka_queue_poll(queue, 0) {
-            if serve(rk, event) { servedReports = true }
+            if serve(rk, event, pollThread) { servedReports = true }
         }
         return servedReports
     }

@@ -143,53 +143,54 @@ final class NativeHandle: @unchecked Sendable {
     }
 
     /// Serves the events already in the main queue without waiting (inside ``withHandle(_:)``);
-    /// true when delivery reports were among them. False for a handle that is not polled.
+    /// true when delivery reports were among them (room in librdkafka's queue, signalled). False
+    /// for a handle that is not polled.
     func serveMainQueue() -> Bool {
-        guard let mainQueue else { return false }
-        let servedReports = MainQueueEvents.serveAvailable(rk, mainQueue)
-        // The serving caller may be waiting for these very reports: wake it to look.
-        if servedReports && servingCaller.load(ordering: .acquiring) { pollThread?.wakeServer() }
+        guard let mainQueue, let pollThread else { return false }
+        let servedReports = MainQueueEvents.serveAvailable(rk, mainQueue, pollThread)
+        if servedReports {
+            // Signalled before the serving caller is woken: it checks the generation when it looks.
+            queueSpace.signal()
+            if servingCaller.load(ordering: .acquiring) { pollThread.wakeServer() }
+        }
         return servedReports
     }
 
-    /// Makes the calling thread the server of the main queue, in place of the poll thread, until
-    /// ``endServing()``: what a blocking produce call does for its duration. It then serves the
-    /// reports between its chunks and while it waits (``serveMainQueue(until:)``), so they are served,
-    /// and their messages freed, on the thread that allocated them, as raw C callers do. Serving
-    /// them on the poll thread instead made the two threads contend for malloc's arena lock,
-    /// measured at a tenth of a large call's CPU.
+    /// Makes the calling produce call the server of the main queue, in place of the poll thread,
+    /// until ``endServing()``. It then serves the reports between its chunks and while it waits
+    /// (``serveMainQueue(until:)``, ``waitForMainQueueEvent(unless:)``), so they are served, and
+    /// their messages freed, on the thread that allocated them, as raw C callers do. Serving them
+    /// on the poll thread instead made the two threads contend for malloc's arena lock, measured
+    /// at a tenth of a large call's CPU.
     ///
     /// One caller serves at a time. Returns false, changing nothing, when another caller serves or
-    /// the handle is not polled or closed. A serving caller is a user of the handle, so it must
-    /// see closing (every wait below returns on it) and end serving promptly.
+    /// the handle is not polled or closed. Serving holds no user of the handle: every use of the
+    /// queue below enters the handle for its own duration, so closing never waits for a serving
+    /// `async` call to be scheduled again.
     func beginServing() -> Bool {
-        guard let mainQueue, let pollThread,
+        guard !isClosed, let pollThread,
             servingCaller.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return false }
-        do {
-            try enter()
-        } catch {
-            servingCaller.store(false, ordering: .releasing)
-            return false
-        }
         pollThread.pause()
         return true
     }
 
     /// Hands the main queue back to the poll thread; only after ``beginServing()`` returned true.
     func endServing() {
-        pollThread?.resume()
-        leave()
+        let waiting = (try? withHandle { _ in mainQueue.map { rd_kafka_queue_length($0) > 0 } ?? false }) ?? false
+        pollThread?.resume(queueHasEvents: waiting)
         servingCaller.store(false, ordering: .releasing)
     }
 
     /// Serves the main queue on the calling thread, the server (see ``beginServing()``), until
-    /// `isDone()` or closing (seen within one poll timeout).
+    /// `isDone()` or closing (seen within one poll timeout, after which the call leaves the handle).
     func serveMainQueue(until isDone: () -> Bool) {
-        guard let mainQueue else { return }
-        while !isDone() && !isClosed {
-            guard let event = rd_kafka_queue_poll(mainQueue, 10) else { continue }
-            if MainQueueEvents.serve(rk, event) { queueSpace.signal() }
+        guard let mainQueue, let pollThread else { return }
+        _ = try? withHandle { rk in
+            while !isDone() && !isClosed {
+                guard let event = rd_kafka_queue_poll(mainQueue, 10) else { continue }
+                if MainQueueEvents.serve(rk, event, pollThread) { queueSpace.signal() }
+            }
         }
     }
 
@@ -202,7 +203,9 @@ final class NativeHandle: @unchecked Sendable {
     /// - Throws: `CancellationError` when the task is cancelled.
     func waitForMainQueueEvent(unless isDone: () -> Bool) async throws {
         guard let mainQueue, let pollThread else { return }
-        try await pollThread.waitForEvent { isDone() || isClosed || rd_kafka_queue_length(mainQueue) > 0 }
+        try await pollThread.waitForEvent {
+            isDone() || ((try? withHandle { _ in rd_kafka_queue_length(mainQueue) > 0 }) ?? true)
+        }
     }
 
     /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
@@ -415,12 +418,15 @@ public enum HandleCounter {
 /// serves the queue meanwhile (see ``NativeHandle/beginServing()``); that call then waits in
 /// the queue itself and this thread stays asleep, so handing the queue over costs no wake-up.
 final class PollThread: @unchecked Sendable {
-    // Safe: `running`, `paused`, `pending`, `waiter` and `nextWaiter` are only touched with `lock` held.
+    // Safe: `running`, `paused`, `pending`, `tokenRefreshRequested`, `waiter` and `nextWaiter` are
+    // only touched with `lock` held.
     private let lock = ConditionLock()
     private var running = true
     private var paused = false
     /// Set when the queue got an event this thread has not looked at yet.
     private var pending = false
+    /// Set when a serving caller took a token refresh event from the queue.
+    private var tokenRefreshRequested = false
     /// The serving `async` caller waiting for an event, if any.
     private var waiter: (id: UInt64, continuation: CheckedContinuation<Void, any Error>)?
     private var nextWaiter: UInt64 = 0
@@ -436,17 +442,19 @@ final class PollThread: @unchecked Sendable {
         let thread = Thread { [self] in
             guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
             while true {
-                let go: Bool = lock.withLock {
+                let (go, refreshesToken): (Bool, Bool) = lock.withLock {
                     // The timeout is a backstop: every event is announced, and a serving caller serves
                     // it. Should that caller be held up (a starved thread pool), the queue is still
                     // served every 100 ms, so no other call waits for it for long.
-                    lock.wait(milliseconds: 100) { (pending && !paused) || !running }
+                    lock.wait(milliseconds: 100) { (pending && !paused) || !running || tokenRefreshRequested }
                     pending = false
-                    return running
+                    defer { tokenRefreshRequested = false }
+                    return (running, tokenRefreshRequested)
                 }
                 guard go else { break }
+                if refreshesToken { refreshToken(rk) }
                 // Served reports freed their messages: produce calls waiting for room may go on.
-                if MainQueueEvents.serveAvailable(rk, queue) {
+                if MainQueueEvents.serveAvailable(rk, queue, nil) {
                     queueSpace.signal()
                     // A caller that began serving meanwhile may wait for these very reports: wake it to
                     // look (read under the lock, so a pause that came later sees them served).
@@ -454,7 +462,7 @@ final class PollThread: @unchecked Sendable {
                 }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
-            _ = MainQueueEvents.serveAvailable(rk, queue)
+            _ = MainQueueEvents.serveAvailable(rk, queue, nil)
             done.signal()
         }
         thread.name = "kafka-poll-\(name)"
@@ -529,13 +537,22 @@ final class PollThread: @unchecked Sendable {
         lock.withLock { paused = true }
     }
 
-    /// Takes the queue back, serving whatever the caller left in it.
-    func resume() {
-        let waiting = rd_kafka_queue_length(queue) > 0
+    /// Takes the queue back, serving whatever the caller left in it (`queueHasEvents`: events
+    /// enqueued while it was not empty are never announced).
+    func resume(queueHasEvents: Bool) {
         lock.withLock {
             paused = false
-            if waiting { pending = true }
+            if queueHasEvents { pending = true }
             if pending { lock.broadcast() }
+        }
+    }
+
+    /// Has this thread answer an OAUTHBEARER token refresh that a serving caller took from the
+    /// queue: the token provider runs here, never on a produce call's thread.
+    func requestTokenRefresh() {
+        lock.withLock {
+            tokenRefreshRequested = true
+            lock.broadcast()
         }
     }
 

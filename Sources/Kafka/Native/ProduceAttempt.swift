@@ -222,7 +222,7 @@ final class ProduceAttempt: @unchecked Sendable {
                     next += size
                     // Reports already in are served here, between chunks, as raw C callers do: the
                     // messages are then freed on the thread that allocated them.
-                    if handle.serveMainQueue() { handle.queueSpace.signal() }
+                    _ = handle.serveMainQueue()
                     continue
                 }
                 // Keep order: after a full queue retry the failed suffix, refuse every other failure.
@@ -270,12 +270,11 @@ final class ProduceAttempt: @unchecked Sendable {
     /// without waiting for more; returns true when that may have made room. Waiting is left to
     /// the driver.
     ///
-    /// Room made here is signalled too: the reports served may have been the last ones, and
-    /// another call waiting for room would otherwise wait for a signal that never comes.
+    /// Room made here is signalled too (by ``NativeHandle/serveMainQueue()``): the reports served
+    /// may have been the last ones, and another call waiting for room would otherwise wait for a
+    /// signal that never comes.
     private func makeRoom() -> Bool {
-        guard handle.serveMainQueue() else { return false }
-        handle.queueSpace.signal()
-        return true
+        handle.serveMainQueue()
     }
 
     /// Marks every message not yet handed over as refused with `PURGE_QUEUE` (never sent).
