@@ -107,6 +107,9 @@ struct ContractTests {
             let consumers: [any Consumer] = try (0..<3).map { partition in
                 var conf = ConsumerConf(topic: topic, partition: Int32(partition))
                 conf.retryLimit = 0
+                // One empty fetch ends a consumer: it must be long enough for a new consumer's first
+                // fetch to bring partition 1's messages on a loaded machine (50 ms was not, once).
+                conf.requestTimeout = .seconds(2)
                 return try fixture.client.consumer(conf)
             }
             let mx = Mx.merge(consumers)
