@@ -70,8 +70,12 @@ struct ConcurrentProduceTests {
         try await producer.produce("slow", partition: 0, messages: [Message(value: "warm")])
         try cluster.setRTT(broker: 1, .seconds(30))
         let call = OffPoolTask { try await producer.produce("slow", partition: 0, messages: [Message(value: "late")]) }
-        try await Task.sleep(for: .milliseconds(200))
-        let cancelled = call.cancel()
+        // Cancelled 200 ms after it began, from a thread of its own: this test's continuation may wait
+        // for the cooperative pool (which parallel suites keep busy) longer than the message's timeout.
+        let cancelled = try await onThread {
+            Thread.sleep(forTimeInterval: 0.2)
+            return call.cancel()
+        }
         await #expect(throws: CancellationError.self) { try await call.task.value }
         // Measured where the call ended, on its own thread (its acknowledgement is 30 s away).
         #expect(try #require(call.endedAfter(cancelled)) < .milliseconds(100))

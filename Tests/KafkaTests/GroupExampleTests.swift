@@ -44,7 +44,7 @@ func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {
     return true
 }
 
-@Suite("Group example", .timeLimit(.minutes(3)))
+@Suite("Group example", .timeLimit(.minutes(5)))
 struct GroupExampleTests {
     @Test("two kafka-consume --group processes split a 4-partition topic, read every message once, and the survivor takes over after SIGTERM")
     func twoMembersThenTakeover() async throws {
@@ -61,7 +61,9 @@ struct GroupExampleTests {
             _ = first.stop(SIGKILL)
             if !secondStopped { _ = second.stop(SIGKILL) }
         }
-        let split = try await eventually(.seconds(60)) {
+        // The embedded coordinator runs in this (busy) test process; under the full suite's load its
+        // cooperative rebalances have taken over a minute to settle, alone about 5 s.
+        let split = try await eventually(.seconds(150)) {
             first.log.split(separator: "\n").last { $0.contains("assigned") }.map { $0.split(separator: " ").count == 4 } == true
                 && second.log.split(separator: "\n").last { $0.contains("assigned") }.map { $0.split(separator: " ").count == 4 } == true
         }
