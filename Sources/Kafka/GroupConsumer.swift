@@ -156,10 +156,9 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
                 deferredError = deferred
                 return result
             case .empty:
-                wait = retries.recordEmpty()
+                wait = try settle(.empty, &retries) ?? .zero
             case .failure(let error):
-                wait = try retries.recordFailure(error)
-                logger.debug("group fetch failed", [("group", conf.group), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
+                wait = try settle(.failure(error), &retries) ?? .zero
             }
             broker.conf.clock.sleep(for: wait)
             if native.handle.isClosed { throw KafkaError.closed }

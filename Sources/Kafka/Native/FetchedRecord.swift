@@ -7,17 +7,35 @@ extension FetchBuffer {
     func append(
         _ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String, readsHeaders: Bool, tipOffset: Int64
     ) {
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
         let raw = pointer.pointee
         append(
             key: raw.key.map { copyBytes($0, raw.key_len) },
             value: raw.payload.map { copyBytes($0, raw.len) },
             headers: readsHeaders ? readHeaders(pointer) : [],
-            timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
+            timestamp: recordTimestamp(pointer),
             topic: topic, partition: raw.partition, offset: raw.offset, tipOffset: tipOffset
         )
     }
+}
+
+extension BorrowedMessage {
+    /// A view of one fetched record: key and value point into librdkafka's buffer, valid until
+    /// the record is destroyed.
+    init(viewing pointer: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let raw = pointer.pointee
+        self.init(
+            key: raw.key.map { UnsafeRawBufferPointer(start: $0, count: raw.key_len) },
+            value: raw.payload.map { UnsafeRawBufferPointer(start: $0, count: raw.len) },
+            partition: raw.partition, offset: raw.offset, timestamp: recordTimestamp(pointer)
+        )
+    }
+}
+
+/// The record's timestamp in milliseconds since 1970, nil when it has none.
+private func recordTimestamp(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
+    var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+    let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
+    return timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
 }
 
 /// The record's headers in wire order; empty when it has none.

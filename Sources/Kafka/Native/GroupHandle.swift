@@ -179,14 +179,7 @@ final class GroupHandle: @unchecked Sendable {
                     break
                 }
                 runTopic = raw.rkt
-                var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-                let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
-                (borrowed + views).initialize(to: BorrowedMessage(
-                    key: raw.key.map { UnsafeRawBufferPointer(start: $0, count: raw.key_len) },
-                    value: raw.payload.map { UnsafeRawBufferPointer(start: $0, count: raw.len) },
-                    partition: raw.partition, offset: raw.offset,
-                    timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
-                ))
+                (borrowed + views).initialize(to: BorrowedMessage(viewing: pointer))
                 views += 1
                 if let last = nextOffsets.indices.last, nextOffsets[last].partition == raw.partition {
                     nextOffsets[last].offset = raw.offset + 1

@@ -198,14 +198,7 @@ final class PartitionQueue: @unchecked Sendable {
                     if firstError == nil { firstError = consumeError(pointer, startOffset: startOffset) }
                     continue
                 }
-                var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-                let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
-                (borrowed + views).initialize(to: BorrowedMessage(
-                    key: raw.key.map { UnsafeRawBufferPointer(start: $0, count: raw.key_len) },
-                    value: raw.payload.map { UnsafeRawBufferPointer(start: $0, count: raw.len) },
-                    partition: raw.partition, offset: raw.offset,
-                    timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp
-                ))
+                (borrowed + views).initialize(to: BorrowedMessage(viewing: pointer))
                 views += 1
             }
             guard views > 0 else { return firstError.map { .failure($0) } ?? .empty }
