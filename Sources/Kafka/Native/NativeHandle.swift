@@ -47,8 +47,6 @@ final class NativeHandle: @unchecked Sendable {
     /// The main queue of a polled handle, served by its ``PollThread`` (and by produce calls that
     /// need room, through ``serveMainQueue()``); destroyed after the poll thread stopped.
     private var mainQueue: OpaquePointer?
-    /// Set while a blocking call serves the main queue in place of the poll thread.
-    private let servingCaller = Atomic<Bool>(false)
     /// Topic handles by name, one reference each, destroyed before the handle.
     private var topics: [String: OpaquePointer] = [:]
 
@@ -151,7 +149,7 @@ final class NativeHandle: @unchecked Sendable {
         if servedReports {
             // Signalled before the serving caller is woken: it checks the generation when it looks.
             queueSpace.signal()
-            if servingCaller.load(ordering: .acquiring) { pollThread.wakeServer() }
+            pollThread.wakeServerIfServing()
         }
         return servedReports
     }
@@ -168,18 +166,14 @@ final class NativeHandle: @unchecked Sendable {
     /// queue below enters the handle for its own duration, so closing never waits for a serving
     /// `async` call to be scheduled again.
     func beginServing() -> Bool {
-        guard !isClosed, let pollThread,
-            servingCaller.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-        else { return false }
-        pollThread.pause()
-        return true
+        guard !isClosed, let pollThread else { return false }
+        return pollThread.claimServing()
     }
 
     /// Hands the main queue back to the poll thread; only after ``beginServing()`` returned true.
     func endServing() {
         let waiting = (try? withHandle { _ in mainQueue.map { rd_kafka_queue_length($0) > 0 } ?? false }) ?? false
         pollThread?.resume(queueHasEvents: waiting)
-        servingCaller.store(false, ordering: .releasing)
     }
 
     /// Serves the main queue on the calling thread, the server (see ``beginServing()``), until
@@ -422,6 +416,8 @@ final class PollThread: @unchecked Sendable {
     // only touched with `lock` held.
     private let lock = ConditionLock()
     private var running = true
+    /// Set while a produce call serves the queue in this thread's place (``claimServing()``): the
+    /// one record of who serves.
     private var paused = false
     /// Set when the queue got an event this thread has not looked at yet.
     private var pending = false
@@ -458,7 +454,7 @@ final class PollThread: @unchecked Sendable {
                     queueSpace.signal()
                     // A caller that began serving meanwhile may wait for these very reports: wake it to
                     // look (read under the lock, so a pause that came later sees them served).
-                    if lock.withLock({ paused }) { wakeServer() }
+                    wakeServerIfServing()
                 }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
@@ -507,9 +503,10 @@ final class PollThread: @unchecked Sendable {
         }
     }
 
-    /// Wakes the serving caller so that it looks again: a blocking one waiting in the queue,
-    /// an `async` one suspended in ``waitForEvent(unless:)``.
-    func wakeServer() {
+    /// Wakes the serving caller, if a caller serves, so that it looks again: a blocking one
+    /// waiting in the queue, an `async` one suspended in ``waitForEvent(unless:)``.
+    func wakeServerIfServing() {
+        guard lock.withLock({ paused }) else { return }
         rd_kafka_queue_yield(queue)
         interruptWaiter()
     }
@@ -532,9 +529,14 @@ final class PollThread: @unchecked Sendable {
         resumed?.resume(with: result)
     }
 
-    /// Leaves the queue to a serving caller until ``resume()``.
-    func pause() {
-        lock.withLock { paused = true }
+    /// Leaves the queue to the calling produce call until ``resume(queueHasEvents:)``; false,
+    /// changing nothing, when another call serves already (one serves at a time).
+    func claimServing() -> Bool {
+        lock.withLock {
+            guard !paused else { return false }
+            paused = true
+            return true
+        }
     }
 
     /// Takes the queue back, serving whatever the caller left in it (`queueHasEvents`: events
