@@ -68,6 +68,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     ///   call, as Go) when the start offset lies outside the log; the last fetch error.
     public func consume() throws -> Message {
         try fetchLock.withLock { _ in
+            try checkOpen()
             if buffer.isEmpty { try fill() }
             return buffer.takeNext()
         }
@@ -89,6 +90,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     /// Same retry, ``KafkaError/noData`` and close rules as ``consume()``.
     public func consumeBatch() throws -> [Message] {
         try fetchLock.withLock { _ in
+            try checkOpen()
             if buffer.isEmpty { try fill() }
             return buffer.takeAll()
         }
@@ -117,6 +119,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
 
     /// ``withBorrowedBatch(_:)`` with `fetchLock` held.
     private func borrowedFill<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
+        try checkOpen()
         if !buffer.isEmpty {
             let message = buffer.takeNext()
             return try BorrowedBatch.borrowing(message, body)
@@ -159,10 +162,15 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         broker.retireIfUnused(partitionQueue.handle)
     }
 
-    /// The next buffered message, or nil when the buffer is empty or another call holds it.
+    /// The next buffered message, or nil when the buffer is empty, the consumer closed, or another call holds it.
     @usableFromInline
     func takeBufferedWithoutWaiting() -> Message? {
-        fetchLock.withLockIfAvailable { _ in buffer.isEmpty ? nil : buffer.takeNext() } ?? nil
+        fetchLock.withLockIfAvailable { _ in buffer.isEmpty || partitionQueue.isClosed ? nil : buffer.takeNext() } ?? nil
+    }
+
+    /// Close is final: once closed, no call hands out what was already fetched.
+    private func checkOpen() throws(KafkaError) {
+        if partitionQueue.isClosed { throw .closed }
     }
 
     /// Refills the buffer, applying Go's retry rules. Called with `fetchLock` held.
@@ -206,6 +214,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         while true {
             try Task.checkCancellation()
             let step: Step<Value> = try fetchLock.withLockIfAvailable { _ throws -> Step<Value> in
+                try checkOpen()
                 if !buffer.isEmpty { return .ready(take(buffer)) }
                 if let stickyError { throw stickyError }
                 let outcome: PartitionQueue.FetchOutcome

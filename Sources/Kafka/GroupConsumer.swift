@@ -45,10 +45,11 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         positions.reserveCapacity(GroupHandle.batchCapacity)
         let hooks = conf.rebalance
         let group = conf.group
-        native.handle.context.rebalance.withLock { [rebalanceError] handler in
+        native.handle.context.rebalance.withLock { [rebalanceError, filter = native.filter] handler in
             handler = { rk, code, list in
                 let partitions = GroupHandle.partitions(list)
                 let kind = GroupHandle.kind(rk, code)
+                filter.rebalanced(kind, partitions)
                 let hook: (@Sendable (Rebalance) throws -> Void)? = switch kind {
                 case .assigned: hooks.onAssigned
                 case .revoked: hooks.onRevoked
@@ -89,6 +90,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     ///   `unknownTopicOrPartition`).
     public func consume() throws -> Message {
         try fetchLock.withLock { _ in
+            try checkOpen()
             if buffer.isEmpty { try fill() }
             return buffer.takeNext()
         }
@@ -96,13 +98,16 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
 
     /// The `async` twin of ``consume()``: suspends without holding a thread, cancellable.
     nonisolated(nonsending) public func consume() async throws -> Message {
-        if let message = fetchLock.withLockIfAvailable({ _ in buffer.isEmpty ? nil : buffer.takeNext() }) ?? nil { return message }
+        if let message = fetchLock.withLockIfAvailable({ _ in buffer.isEmpty || native.handle.isClosed ? nil : buffer.takeNext() }) ?? nil {
+            return message
+        }
         return try await fillWaiting { $0.takeNext() }
     }
 
     /// What ``consume()`` had buffered, or else the messages of one fetch.
     public func consumeBatch() throws -> [Message] {
         try fetchLock.withLock { _ in
+            try checkOpen()
             if buffer.isEmpty { try fill() }
             return buffer.takeAll()
         }
@@ -133,6 +138,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
 
     /// ``withBorrowedBatch(_:)`` with `fetchLock` held.
     private func borrowedFill<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
+        try checkOpen()
         if !buffer.isEmpty {
             return try BorrowedBatch.borrowing(buffer.takeNext(), body)
         }
@@ -274,13 +280,22 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
 
     /// Commits per the policy (automatic: what was handed out), leaves the group at once (the
     /// others rebalance without waiting for the session timeout; ``RebalanceHooks/onRevoked``
-    /// runs for the final revoke), and wakes blocked calls with ``KafkaError/closed``. Idempotent.
+    /// runs for the final revoke, and its ``Rebalance/commit()`` covers every message handed out),
+    /// and wakes blocked calls with ``KafkaError/closed``. Close is final: every later call throws
+    /// ``KafkaError/closed``, and messages fetched but not handed out are neither handed out nor
+    /// committed (the group's next reader of their partition gets them). Idempotent.
     public func close() {
-        if case .automatic = conf.commitPolicy { fetchLock.withLockIfAvailable { _ in try? storeHandedOut() } }
+        fetchLock.withLockIfAvailable { _ in try? storeHandedOut() }
         native.handle.close()
     }
 
     // MARK: - Fetching
+
+    /// Close is final: once closed, no call hands out what was already fetched (it stays
+    /// uncommitted, so the group's next reader gets it).
+    private func checkOpen() throws(KafkaError) {
+        if native.handle.isClosed { throw .closed }
+    }
 
     /// Stores the offsets of the messages of the current fetch that were handed out. Called with `fetchLock` held.
     private func storeHandedOut() throws {
@@ -338,6 +353,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         while true {
             try Task.checkCancellation()
             let step: Step<Value> = try fetchLock.withLockIfAvailable { _ throws -> Step<Value> in
+                try checkOpen()
                 if !buffer.isEmpty { return .ready(take(buffer)) }
                 try storeHandedOut()
                 let outcome = try fetchOnce(timeout: .zero)

@@ -83,3 +83,21 @@ func requireNotNegative(_ value: Duration, _ field: String) throws(KafkaError) {
         throw .invalidConfiguration("\(field) is \(value); it must not be negative")
     }
 }
+
+extension BrokerConf: CustomReflectable {
+    /// Every field, with raw ``properties`` that can hold secrets masked (``tls`` and ``sasl``
+    /// hold their secrets as ``Secret``, which reflects without its value).
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "clientID": clientID, "dialTimeout": dialTimeout, "dialRetryLimit": dialRetryLimit,
+                "dialRetryWait": dialRetryWait, "leaderRetryLimit": leaderRetryLimit, "leaderRetryWait": leaderRetryWait,
+                "retryErrLimit": retryErrLimit, "retryErrWait": retryErrWait, "allowTopicCreation": allowTopicCreation,
+                "readTimeout": readTimeout, "logger": logger, "clock": clock, "properties": redactedForReflection(properties),
+                "tls": tls as Any, "sasl": sasl as Any,
+            ],
+            displayStyle: .struct
+        )
+    }
+}

@@ -138,7 +138,7 @@ public struct GroupConsumerConf: Sendable {
 /// on the thread that is consuming, before the change takes effect: ``onRevoked`` runs before
 /// librdkafka gives the partitions up, so the service can commit what it processed or flush
 /// its state (``Rebalance/commit()``). A hook that throws is logged and reported by
-/// ``GroupConsumer/lastRebalanceError``; the rebalance goes on, so the group is never wedged.
+/// ``GroupConsumer/takeRebalanceError()``; the rebalance goes on, so the group is never wedged.
 public struct RebalanceHooks: Sendable {
     /// Partitions given to this member (all of them with the eager protocols, the new ones with
     /// cooperative-sticky), before they are read.

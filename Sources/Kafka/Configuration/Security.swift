@@ -165,3 +165,15 @@ extension BrokerConf {
         return nil
     }
 }
+
+extension Secret: CustomReflectable {
+    /// No children: `dump`, `Mirror` and every logger or crash reporter that reflects a value
+    /// (or a configuration holding one) see the type, never the value.
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+/// Raw librdkafka properties as reflection shows them: values of keys that can hold secrets
+/// (`sasl.*`, passwords, private keys, ...) masked, as in log lines and errors.
+func redactedForReflection(_ properties: [String: String]) -> [String: String] {
+    Dictionary(uniqueKeysWithValues: properties.map { ($0.key, PropertyRedaction.shown($0.key, $0.value)) })
+}

@@ -29,6 +29,8 @@ final class GroupHandle: @unchecked Sendable {
     let handle: NativeHandle
     private let queue: OpaquePointer
     let signal = QueueSignal()
+    /// Drops what a rebalance or librdkafka's pause race made wrong to hand out; the rebalance callback reports to it.
+    let filter = GroupDeliveryFilter()
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     /// Messages of the last fetch a borrowing read left for the next read (they belong to
     /// another topic than the batch it handed over): `fetched[pending]`.
@@ -92,19 +94,28 @@ final class GroupHandle: @unchecked Sendable {
         pending = 0..<0
     }
 
-    /// The messages to read next: those a borrowing read left, or else one batch from the
-    /// queue (waiting up to `timeout`); nil for a queue error. Throws closed (freeing what came).
+    /// The messages to read next: those a borrowing read left, or else what the queue holds
+    /// (waiting up to `timeout` for the first; see ``QueueDrain``), less those ``filter`` drops;
+    /// nil for a queue error. Throws closed (freeing what came).
     private func nextMessages(_ timeout: Duration) throws -> Range<Int>? {
         if !pending.isEmpty {
             defer { pending = 0..<0 }
             return pending
         }
-        let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+        let mark = filter.beginFetch()
+        var staleBefore = 0
+        let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity) { taken, tookOne in
+            guard filter.rebalanced(since: mark) else { return false }
+            staleBefore = tookOne ? taken - 1 : taken
+            return true
+        }
         if handle.isClosed {
             for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
             throw KafkaError.closed
         }
-        return count >= 0 ? 0..<count : nil
+        guard count >= 0 else { return nil }
+        filter.filter(fetched, count: count, since: mark, staleBefore: staleBefore, topicName: topicName)
+        return 0..<count
     }
 
     /// Whether the queue holds something (messages, errors, rebalances).
@@ -311,6 +322,7 @@ final class GroupHandle: @unchecked Sendable {
             }
             if let entry = list.pointee.elems, entry.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(entry.pointee.err) }
         }
+        filter.sought(partition)
     }
 
     private func withList<R>(_ offsets: [TopicPartition: Int64], _ body: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) throws -> R {

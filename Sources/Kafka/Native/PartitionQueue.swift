@@ -1,5 +1,6 @@
 import Crdkafka
 import KafkaProto
+import Synchronization
 
 /// One partition read through its own librdkafka queue on a consumer handle that
 /// other partitions may share (librdkafka's legacy per-partition consumer).
@@ -17,7 +18,11 @@ final class PartitionQueue: @unchecked Sendable {
     private let queue: OpaquePointer
     private let gate = ConditionLock()
     private var users = 0
-    private var closed = false
+    private var closed = false {
+        didSet { closedFlag.store(closed, ordering: .releasing) }
+    }
+    /// `closed`, readable without `gate`: every message handed out checks it.
+    private let closedFlag = Atomic<Bool>(false)
     private var freed = false
     private var wakeHook: Int?
     private var destroyHook: Int?
@@ -86,7 +91,7 @@ final class PartitionQueue: @unchecked Sendable {
     }
 
     /// Whether this queue or its handle is closed.
-    var isClosed: Bool { handle.isClosed || gate.withLock { closed } }
+    var isClosed: Bool { handle.isClosed || closedFlag.load(ordering: .acquiring) }
 
     /// Wakes a fetch blocked on the queue.
     private func wake() {
@@ -146,7 +151,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// - Throws: ``KafkaError/closed`` once this queue or its handle closed.
     func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool, startOffset: Int64) throws -> FetchOutcome {
         try using { rk in
-            let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+            let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
             if handle.isClosed || gate.withLock({ closed }) {
                 for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
                 throw KafkaError.closed
@@ -184,7 +189,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// no copy and no allocation per message.
     func fetchBorrowed<R>(timeout: Duration, startOffset: Int64, _ body: (BorrowedBatch) throws -> R) throws -> BorrowedOutcome<R> {
         try using { _ in
-            let count = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, fetched, Self.batchCapacity)
+            let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
             defer { for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) } }
             if handle.isClosed || gate.withLock({ closed }) { throw KafkaError.closed }
             guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }

@@ -1,0 +1,73 @@
+import Foundation
+import Kafka
+import KafkaTest
+import Synchronization
+import Testing
+
+/// Starts `count` tasks, each awaiting one `consume()` of `consumer`.
+private func waitingConsumes(_ consumer: some Consumer, count: Int) -> [Task<Message, any Error>] {
+    (0..<count).map { _ in Task { try await consumer.consume() } }
+}
+
+@Suite("Concurrent async consumes of one consumer", .timeLimit(.minutes(2)))
+struct ConcurrentConsumeTests {
+    @Test("2 and 16 async consume() calls on one partition consumer: each gets its own message, then closed", arguments: [2, 16])
+    func partitionConsumer(count: Int) async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["shared": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        var conf = ConsumerConf(topic: "shared", partition: 0)
+        conf.startOffset = .oldest
+        conf.requestTimeout = .milliseconds(200)
+        let consumer = try await broker.consumer(conf)
+        let waiting = waitingConsumes(consumer, count: count)
+        // Every call waits on the empty partition; the messages come afterwards, one per call.
+        try await broker.producer().produce("shared", partition: 0, messages: (0..<count).map { Message(value: "m\($0)") })
+        var offsets: [Int64] = []
+        for task in waiting { offsets.append(try await task.value.offset) }
+        #expect(offsets.sorted() == (0..<Int64(count)).map { $0 })
+        // Now all wait on an empty partition again; close wakes every one of them.
+        let stranded = waitingConsumes(consumer, count: count)
+        try await Task.sleep(for: .milliseconds(50))  // give them time to suspend; the outcome holds either way
+        consumer.close()
+        for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
+    }
+
+    @Test("2 and 16 async consume() calls on one group member with messages waiting: each gets its own message, then closed", arguments: [2, 16])
+    func groupMember(count: Int) async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["shared": 2])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        try await broker.producer().produce("shared", partition: 0, messages: (0..<count).map { Message(value: "m\($0)") })
+        let member = try await broker.groupConsumer(quickGroup("concurrent", ["shared"]))
+        let waiting = waitingConsumes(member, count: count)
+        var offsets: [Int64] = []
+        for task in waiting { offsets.append(try await task.value.offset) }
+        #expect(offsets.sorted() == (0..<Int64(count)).map { $0 })
+        let stranded = waitingConsumes(member, count: count)
+        try await Task.sleep(for: .milliseconds(50))  // give them time to suspend; the outcome holds either way
+        member.close()
+        for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
+    }
+
+    @Test("of two async consume() calls waiting on one consumer, cancelling one ends it alone; the other still gets the next message")
+    func cancelOne() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["shared": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        var conf = ConsumerConf(topic: "shared", partition: 0)
+        conf.startOffset = .oldest
+        let consumer = try await broker.consumer(conf)
+        defer { consumer.close() }
+        let kept = Task { try await consumer.consume() }
+        let cancelled = Task { try await consumer.consume() }
+        try await Task.sleep(for: .milliseconds(50))  // give them time to suspend; the outcome holds either way
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        try await broker.producer().produce("shared", partition: 0, messages: [Message(value: "only")])
+        #expect(try await kept.value.offset == 0)
+    }
+}
