@@ -37,7 +37,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         let finalCommit = if case .automatic = conf.commitPolicy { true } else { false }
         native = try GroupHandle(
             properties: Broker.baseProperties(broker.addresses, broker.conf) + conf.librdkafkaProperties(),
-            topics: conf.topics, logger: logger, finalCommit: finalCommit, tokenProvider: broker.conf.tokenProvider
+            topics: conf.topics, group: conf.group, logger: logger, finalCommit: finalCommit, closeTimeout: conf.closeTimeout,
+            tokenProvider: broker.conf.tokenProvider
         )
         self.conf = conf
         self.broker = broker
@@ -284,6 +285,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     /// and wakes blocked calls with ``KafkaError/closed``. Close is final: every later call throws
     /// ``KafkaError/closed``, and messages fetched but not handed out are neither handed out nor
     /// committed (the group's next reader of their partition gets them). Idempotent.
+    /// Returns within ``GroupConsumerConf/closeTimeout`` (plus librdkafka's own teardown, well under
+    /// a second) whatever the coordinator does.
     public func close() {
         fetchLock.withLockIfAvailable { _ in try? storeHandedOut() }
         native.handle.close()

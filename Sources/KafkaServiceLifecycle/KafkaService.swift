@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import ServiceLifecycle
 
@@ -30,7 +31,15 @@ public struct KafkaService: Service {
     /// Never throws: shutting down is the point.
     public func run() async throws {
         try? await gracefulShutdown()
-        shutdown()
+        // The shutdown waits for the coordinator (each consumer's close is bounded by its
+        // `closeTimeout`) and for acknowledgements: on a thread of its own, not the cooperative pool.
+        let shutdown = self.shutdown
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                _ = shutdown()
+                done.resume()
+            }
+        }
     }
 
     /// The shutdown sequence, also usable on its own: consumers, then producers' flush, then the broker.

@@ -56,6 +56,12 @@ public struct GroupConsumerConf: Sendable {
     public var retryErrWait: Duration = .milliseconds(500)
     /// Whether headers are read. Default true.
     public var readsHeaders = true
+    /// How long ``GroupConsumer/close()`` may take to commit (per the policy) and leave the group.
+    /// When the coordinator does not answer within it, the member is closed anyway: the offsets
+    /// not confirmed committed are logged as a warning (their messages will be read again by the
+    /// group's next reader of those partitions) and the coordinator evicts the member after the
+    /// session timeout. Default 10 s; must be positive.
+    public var closeTimeout: Duration = .seconds(10)
     /// What runs when the group gives this member partitions, takes them away, or finds them
     /// lost. Default: nothing.
     public var rebalance = RebalanceHooks()
@@ -101,6 +107,7 @@ public struct GroupConsumerConf: Sendable {
         }
         try requireAtLeastOne(retryErrLimit, "GroupConsumerConf.retryErrLimit")
         try requirePositive(requestTimeout, "GroupConsumerConf.requestTimeout")
+        try requirePositive(closeTimeout, "GroupConsumerConf.closeTimeout")
         try requireNotNegative(retryWait, "GroupConsumerConf.retryWait")
         try requireNotNegative(retryErrWait, "GroupConsumerConf.retryErrWait")
     }

@@ -40,14 +40,21 @@ final class GroupHandle: @unchecked Sendable {
     /// Topic names by topic handle, so a message's topic costs no allocation.
     private var topicNames: [OpaquePointer: String] = [:]
     static let batchCapacity = 1000
+    /// How long a close waits for librdkafka's teardown after ``GroupLeave``: with a coordinator
+    /// that does not answer, librdkafka's destroy waits for the requests in flight.
+    static let teardownLimit: Duration = .milliseconds(500)
 
     /// Creates the handle and subscribes to `topics`.
+    /// - Parameters:
+    ///   - finalCommit: whether closing commits what was handed out (the automatic policy).
+    ///   - closeTimeout: how long closing may take to commit and leave the group (``GroupLeave``).
     init(
-        properties: [(String, String)], topics: [String], logger: any KafkaLogger, finalCommit: Bool,
-        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)?
+        properties: [(String, String)], topics: [String], group: String, logger: any KafkaLogger, finalCommit: Bool,
+        closeTimeout: Duration, tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)?
     ) throws {
         let handle = try NativeHandle(
-            kind: .groupConsumer, properties: properties, logger: logger, name: "group", polled: false, tokenProvider: tokenProvider
+            kind: .groupConsumer, properties: properties, logger: logger, name: "group", polled: false, tokenProvider: tokenProvider,
+            teardownLimit: GroupHandle.teardownLimit
         )
         let queue: OpaquePointer = try handle.withHandle { rk in
             // Errors, logs and statistics go to the consumer queue, served by fetches.
@@ -70,12 +77,11 @@ final class GroupHandle: @unchecked Sendable {
             rd_kafka_queue_yield(queue)
             signal.close()
         }
-        // After every user left: commit per the policy, leave the group (the final revoke runs
-        // the hooks), then free the queue. `rd_kafka_consumer_close` serves the queue itself.
+        // After every user left: commit per the policy and leave the group (the final revoke runs
+        // the hooks), within the close timeout; then free the queue.
         handle.beforeDestroy { [self, signal] rk in
             destroyPending()
-            if finalCommit { _ = rd_kafka_commit(rk, nil, 0) }
-            _ = rd_kafka_consumer_close(rk)
+            GroupLeave.run(rk, commit: finalCommit, within: closeTimeout, group: group, logger: logger)
             rd_kafka_queue_cb_event_enable(queue, nil, nil)
             Unmanaged.passUnretained(signal).release()
             rd_kafka_queue_destroy(queue)

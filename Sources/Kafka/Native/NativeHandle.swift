@@ -49,15 +49,19 @@ final class NativeHandle: @unchecked Sendable {
     private var mainQueue: OpaquePointer?
     /// Topic handles by name, one reference each, destroyed before the handle.
     private var topics: [String: OpaquePointer] = [:]
+    /// How long closing waits for librdkafka's own teardown after the destroy hooks ran; nil waits
+    /// until it is done.
+    let teardownLimit: Duration?
 
     /// Creates a handle from `properties`.
     /// - Parameter polled: start a thread that serves the handle's main queue
     ///   (delivery reports, errors, statistics); producers need it.
     /// - Throws: ``KafkaError/invalidConfiguration(_:)`` with librdkafka's text.
     /// - Parameter tokenProvider: answers librdkafka's OAUTHBEARER token refreshes (SASL OAUTHBEARER only).
+    /// - Parameter teardownLimit: see ``teardownLimit``; default nil.
     init(
         kind: Kind, properties: [(String, String)], logger: any KafkaLogger, name: String, polled: Bool,
-        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil
+        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil, teardownLimit: Duration? = nil
     ) throws(KafkaError) {
         let config = NativeConfig()
         for (key, value) in properties { try config.set(key, value) }
@@ -93,6 +97,7 @@ final class NativeHandle: @unchecked Sendable {
         self.context = context
         self.maxMessageBytes = maxBytes
         self.maxQueuedMessages = maxQueued
+        self.teardownLimit = teardownLimit
         HandleCounter.live.add(1, ordering: .relaxed)
         if polled, let queue = rd_kafka_queue_get_main(rk) {
             mainQueue = queue
@@ -348,6 +353,25 @@ final class NativeHandle: @unchecked Sendable {
         if kind == .producer {
             _ = rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING)
         }
+        guard let limit = teardownLimit else { return release() }
+        // librdkafka's destroy joins its main thread, which waits for the group's requests still in
+        // flight (a commit to a coordinator that does not answer): bounded here, it goes on in the
+        // background and frees everything when it returns.
+        let released = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [self] in
+            release()
+            released.signal()
+        }
+        guard released.wait(timeout: .now() + .nanoseconds(Int(clamping: limit.nanoseconds))) == .timedOut else { return }
+        context.logger.warn("librdkafka is still tearing the handle down; it finishes in the background", [("handle", context.name)])
+        lock.withLock {
+            settled = true
+            lock.broadcast()
+        }
+    }
+
+    /// Destroys the `rd_kafka_t`, then releases what its callbacks used; marks the handle settled.
+    private func release() {
         rd_kafka_destroy_flags(rk, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
         HandleCounter.live.subtract(1, ordering: .relaxed)
         // No callback can run any more: release batches whose reports never came, then the context.
