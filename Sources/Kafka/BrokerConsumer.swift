@@ -86,7 +86,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         return try await fillWaiting { $0.takeNext() }
     }
 
-    /// Returns what ``consume()`` had buffered, or else the messages of one fetch.
+    /// Returns what ``consume()`` had buffered, or else the messages of one fetch (as soon as
+    /// one is there, with the others already arrived; it never waits to fill a batch).
     /// Same retry, ``KafkaError/noData`` and close rules as ``consume()``.
     public func consumeBatch() throws -> [Message] {
         try fetchLock.withLock { _ in
@@ -236,8 +237,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
             case .waitForMessages:
                 let queue = partitionQueue
                 if try await queue.signal.wait(timeout: conf.requestTimeout, hasMessages: queue.hasMessages) { continue }
-                // Nothing within the fetch wait: an empty fetch, in Go's terms.
-                try await broker.conf.clock.sleep(for: retries.recordEmpty())
+                // Nothing within the fetch wait: an empty fetch, in Go's terms, when the partition is caught up.
+                try await broker.conf.clock.sleep(for: emptyWait(&retries))
                 if partitionQueue.isClosed { throw KafkaError.closed }
                 try retries.checkLimit()
             case .retryAfter(let wait):
@@ -248,6 +249,13 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
         }
     }
 
+    /// A wait that brought nothing: counted as an empty fetch (and followed by `retryWait`) only
+    /// when the partition is caught up; otherwise its data is on its way and the next fetch
+    /// starts at once.
+    private func emptyWait(_ retries: inout FetchRetries) -> Duration {
+        partitionQueue.isCaughtUp(from: startOffset) ? retries.recordEmpty() : .zero
+    }
+
     /// Applies one fetch outcome to the retry count: nil when messages arrived, else how long
     /// to wait before fetching again. Throws the error that ends the call.
     private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> Duration? {
@@ -256,7 +264,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
             deferredError = deferred
             return nil
         case .empty:
-            return retries.recordEmpty()
+            return emptyWait(&retries)
         case .failure(let error):
             if error.errorCode == .offsetOutOfRange {
                 stickyError = error

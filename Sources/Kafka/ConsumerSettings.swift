@@ -9,7 +9,7 @@ struct ConsumerSettings: Hashable {
     let properties: [String: String]
 
     init(_ conf: ConsumerConf) {
-        fetchWaitMilliseconds = max(1, conf.requestTimeout.milliseconds)
+        fetchWaitMilliseconds = Kafka.fetchWaitMilliseconds(conf.fetchWait, requestTimeout: conf.requestTimeout)
         minFetchSize = conf.minFetchSize
         maxFetchSize = conf.maxFetchSize
         properties = conf.properties

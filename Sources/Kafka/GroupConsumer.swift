@@ -105,7 +105,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         return try await fillWaiting { $0.takeNext() }
     }
 
-    /// What ``consume()`` had buffered, or else the messages of one fetch.
+    /// What ``consume()`` had buffered, or else the messages of one fetch (as soon as one is
+    /// there, with the others already arrived; it never waits to fill a batch).
     public func consumeBatch() throws -> [Message] {
         try fetchLock.withLock { _ in
             try checkOpen()
@@ -330,13 +331,19 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         return try native.fetch(timeout: timeout, into: buffer, positions: &positions, readsHeaders: conf.readsHeaders)
     }
 
+    /// A wait that brought nothing: counted as an empty fetch unless an assigned partition is known
+    /// to hold data beyond this member's position (then it is on its way: fetch again at once).
+    private func emptyWait(_ retries: inout FetchRetries) -> Duration {
+        native.hasUnreadData() ? .zero : retries.recordEmpty()
+    }
+
     private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> Duration? {
         switch outcome {
         case .messages(let deferred):
             deferredError = deferred
             return nil
         case .empty:
-            return retries.recordEmpty()
+            return emptyWait(&retries)
         case .failure(let error):
             let wait = try retries.recordFailure(error)
             logger.debug("group fetch failed", [("group", conf.group), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
@@ -372,7 +379,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
             case .waitForMessages:
                 let native = self.native
                 if try await native.signal.wait(timeout: conf.requestTimeout, hasMessages: native.hasMessages) { continue }
-                try await broker.conf.clock.sleep(for: retries.recordEmpty())
+                try await broker.conf.clock.sleep(for: emptyWait(&retries))
                 if native.handle.isClosed { throw KafkaError.closed }
                 try retries.checkLimit()
             case .retryAfter(let wait):

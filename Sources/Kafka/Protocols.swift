@@ -56,7 +56,9 @@ public protocol Consumer: Sendable {
 /// Reads the messages of one fetch at once. Go's `kafka.BatchConsumer`.
 public protocol BatchConsumer: Consumer {
     /// Returns the messages of one fetch, after whatever ``Consumer/consume()``
-    /// had already buffered (so mixing the two never repeats a message; Go's did).
+    /// had already buffered (so mixing the two never repeats a message; Go's did). A fetch
+    /// returns as soon as one message is there, with every other one already arrived (up to
+    /// 1,000): it never waits to fill a batch.
     /// Same retry and ``KafkaError/noData`` rules as `consume()`.
     func consumeBatch() throws -> [Message]
     /// The `async` twin of ``consumeBatch()``.

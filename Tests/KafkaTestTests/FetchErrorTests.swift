@@ -34,6 +34,7 @@ struct FetchErrorTests {
             consumerConf.retryErrWait = .milliseconds(321)
             consumerConf.retryLimit = 20
             consumerConf.requestTimeout = .seconds(2)
+            consumerConf.fetchWait = .seconds(2)  // librdkafka's fetch pacing, as this test measured it
             // librdkafka waits fetch.error.backoff.ms before fetching again after an error; with
             // the virtual clock the retry wait is instant, so let librdkafka refetch at once too.
             consumerConf.properties["fetch.error.backoff.ms"] = "0"

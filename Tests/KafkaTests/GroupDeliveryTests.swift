@@ -135,6 +135,29 @@ struct WaitFailure: Error, CustomStringConvertible {
     var description: String { "gave up after \(limit) waiting for \(what)" }
 }
 
+/// Runs `body`, which blocks for long (it waits for other threads), on a thread of its own and
+/// returns what it found, so it never holds one of the cooperative pool's threads that other
+/// suites' `async` tests need. Expectations belong to the caller (a thread has no current test).
+func onOwnThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// What a delivery run found.
+struct DeliveryFindings: Sendable {
+    var missing: [String] = []
+    var repeated: [String] = []
+    var readFailures: [String] = []
+    /// Why exactly once could not hold (a refused revoke commit, partitions lost), if anything.
+    var disorderlyRebalances: [String] = []
+}
+
+/// Counts the partitions members lost without an orderly revoke.
+final class LostCount: Sendable {
+    let value = Atomic<Int>(0)
+}
+
 @Suite("Group delivery: nothing lost at rebalances, pauses and close", .timeLimit(.minutes(4)))
 struct GroupDeliveryTests {
     enum Commits: String, CaseIterable, Sendable {
@@ -148,16 +171,33 @@ struct GroupDeliveryTests {
         "two members split a 4-partition topic while messages keep coming, a third joins and leaves: every offset is handed out",
         arguments: [GroupConsumerConf.AssignmentStrategy.range, .cooperativeSticky], Commits.allCases
     )
-    func rebalancesLoseNothing(strategy: GroupConsumerConf.AssignmentStrategy, commits: Commits) throws {
+    func rebalancesLoseNothing(strategy: GroupConsumerConf.AssignmentStrategy, commits: Commits) async throws {
+        let findings = try await onOwnThread { try Self.runRebalances(strategy: strategy, commits: commits) }
+        #expect(findings.readFailures.isEmpty, "\(findings.readFailures)")
+        #expect(findings.missing.isEmpty, "\(findings.missing)")
+        // With commits in the revoke hook every message is handed out exactly once, as long as
+        // every rebalance was orderly: librdkafka 2.0.2's mock coordinator refuses some commits
+        // during a rebalance (REBALANCE_IN_PROGRESS, where a real Kafka accepts the current
+        // generation's commit), and a member the coordinator evicted (missed heartbeats on a
+        // loaded machine) loses its partitions without a revoke; either way their partitions are
+        // read again from the last commit, as at-least-once promises.
+        if commits == .inRevokeHook && findings.disorderlyRebalances.isEmpty {
+            #expect(findings.repeated.isEmpty, "\(findings.repeated)")
+        }
+    }
+
+    static func runRebalances(strategy: GroupConsumerConf.AssignmentStrategy, commits: Commits) throws -> DeliveryFindings {
         let topic = "stream"
         let cluster = try MockCluster(brokers: 1, topics: [topic: 4])
         defer { cluster.close() }
         let broker = try Broker.dial(cluster.addresses)
         defer { broker.close() }
         let ledger = OffsetLedger()
+        let lost = LostCount()
         var conf = quickGroup("members", [topic]) {
             $0.assignmentStrategy = strategy
             $0.retryLimit = 10  // a member's loop comes round every half second while idle
+            $0.rebalance.onLost = { _ in lost.value.add(1, ordering: .relaxed) }
         }
         switch commits {
         case .automatic:
@@ -183,26 +223,25 @@ struct GroupDeliveryTests {
         try eventually(.seconds(60), "every produced offset read (missing: \(ledger.missing(produced)))") { ledger.covers(produced) }
         first.leave()
         second.leave()
+        var findings = DeliveryFindings(missing: ledger.missing(produced), repeated: ledger.repeated())
         for member in [first, second, third] {
-            if let error = member.failure.withLock({ $0 }) { Issue.record("a member's read failed: \(error)") }
+            if let error = member.failure.withLock({ $0 }) { findings.readFailures.append("\(error)") }
+            if let refused = member.group.takeRebalanceError() { findings.disorderlyRebalances.append("revoke commit refused: \(refused)") }
         }
-        #expect(ledger.missing(produced).isEmpty, "\(ledger.missing(produced))")
-        if commits == .inRevokeHook {
-            // Exactly once needs every revoke hook's commit to land. librdkafka 2.0.2's mock
-            // coordinator refuses some commits during a rebalance (it answers REBALANCE_IN_PROGRESS
-            // where a real Kafka accepts the current generation's commit); a refused commit is
-            // reported by takeRebalanceError() and its partitions are read again from the last commit.
-            let refused = [first, second, third].compactMap { $0.group.takeRebalanceError() }
-            if refused.isEmpty {
-                #expect(ledger.repeated().isEmpty, "\(ledger.repeated())")
-            } else {
-                #expect(refused.allSatisfy { $0 is KafkaError }, "\(refused)")
-            }
-        }
+        if lost.value.load(ordering: .relaxed) > 0 { findings.disorderlyRebalances.append("partitions lost") }
+        return findings
     }
 
     @Test("pausing and resuming a partition from another thread every few milliseconds skips no offset")
-    func pauseResumeFromAnotherThread() throws {
+    func pauseResumeFromAnotherThread() async throws {
+        let (findings, toggles) = try await onOwnThread { try Self.runPauses() }
+        #expect(toggles > 100)
+        #expect(findings.readFailures.isEmpty, "\(findings.readFailures)")
+        #expect(findings.missing.isEmpty, "\(findings.missing)")
+        #expect(findings.repeated.isEmpty, "\(findings.repeated)")
+    }
+
+    static func runPauses() throws -> (DeliveryFindings, Int) {
         let topic = "paused"
         let cluster = try MockCluster(brokers: 1, topics: [topic: 2])
         defer { cluster.close() }
@@ -226,9 +265,8 @@ struct GroupDeliveryTests {
         let produced = try producer.finish()
         try eventually(.seconds(60), "every produced offset read (missing: \(ledger.missing(produced)))") { ledger.covers(produced) }
         member.leave()
-        if let error = member.failure.withLock({ $0 }) { Issue.record("the member's read failed: \(error)") }
-        #expect(toggles > 100)
-        #expect(ledger.missing(produced).isEmpty, "\(ledger.missing(produced))")
-        #expect(ledger.repeated().isEmpty, "\(ledger.repeated())")
+        var findings = DeliveryFindings(missing: ledger.missing(produced), repeated: ledger.repeated())
+        if let error = member.failure.withLock({ $0 }) { findings.readFailures.append("\(error)") }
+        return (findings, toggles)
     }
 }

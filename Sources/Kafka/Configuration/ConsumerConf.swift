@@ -5,9 +5,16 @@ public struct ConsumerConf: Sendable {
     public var topic: String
     /// The partition to read.
     public var partition: Int32
-    /// How long one fetch waits for data before it counts as empty (the
-    /// broker-side long-poll, librdkafka `fetch.wait.max.ms`). Default 50 ms.
+    /// How long one call waits for data before the wait counts as an empty fetch (Go's retry
+    /// window). It counts only when the partition is caught up: a fetch of it came back and left
+    /// nothing unread, so ``KafkaError/noData`` never hides data. A message that arrives ends the
+    /// wait at once. Default 50 ms.
     public var requestTimeout: Duration = .milliseconds(50)
+    /// How long a broker may hold a fetch that found nothing new before answering (the long-poll,
+    /// librdkafka `fetch.wait.max.ms`). Kafka answers as soon as data arrives; this bounds the
+    /// latency only on brokers that do not, and it delays other partitions joining a shared
+    /// handle's fetch. Default nil: the smaller of ``requestTimeout`` and 100 ms.
+    public var fetchWait: Duration? = nil
     /// Empty fetches allowed before `consume` throws ``KafkaError/noData``:
     /// one call makes `retryLimit + 1` empty fetches, each followed by
     /// `retryWait`, then throws (Go's count). -1, the default, waits for data
@@ -53,6 +60,7 @@ public struct ConsumerConf: Sendable {
         }
         try requireAtLeastOne(retryErrLimit, "ConsumerConf.retryErrLimit")
         try requirePositive(requestTimeout, "ConsumerConf.requestTimeout")
+        if let fetchWait { try requirePositive(fetchWait, "ConsumerConf.fetchWait") }
         try requireNotNegative(retryWait, "ConsumerConf.retryWait")
         try requireNotNegative(retryErrWait, "ConsumerConf.retryErrWait")
         guard minFetchSize >= 1 else {
@@ -95,4 +103,9 @@ public struct OffsetCoordinatorConf: Sendable {
         try requireNotNegative(retryErrWait, "OffsetCoordinatorConf.retryErrWait")
         try requirePositive(requestTimeout, "OffsetCoordinatorConf.requestTimeout")
     }
+}
+
+/// librdkafka's `fetch.wait.max.ms` for a consumer: `fetchWait`, or the smaller of `requestTimeout` and 100 ms.
+func fetchWaitMilliseconds(_ fetchWait: Duration?, requestTimeout: Duration) -> Int32 {
+    max(1, (fetchWait ?? min(requestTimeout, .milliseconds(100))).milliseconds)
 }

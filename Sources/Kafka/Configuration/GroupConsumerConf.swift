@@ -40,8 +40,13 @@ public struct GroupConsumerConf: Sendable {
     public var startOffset: StartOffset = .oldest
     /// Default ``CommitPolicy/automatic(interval:)`` every 5 s.
     public var commitPolicy: CommitPolicy = .automatic(interval: .seconds(5))
-    /// How long one fetch waits for messages, as ``ConsumerConf/requestTimeout``. Default 50 ms.
+    /// How long one call waits for messages before the wait counts as an empty fetch, as
+    /// ``ConsumerConf/requestTimeout`` (it does not count while an assigned partition is known to
+    /// hold unread data). Default 50 ms.
     public var requestTimeout: Duration = .milliseconds(50)
+    /// The broker's long-poll, as ``ConsumerConf/fetchWait``. Default nil: the smaller of
+    /// ``requestTimeout`` and 100 ms.
+    public var fetchWait: Duration? = nil
     /// Empty fetches before ``KafkaError/noData``; -1 (the default) waits for ever. As ``ConsumerConf/retryLimit``.
     public var retryLimit: Int = -1
     /// Wait after an empty fetch. Default 0, unlike ``ConsumerConf/retryWait``: a member reads
@@ -107,6 +112,7 @@ public struct GroupConsumerConf: Sendable {
         }
         try requireAtLeastOne(retryErrLimit, "GroupConsumerConf.retryErrLimit")
         try requirePositive(requestTimeout, "GroupConsumerConf.requestTimeout")
+        if let fetchWait { try requirePositive(fetchWait, "GroupConsumerConf.fetchWait") }
         try requirePositive(closeTimeout, "GroupConsumerConf.closeTimeout")
         try requireNotNegative(retryWait, "GroupConsumerConf.retryWait")
         try requireNotNegative(retryErrWait, "GroupConsumerConf.retryErrWait")
@@ -120,7 +126,7 @@ public struct GroupConsumerConf: Sendable {
             ("session.timeout.ms", "\(sessionTimeout.milliseconds)"),
             ("heartbeat.interval.ms", "\(heartbeatInterval.milliseconds)"),
             ("auto.offset.reset", startOffset == .newest ? "latest" : "earliest"),
-            ("fetch.wait.max.ms", "\(max(1, requestTimeout.milliseconds))"),
+            ("fetch.wait.max.ms", "\(fetchWaitMilliseconds(fetchWait, requestTimeout: requestTimeout))"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
             // All assigned partitions share one local queue, and librdkafka 2.0.x stops fetching

@@ -311,6 +311,13 @@ final class GroupHandle: @unchecked Sendable {
         }
     }
 
+    /// Whether an assigned partition is known to hold messages beyond this member's position
+    /// (both its position and librdkafka's last seen high watermark are known).
+    func hasUnreadData() -> Bool {
+        guard let assigned = try? assignment(), !assigned.isEmpty, let known = try? positions(assigned) else { return false }
+        return known.values.contains { $0.position >= 0 && $0.high >= 0 && $0.position < $0.high }
+    }
+
     /// Pauses (true) or resumes fetching `partitions`.
     func pause(_ partitions: [TopicPartition], _ paused: Bool) throws {
         try withList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) })) { rk, list in

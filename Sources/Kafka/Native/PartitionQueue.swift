@@ -104,6 +104,28 @@ final class PartitionQueue: @unchecked Sendable {
         gate.withLock { !freed && rd_kafka_queue_length(queue) > 0 }
     }
 
+    /// Whether a fetch of this partition completed and left nothing unread: librdkafka knows the
+    /// partition's high watermark (it learns it from each fetch response, so an unknown one means
+    /// no fetch of this partition came back yet, e.g. while another partition's long-poll holds
+    /// the shared connection) and the consumer's position (`start` before its first message) is
+    /// at or past it. An empty wait counts as Go's empty fetch only then, so ``KafkaError/noData``
+    /// is never reported while the partition holds unread data. False once closed.
+    func isCaughtUp(from start: Int64) -> Bool {
+        (try? using { rk -> Bool in
+            var low: Int64 = -1
+            var high: Int64 = -1
+            guard rd_kafka_get_watermark_offsets(rk, topic, partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else {
+                return false
+            }
+            guard let list = rd_kafka_topic_partition_list_new(1) else { return false }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            rd_kafka_topic_partition_list_add(list, topic, partition)
+            _ = rd_kafka_position(rk, list)
+            let position = list.pointee.elems.map { $0.pointee.offset } ?? -1
+            return (position >= 0 ? position : start) >= high
+        }) ?? false
+    }
+
     /// Stops fetching the partition and frees the queue, once; only when no fetch uses it.
     private func free() {
         let mustFree: Bool = gate.withLock {
