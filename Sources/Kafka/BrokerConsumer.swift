@@ -135,17 +135,17 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
             } else {
                 outcome = try partitionQueue.fetchBorrowed(timeout: conf.requestTimeout, startOffset: startOffset, body)
             }
-            let wait: Duration
+            let pause: FetchPause
             switch outcome {
             case .delivered(let result, let deferred):
                 deferredError = deferred
                 return result
             case .empty:
-                wait = try settle(.empty, &retries) ?? .zero
+                pause = try settle(.empty, &retries) ?? .refetch
             case .failure(let error):
-                wait = try settle(.failure(error), &retries) ?? .zero
+                pause = try settle(.failure(error), &retries) ?? .refetch
             }
-            broker.conf.clock.sleep(for: wait)
+            pause.apply(broker.conf.clock)
             if partitionQueue.isClosed { throw KafkaError.closed }
             try retries.checkLimit()
         }
@@ -188,8 +188,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
                     timeout: conf.requestTimeout, into: buffer, readsHeaders: conf.readsHeaders, startOffset: startOffset
                 )
             }
-            guard let wait = try settle(outcome, &retries) else { return }
-            broker.conf.clock.sleep(for: wait)
+            guard let pause = try settle(outcome, &retries) else { return }
+            pause.apply(broker.conf.clock)
             if partitionQueue.isClosed { throw KafkaError.closed }
             try retries.checkLimit()
         }
@@ -199,7 +199,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     private enum Step<Value> {
         case ready(Value)
         case waitForMessages
-        case retryAfter(Duration)
+        case retryAfter(FetchPause)
         /// Another call holds the buffer (a blocking consume is fetching).
         case busy
     }
@@ -226,8 +226,8 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
                     outcome = try partitionQueue.fetch(timeout: .zero, into: buffer, readsHeaders: conf.readsHeaders, startOffset: startOffset)
                 }
                 if case .empty = outcome { return .waitForMessages }
-                guard let wait = try settle(outcome, &retries) else { return .ready(take(buffer)) }
-                return .retryAfter(wait)
+                guard let pause = try settle(outcome, &retries) else { return .ready(take(buffer)) }
+                return .retryAfter(pause)
             } ?? .busy
             switch step {
             case .ready(let value):
@@ -238,11 +238,11 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
                 let queue = partitionQueue
                 if try await queue.signal.wait(timeout: conf.requestTimeout, hasMessages: queue.hasMessages) { continue }
                 // Nothing within the fetch wait: an empty fetch, in Go's terms, when the partition is caught up.
-                try await broker.conf.clock.sleep(for: emptyWait(&retries))
+                try await emptyWait(&retries).apply(broker.conf.clock)
                 if partitionQueue.isClosed { throw KafkaError.closed }
                 try retries.checkLimit()
-            case .retryAfter(let wait):
-                try await broker.conf.clock.sleep(for: wait)
+            case .retryAfter(let pause):
+                try await pause.apply(broker.conf.clock)
                 if partitionQueue.isClosed { throw KafkaError.closed }
                 try retries.checkLimit()
             }
@@ -252,13 +252,13 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
     /// A wait that brought nothing: counted as an empty fetch (and followed by `retryWait`) only
     /// when the partition is caught up; otherwise its data is on its way and the next fetch
     /// starts at once.
-    private func emptyWait(_ retries: inout FetchRetries) -> Duration {
-        partitionQueue.isCaughtUp(from: startOffset) ? retries.recordEmpty() : .zero
+    private func emptyWait(_ retries: inout FetchRetries) -> FetchPause {
+        partitionQueue.isCaughtUp(from: startOffset) ? .sleep(retries.recordEmpty()) : .refetch
     }
 
     /// Applies one fetch outcome to the retry count: nil when messages arrived, else how long
     /// to wait before fetching again. Throws the error that ends the call.
-    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> Duration? {
+    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> FetchPause? {
         switch outcome {
         case .messages(let deferred):
             deferredError = deferred
@@ -272,7 +272,7 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, @unchecked Send
             }
             let wait = try retries.recordFailure(error)
             logger.debug("fetch failed", [("topic", conf.topic), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
-            return wait
+            return .sleep(wait)
         }
     }
 

@@ -42,3 +42,20 @@ struct FetchRetries {
         if retryLimit != -1 && emptyFetches > retryLimit { throw KafkaError.noData }
     }
 }
+
+/// What comes after a fetch that handed out nothing: an immediate new fetch (the wait was not an
+/// empty fetch in Go's sense: the partition's data is on its way), or a counted retry wait.
+enum FetchPause {
+    case refetch
+    case sleep(Duration)
+
+    /// Sleeps through `clock` for a retry wait; returns at once for a refetch.
+    func apply(_ clock: any RetryClock) {
+        if case .sleep(let duration) = self { clock.sleep(for: duration) }
+    }
+
+    /// The `async` twin of ``apply(_:)``.
+    func apply(_ clock: any RetryClock) async throws {
+        if case .sleep(let duration) = self { try await clock.sleep(for: duration) }
+    }
+}

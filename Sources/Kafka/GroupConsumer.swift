@@ -158,17 +158,17 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
             } else {
                 outcome = try native.fetchBorrowed(timeout: conf.requestTimeout, body)
             }
-            let wait: Duration
+            let pause: FetchPause
             switch outcome {
             case .delivered(let result, let deferred):
                 deferredError = deferred
                 return result
             case .empty:
-                wait = try settle(.empty, &retries) ?? .zero
+                pause = try settle(.empty, &retries) ?? .refetch
             case .failure(let error):
-                wait = try settle(.failure(error), &retries) ?? .zero
+                pause = try settle(.failure(error), &retries) ?? .refetch
             }
-            broker.conf.clock.sleep(for: wait)
+            pause.apply(broker.conf.clock)
             if native.handle.isClosed { throw KafkaError.closed }
             try retries.checkLimit()
         }
@@ -316,8 +316,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         var retries = FetchRetries(conf)
         try storeHandedOut()
         while true {
-            guard let wait = try settle(try fetchOnce(timeout: conf.requestTimeout), &retries) else { return }
-            broker.conf.clock.sleep(for: wait)
+            guard let pause = try settle(try fetchOnce(timeout: conf.requestTimeout), &retries) else { return }
+            pause.apply(broker.conf.clock)
             if native.handle.isClosed { throw KafkaError.closed }
             try retries.checkLimit()
         }
@@ -333,11 +333,11 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
 
     /// A wait that brought nothing: counted as an empty fetch unless an assigned partition is known
     /// to hold data beyond this member's position (then it is on its way: fetch again at once).
-    private func emptyWait(_ retries: inout FetchRetries) -> Duration {
-        native.hasUnreadData() ? .zero : retries.recordEmpty()
+    private func emptyWait(_ retries: inout FetchRetries) -> FetchPause {
+        native.hasUnreadData() ? .refetch : .sleep(retries.recordEmpty())
     }
 
-    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> Duration? {
+    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> FetchPause? {
         switch outcome {
         case .messages(let deferred):
             deferredError = deferred
@@ -347,14 +347,14 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         case .failure(let error):
             let wait = try retries.recordFailure(error)
             logger.debug("group fetch failed", [("group", conf.group), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
-            return wait
+            return .sleep(wait)
         }
     }
 
     private enum Step<Value> {
         case ready(Value)
         case waitForMessages
-        case retryAfter(Duration)
+        case retryAfter(FetchPause)
         case busy
     }
 
@@ -368,8 +368,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
                 try storeHandedOut()
                 let outcome = try fetchOnce(timeout: .zero)
                 if case .empty = outcome { return .waitForMessages }
-                guard let wait = try settle(outcome, &retries) else { return .ready(take(buffer)) }
-                return .retryAfter(wait)
+                guard let pause = try settle(outcome, &retries) else { return .ready(take(buffer)) }
+                return .retryAfter(pause)
             } ?? .busy
             switch step {
             case .ready(let value):
@@ -379,11 +379,11 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
             case .waitForMessages:
                 let native = self.native
                 if try await native.signal.wait(timeout: conf.requestTimeout, hasMessages: native.hasMessages) { continue }
-                try await broker.conf.clock.sleep(for: emptyWait(&retries))
+                try await emptyWait(&retries).apply(broker.conf.clock)
                 if native.handle.isClosed { throw KafkaError.closed }
                 try retries.checkLimit()
-            case .retryAfter(let wait):
-                try await broker.conf.clock.sleep(for: wait)
+            case .retryAfter(let pause):
+                try await pause.apply(broker.conf.clock)
                 if native.handle.isClosed { throw KafkaError.closed }
                 try retries.checkLimit()
             }

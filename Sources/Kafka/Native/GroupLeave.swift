@@ -7,8 +7,8 @@ import KafkaProto
 /// librdkafka's blocking forms (`rd_kafka_commit` synchronous, `rd_kafka_consumer_close`) wait as
 /// long as the coordinator takes: with a coordinator that does not answer, a close never returned.
 /// Here the commit is `rd_kafka_commit_queue` and the leave `rd_kafka_consumer_close_queue`, both
-/// answering on a queue this routine serves (which also runs the final revoke's rebalance
-/// callback, and so the service's hook) until each is done or the deadline passes. After the
+/// answering on a queue this routine serves (the final revoke comes there too, and is handed to
+/// the rebalance callback, and so to the service's hook) until each is done or the deadline passes. After the
 /// deadline the handle is destroyed without the consumer close (`RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE`),
 /// which librdkafka bounds by itself.
 enum GroupLeave {
@@ -30,7 +30,14 @@ enum GroupLeave {
                 ])
                 return
             }
-            if let event = rd_kafka_queue_poll(replies, wait) { rd_kafka_event_destroy(event) }
+            guard let event = rd_kafka_queue_poll(replies, wait) else { continue }
+            // The event API returns the final revoke as an event, not through the rebalance
+            // callback: hand it to the callback, which runs the hooks and unassigns (librdkafka
+            // waits for that unassign before it can finish closing).
+            if rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE, let list = rd_kafka_event_topic_partition_list(event) {
+                rebalanceCallback(rk, rd_kafka_event_error(event), list, nil)
+            }
+            rd_kafka_event_destroy(event)
         }
     }
 
