@@ -158,7 +158,7 @@ final class LostCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
-@Suite("Group delivery: nothing lost at rebalances, pauses and close", .timeLimit(.minutes(4)))
+@Suite("Group delivery: nothing lost at rebalances, pauses and close", .serialized, .timeLimit(.minutes(4)))
 struct GroupDeliveryTests {
     enum Commits: String, CaseIterable, Sendable {
         /// librdkafka's automatic commits of what was handed out.
@@ -206,7 +206,7 @@ struct GroupDeliveryTests {
             conf.commitPolicy = .manual
             conf.rebalance.onRevoked = { try $0.commit() }
         }
-        let producer = try StreamingProducer(broker, topic: topic, partitions: 4, pause: .milliseconds(5))
+        let producer = try StreamingProducer(broker, topic: topic, partitions: 4, pause: .milliseconds(20))
         let first = ReadingMember(try broker.groupConsumer(conf), ledger: ledger)
         try eventually(.seconds(60), "the first member's first reads") { first.read.load(ordering: .relaxed) >= 20 }
         let second = ReadingMember(try broker.groupConsumer(conf), ledger: ledger)
@@ -249,7 +249,7 @@ struct GroupDeliveryTests {
         defer { broker.close() }
         let ledger = OffsetLedger()
         let group = try broker.groupConsumer(quickGroup("pausers", [topic]) { $0.retryLimit = 10 })
-        let producer = try StreamingProducer(broker, topic: topic, partitions: 2, pause: .milliseconds(1))
+        let producer = try StreamingProducer(broker, topic: topic, partitions: 2, pause: .milliseconds(5))
         let member = ReadingMember(group, ledger: ledger)
         try eventually(.seconds(60), "the member's first reads") { member.read.load(ordering: .relaxed) >= 20 }
         let paused = [TopicPartition(topic, 0)]
