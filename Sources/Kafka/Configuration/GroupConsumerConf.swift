@@ -61,11 +61,12 @@ public struct GroupConsumerConf: Sendable {
     public var retryErrWait: Duration = .milliseconds(500)
     /// Whether headers are read. Default true.
     public var readsHeaders = true
-    /// How long ``GroupConsumer/close()`` may take to commit (per the policy) and leave the group.
-    /// When the coordinator does not answer within it, the member is closed anyway: the offsets
-    /// not confirmed committed are logged as a warning (their messages will be read again by the
-    /// group's next reader of those partitions) and the coordinator evicts the member after the
-    /// session timeout. Default 10 s; must be positive.
+    /// How long ``GroupConsumer/close()`` waits to commit (per the policy) and leave the group.
+    /// When the coordinator does not answer within it, `close()` returns anyway and logs a warning;
+    /// the commit and leave go on in the background until librdkafka gives up (a commit that then
+    /// fails is logged with the positions it did not commit, whose messages the group's next reader
+    /// of those partitions reads again), and the coordinator evicts the member after the session
+    /// timeout. Default 10 s; must be positive.
     public var closeTimeout: Duration = .seconds(10)
     /// What runs when the group gives this member partitions, takes them away, or finds them
     /// lost. Default: nothing.

@@ -40,9 +40,6 @@ final class GroupHandle: @unchecked Sendable {
     /// Topic names by topic handle, so a message's topic costs no allocation.
     private var topicNames: [OpaquePointer: String] = [:]
     static let batchCapacity = 1000
-    /// How long a close waits for librdkafka's teardown after ``GroupLeave``: with a coordinator
-    /// that does not answer, librdkafka's destroy waits for the requests in flight.
-    static let teardownLimit: Duration = .milliseconds(500)
 
     /// Creates the handle and subscribes to `topics`.
     /// - Parameters:
@@ -54,7 +51,7 @@ final class GroupHandle: @unchecked Sendable {
     ) throws {
         let handle = try NativeHandle(
             kind: .groupConsumer, properties: properties, logger: logger, name: "group", polled: false, tokenProvider: tokenProvider,
-            teardownLimit: GroupHandle.teardownLimit
+            teardownLimit: closeTimeout
         )
         let queue: OpaquePointer = try handle.withHandle { rk in
             // Errors, logs and statistics go to the consumer queue, served by fetches.
@@ -78,10 +75,11 @@ final class GroupHandle: @unchecked Sendable {
             signal.close()
         }
         // After every user left: commit per the policy and leave the group (the final revoke runs
-        // the hooks), within the close timeout; then free the queue.
+        // the hooks; `rd_kafka_consumer_close` serves the queue itself), then free the queue. The
+        // handle's teardown limit (the close timeout) bounds how long `close()` waits for this.
         handle.beforeDestroy { [self, signal] rk in
             destroyPending()
-            GroupLeave.run(rk, commit: finalCommit, within: closeTimeout, group: group, logger: logger)
+            GroupLeave.run(rk, commit: finalCommit, group: group, logger: logger)
             rd_kafka_queue_cb_event_enable(queue, nil, nil)
             Unmanaged.passUnretained(signal).release()
             rd_kafka_queue_destroy(queue)

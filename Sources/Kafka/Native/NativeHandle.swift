@@ -49,8 +49,8 @@ final class NativeHandle: @unchecked Sendable {
     private var mainQueue: OpaquePointer?
     /// Topic handles by name, one reference each, destroyed before the handle.
     private var topics: [String: OpaquePointer] = [:]
-    /// How long closing waits for librdkafka's own teardown after the destroy hooks ran; nil waits
-    /// until it is done.
+    /// How long closing waits for the teardown (destroy hooks and librdkafka's destroy); nil
+    /// waits until it is done.
     let teardownLimit: Duration?
 
     /// Creates a handle from `properties`.
@@ -334,9 +334,32 @@ final class NativeHandle: @unchecked Sendable {
         if destroyNow { destroy() }
     }
 
-    /// Frees everything once no call uses the handle: the poll thread, the consumers'
-    /// queues (destroy hooks), topic handles, the handle itself, then the context.
+    /// Frees everything once no call uses the handle (see ``teardown()``). With a ``teardownLimit``
+    /// the teardown runs on a thread of its own and closing waits for it at most that long: a group
+    /// member's last commit and leave wait for the coordinator, and librdkafka's destroy for the
+    /// requests still in flight. Past the limit the teardown goes on in the background and frees
+    /// everything when it ends.
     private func destroy() {
+        guard let limit = teardownLimit else { return teardown() }
+        let finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [self] in
+            teardown()
+            finished.signal()
+        }
+        guard finished.wait(timeout: .now() + .nanoseconds(Int(clamping: limit.nanoseconds))) == .timedOut else { return }
+        context.logger.warn(
+            "closing did not finish within its limit (a coordinator or broker that does not answer); it goes on in the background",
+            [("handle", context.name), ("limit", "\(limit)")]
+        )
+        lock.withLock {
+            settled = true
+            lock.broadcast()
+        }
+    }
+
+    /// The poll thread, the consumers' queues (destroy hooks), topic handles, the handle itself,
+    /// then the context.
+    private func teardown() {
         lock.withLock { destroyingThread = pthread_self() }
         // Batches registered by callers that were inside the handle when closing began.
         abandonDeliveries()
@@ -353,21 +376,7 @@ final class NativeHandle: @unchecked Sendable {
         if kind == .producer {
             _ = rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING)
         }
-        guard let limit = teardownLimit else { return release() }
-        // librdkafka's destroy joins its main thread, which waits for the group's requests still in
-        // flight (a commit to a coordinator that does not answer): bounded here, it goes on in the
-        // background and frees everything when it returns.
-        let released = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { [self] in
-            release()
-            released.signal()
-        }
-        guard released.wait(timeout: .now() + .nanoseconds(Int(clamping: limit.nanoseconds))) == .timedOut else { return }
-        context.logger.warn("librdkafka is still tearing the handle down; it finishes in the background", [("handle", context.name)])
-        lock.withLock {
-            settled = true
-            lock.broadcast()
-        }
+        release()
     }
 
     /// Destroys the `rd_kafka_t`, then releases what its callbacks used; marks the handle settled.
