@@ -9,6 +9,18 @@ private func waitingConsumes(_ consumer: some Consumer, count: Int) -> [Task<Mes
     (0..<count).map { _ in Task { try await consumer.consume() } }
 }
 
+/// Each of the `waiting` consumes got its own message (offsets 0 up); then as many consumes wait
+/// on the emptied partition, and `close` wakes every one of them with `closed`.
+private func expectEachGetsOneThenClosed(_ consumer: some Consumer, _ waiting: [Task<Message, any Error>], close: () -> Void) async throws {
+    var offsets: [Int64] = []
+    for task in waiting { offsets.append(try await task.value.offset) }
+    #expect(offsets.sorted() == (0..<Int64(waiting.count)).map { $0 })
+    let stranded = waitingConsumes(consumer, count: waiting.count)
+    try await Task.sleep(for: .milliseconds(50))  // give them time to suspend; the outcome holds either way
+    close()
+    for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
+}
+
 @Suite("Concurrent async consumes of one consumer", .timeLimit(.minutes(2)))
 struct ConcurrentConsumeTests {
     @Test("2 and 16 async consume() calls on one partition consumer: each gets its own message, then closed", arguments: [2, 16])
@@ -24,14 +36,7 @@ struct ConcurrentConsumeTests {
         let waiting = waitingConsumes(consumer, count: count)
         // Every call waits on the empty partition; the messages come afterwards, one per call.
         try await broker.producer().produce("shared", partition: 0, messages: (0..<count).map { Message(value: "m\($0)") })
-        var offsets: [Int64] = []
-        for task in waiting { offsets.append(try await task.value.offset) }
-        #expect(offsets.sorted() == (0..<Int64(count)).map { $0 })
-        // Now all wait on an empty partition again; close wakes every one of them.
-        let stranded = waitingConsumes(consumer, count: count)
-        try await Task.sleep(for: .milliseconds(50))  // give them time to suspend; the outcome holds either way
-        consumer.close()
-        for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
+        try await expectEachGetsOneThenClosed(consumer, waiting, close: consumer.close)
     }
 
     @Test("2 and 16 async consume() calls on one group member with messages waiting: each gets its own message, then closed", arguments: [2, 16])
@@ -42,14 +47,7 @@ struct ConcurrentConsumeTests {
         defer { broker.close() }
         try await broker.producer().produce("shared", partition: 0, messages: (0..<count).map { Message(value: "m\($0)") })
         let member = try await broker.groupConsumer(quickGroup("concurrent", ["shared"]))
-        let waiting = waitingConsumes(member, count: count)
-        var offsets: [Int64] = []
-        for task in waiting { offsets.append(try await task.value.offset) }
-        #expect(offsets.sorted() == (0..<Int64(count)).map { $0 })
-        let stranded = waitingConsumes(member, count: count)
-        try await Task.sleep(for: .milliseconds(50))  // give them time to suspend; the outcome holds either way
-        member.close()
-        for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
+        try await expectEachGetsOneThenClosed(member, waitingConsumes(member, count: count), close: member.close)
     }
 
     @Test("of two async consume() calls waiting on one consumer, cancelling one ends it alone; the other still gets the next message")
