@@ -9,7 +9,8 @@ import Synchronization
 /// only this partition. The queue is freed exactly once, by ``close()`` or, when the
 /// handle closes first, by the handle's destroy hook, after every fetch left.
 final class PartitionQueue: @unchecked Sendable {
-    // Safe: `users`, `closed` and `freed` are guarded by `gate`; the queue is used only
+    // Safe: `users` and `freed` are guarded by `gate`, and `closed` is set and checked under it
+    // (also read without it, an atomic, by every message handed out); the queue is used only
     // by fetches counted in `users`, and freed only when there are none, under `gate`.
     let handle: NativeHandle
     let topic: String
@@ -18,11 +19,8 @@ final class PartitionQueue: @unchecked Sendable {
     private let queue: OpaquePointer
     private let gate = ConditionLock()
     private var users = 0
-    private var closed = false {
-        didSet { closedFlag.store(closed, ordering: .releasing) }
-    }
-    /// `closed`, readable without `gate`: every message handed out checks it.
-    private let closedFlag = Atomic<Bool>(false)
+    /// Set once by ``close()`` or the handle's destroy hook.
+    private let closed = Atomic<Bool>(false)
     private var freed = false
     private var wakeHook: Int?
     private var destroyHook: Int?
@@ -75,8 +73,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// Idempotent; returns once no fetch is using the queue.
     func close() {
         let first: Bool = gate.withLock {
-            defer { closed = true }
-            return !closed
+            !closed.exchange(true, ordering: .acquiringAndReleasing)
         }
         guard first else { return }
         wake()
@@ -91,7 +88,7 @@ final class PartitionQueue: @unchecked Sendable {
     }
 
     /// Whether this queue or its handle is closed.
-    var isClosed: Bool { handle.isClosed || closedFlag.load(ordering: .acquiring) }
+    var isClosed: Bool { handle.isClosed || closed.load(ordering: .acquiring) }
 
     /// Wakes a fetch blocked on the queue.
     private func wake() {
@@ -129,7 +126,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// Stops fetching the partition and frees the queue, once; only when no fetch uses it.
     private func free() {
         let mustFree: Bool = gate.withLock {
-            closed = true
+            closed.store(true, ordering: .releasing)
             defer { freed = true }
             return !freed
         }
@@ -146,7 +143,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// before the queue is freed. Throws ``KafkaError/closed`` once this queue or its handle closed.
     private func using<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
         try gate.withLock {
-            guard !closed else { throw KafkaError.closed }
+            guard !closed.load(ordering: .acquiring) else { throw KafkaError.closed }
             users += 1
         }
         defer {
@@ -174,7 +171,7 @@ final class PartitionQueue: @unchecked Sendable {
     func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool, startOffset: Int64) throws -> FetchOutcome {
         try using { rk in
             let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
-            if handle.isClosed || gate.withLock({ closed }) {
+            if isClosed {
                 for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
                 throw KafkaError.closed
             }
@@ -213,7 +210,7 @@ final class PartitionQueue: @unchecked Sendable {
         try using { _ in
             let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
             defer { for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) } }
-            if handle.isClosed || gate.withLock({ closed }) { throw KafkaError.closed }
+            if isClosed { throw KafkaError.closed }
             guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }
             guard count > 0 else { return .empty }
             var views = 0
