@@ -11,9 +11,7 @@ import Synchronization
 /// Delivery is at least once: a message's offset becomes committable only after `consume()`
 /// handed it out, and is stored for commit when the next fetch begins, at ``commit()``, and at
 /// ``close()``. Each member owns its librdkafka handle.
-public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
-    // Safe: `buffer`, `positions`, `deferredError` are touched only with `fetchLock` held;
-    // `native` guards the C side; `rebalanceError` is a Mutex.
+public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     public typealias Element = Message
     public typealias AsyncIterator = ConsumerIterator<GroupConsumer>
 
@@ -22,11 +20,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     let native: GroupHandle
     private let broker: Broker
     private let logger: any KafkaLogger
-    private let fetchLock = Mutex(())
-    private let buffer = FetchBuffer(capacity: GroupHandle.batchCapacity)
-    /// Topic, partition and offset of every message of the current fetch, in buffer order.
-    private var positions: [TopicPartitionOffset] = []
-    private var deferredError: KafkaError?
+    /// The buffer, the fetch lock and every read, over this member's consumer queue.
+    private let reader: ConsumerReader<GroupSource>
     private let rebalanceError = LastError()
 
     init(broker: Broker, conf: GroupConsumerConf) throws {
@@ -43,7 +38,11 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
         self.conf = conf
         self.broker = broker
         self.logger = logger
-        positions.reserveCapacity(GroupHandle.batchCapacity)
+        let machine = FetchMachine(conf)
+        reader = ConsumerReader(
+            source: GroupSource(native: native, group: conf.group, logger: logger), capacity: GroupHandle.batchCapacity,
+            settings: ReadSettings(window: conf.requestTimeout, readsHeaders: conf.readsHeaders, clock: broker.conf.clock) { machine }
+        )
         let hooks = conf.rebalance
         let group = conf.group
         native.handle.context.rebalance.withLock { [rebalanceError, filter = native.filter] handler in
@@ -90,34 +89,23 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     ///   the fetch error after `retryErrLimit` attempts (a subscribed topic that disappeared:
     ///   `unknownTopicOrPartition`).
     public func consume() throws -> Message {
-        try fetchLock.withLock { _ in
-            try checkOpen()
-            if buffer.isEmpty { try fill() }
-            return buffer.takeNext()
-        }
+        try reader.next()
     }
 
     /// The `async` twin of ``consume()``: suspends without holding a thread, cancellable.
     nonisolated(nonsending) public func consume() async throws -> Message {
-        if let message = fetchLock.withLockIfAvailable({ _ in buffer.isEmpty || native.handle.isClosed ? nil : buffer.takeNext() }) ?? nil {
-            return message
-        }
-        return try await fillWaiting { $0.takeNext() }
+        try await reader.next()
     }
 
     /// What ``consume()`` had buffered, or else the messages of one fetch (as soon as one is
     /// there, with the others already arrived; it never waits to fill a batch).
     public func consumeBatch() throws -> [Message] {
-        try fetchLock.withLock { _ in
-            try checkOpen()
-            if buffer.isEmpty { try fill() }
-            return buffer.takeAll()
-        }
+        try reader.batch()
     }
 
     /// The `async` twin of ``consumeBatch()``.
     nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
-        try await fillWaiting { $0.takeAll() }
+        try await reader.batch()
     }
 
     /// Runs `body` over the next messages as views into librdkafka's buffers: no copy and no
@@ -131,47 +119,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     /// not call this consumer (it holds the consumer's fetch lock): commit after it returns.
     /// - Throws: as ``consume()``, and whatever `body` throws.
     public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
-        // The result leaves through a local: `Mutex.withLock` would demand a `sending` result.
-        var output: R?
-        try fetchLock.withLock { _ in output = try borrowedFill(body) }
-        guard let output else { throw KafkaError.closed }
-        return output
-    }
-
-    /// ``withBorrowedBatch(_:)`` with `fetchLock` held.
-    private func borrowedFill<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
-        try checkOpen()
-        if !buffer.isEmpty {
-            return try BorrowedBatch.borrowing(buffer.takeNext(), body)
-        }
-        try storeHandedOut()
-        // The owned fill is stored and spent: forget it, or a later store would rewind what the
-        // borrowed batches store (librdkafka keeps the last offset stored, not the highest).
-        buffer.reset()
-        positions.removeAll(keepingCapacity: true)
-        var retries = FetchRetries(conf)
-        while true {
-            let outcome: PartitionQueue.BorrowedOutcome<R>
-            if let error = deferredError {
-                deferredError = nil
-                outcome = .failure(error)
-            } else {
-                outcome = try native.fetchBorrowed(timeout: conf.requestTimeout, body)
-            }
-            let pause: FetchPause
-            switch outcome {
-            case .delivered(let result, let deferred):
-                deferredError = deferred
-                return result
-            case .empty:
-                pause = try settle(.empty, &retries) ?? .refetch
-            case .failure(let error):
-                pause = try settle(.failure(error), &retries) ?? .refetch
-            }
-            pause.apply(broker.conf.clock)
-            if native.handle.isClosed { throw KafkaError.closed }
-            try retries.checkLimit()
-        }
+        try reader.borrowing(body)
     }
 
     /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``.
@@ -185,7 +133,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     /// acknowledged. Nothing handed out since the last commit is not an error.
     /// - Throws: the coordinator's error; ``KafkaError/closed``.
     public func commit() throws {
-        try fetchLock.withLock { _ in try storeHandedOut() }
+        try reader.withBuffer { try reader.source.storeHandedOut($0) }
         try native.commit(nil)
     }
 
@@ -289,105 +237,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, @unchecked Senda
     /// Returns within ``GroupConsumerConf/closeTimeout`` (plus librdkafka's own teardown, well under
     /// a second) whatever the coordinator does.
     public func close() {
-        fetchLock.withLockIfAvailable { _ in try? storeHandedOut() }
+        _ = reader.withBufferIfAvailable { try? reader.source.storeHandedOut($0) }
         native.handle.close()
-    }
-
-    // MARK: - Fetching
-
-    /// Close is final: once closed, no call hands out what was already fetched (it stays
-    /// uncommitted, so the group's next reader gets it).
-    private func checkOpen() throws(KafkaError) {
-        if native.handle.isClosed { throw .closed }
-    }
-
-    /// Stores the offsets of the messages of the current fetch that were handed out. Called with `fetchLock` held.
-    private func storeHandedOut() throws {
-        let handedOut = buffer.handedOutCount
-        guard handedOut > 0 else { return }
-        var next: [TopicPartition: Int64] = [:]
-        for position in positions.prefix(handedOut) {
-            next[TopicPartition(position.topic, position.partition)] = position.offset + 1
-        }
-        try native.store(next)
-    }
-
-    private func fill() throws {
-        var retries = FetchRetries(conf)
-        try storeHandedOut()
-        while true {
-            guard let pause = try settle(try fetchOnce(timeout: conf.requestTimeout), &retries) else { return }
-            pause.apply(broker.conf.clock)
-            if native.handle.isClosed { throw KafkaError.closed }
-            try retries.checkLimit()
-        }
-    }
-
-    private func fetchOnce(timeout: Duration) throws -> PartitionQueue.FetchOutcome {
-        if let error = deferredError {
-            deferredError = nil
-            return .failure(error)
-        }
-        return try native.fetch(timeout: timeout, into: buffer, positions: &positions, readsHeaders: conf.readsHeaders)
-    }
-
-    /// A wait that brought nothing: counted as an empty fetch unless an assigned partition is known
-    /// to hold data beyond this member's position (then it is on its way: fetch again at once).
-    private func emptyWait(_ retries: inout FetchRetries) -> FetchPause {
-        native.hasUnreadData() ? .refetch : .sleep(retries.recordEmpty())
-    }
-
-    private func settle(_ outcome: PartitionQueue.FetchOutcome, _ retries: inout FetchRetries) throws -> FetchPause? {
-        switch outcome {
-        case .messages(let deferred):
-            deferredError = deferred
-            return nil
-        case .empty:
-            return emptyWait(&retries)
-        case .failure(let error):
-            let wait = try retries.recordFailure(error)
-            logger.debug("group fetch failed", [("group", conf.group), ("attempt", "\(retries.failedAttempts)"), ("error", error.description)])
-            return .sleep(wait)
-        }
-    }
-
-    private enum Step<Value> {
-        case ready(Value)
-        case waitForMessages
-        case retryAfter(FetchPause)
-        case busy
-    }
-
-    nonisolated(nonsending) private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
-        var retries = FetchRetries(conf)
-        while true {
-            try Task.checkCancellation()
-            let step: Step<Value> = try fetchLock.withLockIfAvailable { _ throws -> Step<Value> in
-                try checkOpen()
-                if !buffer.isEmpty { return .ready(take(buffer)) }
-                try storeHandedOut()
-                let outcome = try fetchOnce(timeout: .zero)
-                if case .empty = outcome { return .waitForMessages }
-                guard let pause = try settle(outcome, &retries) else { return .ready(take(buffer)) }
-                return .retryAfter(pause)
-            } ?? .busy
-            switch step {
-            case .ready(let value):
-                return value
-            case .busy:
-                _ = try await native.signal.wait(timeout: .milliseconds(5)) { false }
-            case .waitForMessages:
-                let native = self.native
-                if try await native.signal.wait(timeout: conf.requestTimeout, hasMessages: native.hasMessages) { continue }
-                try await emptyWait(&retries).apply(broker.conf.clock)
-                if native.handle.isClosed { throw KafkaError.closed }
-                try retries.checkLimit()
-            case .retryAfter(let pause):
-                try await pause.apply(broker.conf.clock)
-                if native.handle.isClosed { throw KafkaError.closed }
-                try retries.checkLimit()
-            }
-        }
     }
 }
 
