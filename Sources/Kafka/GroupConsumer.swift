@@ -139,7 +139,9 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
 
     /// The `async` twin of ``commit()``; cancellable.
     public func commit() async throws {
-        try await runBlocking { try self.commit() }
+        // A read holding the buffer stored what was handed out when its fetch began.
+        _ = try reader.withBufferIfAvailable { try reader.source.storeHandedOut($0) }
+        try await native.commit(nil)
     }
 
     /// Commits `message` as processed (its offset + 1 for its partition).
@@ -151,13 +153,24 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
 
     /// The `async` twin of ``commit(_:)-(Message)``.
     public func commit(_ message: Message) async throws {
-        try await runBlocking { try self.commit(message) }
+        try await commit([TopicPartition(message.topic, message.partition): message.offset + 1])
     }
 
     /// Commits `offsets` (the next offset to read, per partition).
     /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member
     ///   or a negative offset; the coordinator's error; ``KafkaError/closed``.
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
+        try checkCommittable(offsets)
+        try native.commit(offsets)
+    }
+
+    /// The `async` twin of ``commit(_:)-([TopicPartition:Int64])``.
+    public func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        try checkCommittable(offsets)
+        try await native.commit(offsets)
+    }
+
+    private func checkCommittable(_ offsets: [TopicPartition: Int64]) throws {
         let assigned = Set(try native.assignment())
         for (partition, offset) in offsets {
             guard assigned.contains(partition) else {
@@ -165,12 +178,6 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
             }
             guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) for \(partition) is negative") }
         }
-        try native.commit(offsets)
-    }
-
-    /// The `async` twin of ``commit(_:)-([TopicPartition:Int64])``.
-    public func commit(_ offsets: [TopicPartition: Int64]) async throws {
-        try await runBlocking { try self.commit(offsets) }
     }
 
     // MARK: - Position and flow

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Synchronization
 
@@ -28,35 +27,15 @@ public final class Mx: Consumer, AsyncSequence {
     public typealias Element = Message
     public typealias AsyncIterator = ConsumerIterator<Mx>
 
-    private enum Waiter {
-        case thread(DispatchSemaphore, Slot)
-        case task(UInt64, CheckedContinuation<Result<Message, any Error>, Never>)
-    }
-
-    /// Where a blocked thread receives its result.
-    private final class Slot: @unchecked Sendable {
-        // Safe: written before the semaphore is signalled, read after it is waited on.
-        var result: Result<Message, any Error> = .failure(KafkaError.mxClosed)
-    }
+    /// A caller waiting for a result: finished, under the state's lock, with the result handed to it.
+    private typealias Waiter = Completion<Message>
 
     /// A worker's fetch waiting to be handed out, and the worker waiting for it to be.
     private struct Parked {
         var messages: ArraySlice<Message>
         var error: (any Error)?
-        let worker: ParkedWorker
-    }
-
-    /// How a parked worker is woken: a thread's semaphore or a task's continuation.
-    private enum ParkedWorker {
-        case thread(DispatchSemaphore)
-        case task(CheckedContinuation<Void, Never>)
-
-        func signal() {
-            switch self {
-            case .thread(let semaphore): semaphore.signal()
-            case .task(let continuation): continuation.resume()
-            }
-        }
+        /// Finished when the fetch is used up or the Mx closes: the worker reads again.
+        let worker: Completion<Bool>
     }
 
     private struct State {
@@ -64,17 +43,16 @@ public final class Mx: Consumer, AsyncSequence {
         var liveWorkers: Int
         var parked: [Parked] = []
         var waiters: [Waiter] = []
-        var nextTicket: UInt64 = 0
 
         /// The next result from the parked fetches, waking a worker whose fetch is used up.
         mutating func takeParked() -> Result<Message, any Error>? {
             guard !parked.isEmpty else { return nil }
             if let error = parked[0].error {
-                parked.removeFirst().worker.signal()
+                parked.removeFirst().worker.finish(.success(true))
                 return .failure(error)
             }
             let message = parked[0].messages.removeFirst()
-            if parked[0].messages.isEmpty { parked.removeFirst().worker.signal() }
+            if parked[0].messages.isEmpty { parked.removeFirst().worker.finish(.success(true)) }
             return .success(message)
         }
     }
@@ -107,51 +85,49 @@ public final class Mx: Consumer, AsyncSequence {
     /// Returns the next message or error of any merged consumer, blocking the calling thread.
     /// - Throws: ``KafkaError/mxClosed`` once closed; any error a merged consumer threw (except noData).
     public func consume() throws -> Message {
-        if let ready = state.withLock({ $0.closed ? .failure(KafkaError.mxClosed) : $0.takeParked() }) {
-            return try ready.get()
+        switch takeOrQueue() {
+        case .ready(let result): return try result.get()
+        case .queued(let waiter): return try waiter.waitBlocking()
         }
-        let slot = Slot()
-        let semaphore = DispatchSemaphore(value: 0)
-        let immediate: Result<Message, any Error>? = state.withLock { state in
-            if state.closed { return .failure(KafkaError.mxClosed) }
-            if let result = state.takeParked() { return result }
-            state.waiters.append(.thread(semaphore, slot))
-            return nil
-        }
-        if let immediate { return try immediate.get() }
-        semaphore.wait()
-        return try slot.result.get()
     }
 
     /// The `async` twin of ``consume()``: suspends without blocking a thread, on the caller's executor.
     /// A cancelled call throws `CancellationError` at once; no message is lost (it stays for the next call).
     nonisolated(nonsending) public func consume() async throws -> Message {
-        if let ready = state.withLock({ $0.closed ? .failure(KafkaError.mxClosed) : $0.takeParked() }) {
-            return try ready.get()
-        }
-        let ticket = state.withLock { state -> UInt64 in
-            state.nextTicket &+= 1
-            return state.nextTicket
-        }
-        let result: Result<Message, any Error> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let immediate: Result<Message, any Error>? = state.withLock { state in
-                    if state.closed { return .failure(KafkaError.mxClosed) }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    if let result = state.takeParked() { return result }
-                    state.waiters.append(.task(ticket, continuation))
+        try Task.checkCancellation()
+        switch takeOrQueue() {
+        case .ready(let result):
+            return try result.get()
+        case .queued(let waiter):
+            do {
+                return try await waiter.wait()
+            } catch is CancellationError {
+                // Leave the line; a result handed over as the task was cancelled is returned, not lost.
+                let handed: Result<Message, any Error>? = state.withLock { state in
+                    guard let index = state.waiters.firstIndex(where: { $0 === waiter }) else { return waiter.result }
+                    state.waiters.remove(at: index)
                     return nil
                 }
-                if let immediate { continuation.resume(returning: immediate) }
+                guard let handed else { throw CancellationError() }
+                return try handed.get()
             }
-        } onCancel: {
-            let cancelled: Waiter? = state.withLock { state in
-                guard let index = state.waiters.firstIndex(where: { if case .task(ticket, _) = $0 { true } else { false } }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            if let cancelled { Self.deliver(.failure(CancellationError()), to: cancelled) }
         }
-        return try result.get()
+    }
+
+    private enum TakeOrQueue {
+        case ready(Result<Message, any Error>)
+        case queued(Waiter)
+    }
+
+    /// A parked result, or a place in the line of waiting callers.
+    private func takeOrQueue() -> TakeOrQueue {
+        state.withLock { state in
+            if state.closed { return .ready(.failure(KafkaError.mxClosed)) }
+            if let result = state.takeParked() { return .ready(result) }
+            let waiter = Waiter()
+            state.waiters.append(waiter)
+            return .queued(waiter)
+        }
     }
 
     /// Iterates with the `async` ``consume()``; ends when the Mx closes.
@@ -163,17 +139,14 @@ public final class Mx: Consumer, AsyncSequence {
     /// ``KafkaError/mxClosed``; workers stop after their current read.
     /// Idempotent, safe from any thread, does not wait for workers.
     public func close() {
-        let (waiters, parked): ([Waiter], [Parked]) = state.withLock { state in
-            guard !state.closed else { return ([], []) }
+        state.withLock { state in
+            guard !state.closed else { return }
             state.closed = true
-            defer {
-                state.waiters.removeAll()
-                state.parked.removeAll()
-            }
-            return (state.waiters, state.parked)
+            for waiter in state.waiters { waiter.finish(.failure(KafkaError.mxClosed)) }
+            for entry in state.parked { entry.worker.finish(.success(true)) }
+            state.waiters.removeAll()
+            state.parked.removeAll()
         }
-        for waiter in waiters { Self.deliver(.failure(KafkaError.mxClosed), to: waiter) }
-        for entry in parked { entry.worker.signal() }
     }
 
     private func work(_ consumer: any Consumer) {
@@ -187,8 +160,8 @@ public final class Mx: Consumer, AsyncSequence {
             } catch {
                 fetched = .failure(error)
             }
-            let parking = DispatchSemaphore(value: 0)
-            if handOver(fetched, parking: .thread(parking)) { parking.wait() }  // consume() or close() signals it
+            let parking = Completion<Bool>()
+            if handOver(fetched, parking: parking) { _ = try? parking.waitBlocking() }  // consume() or close() finishes it
         }
         workerEnded()
     }
@@ -204,9 +177,9 @@ public final class Mx: Consumer, AsyncSequence {
             } catch {
                 fetched = .failure(error)
             }
-            await withCheckedContinuation { (parking: CheckedContinuation<Void, Never>) in
-                if !handOver(fetched, parking: .task(parking)) { parking.resume() }
-            }
+            let parking = Completion<Bool>()
+            // Worker tasks are never cancelled: the wait ends when the fetch is used up or at close.
+            if handOver(fetched, parking: parking) { _ = try? await parking.wait() }
         }
         workerEnded()
     }
@@ -220,10 +193,10 @@ public final class Mx: Consumer, AsyncSequence {
     }
 
     /// Gives results to waiting callers and parks the rest; true when the worker must wait
-    /// until they are all handed out or the Mx closes (`parking` is then signalled).
-    private func handOver(_ fetched: Result<[Message], any Error>, parking: ParkedWorker) -> Bool {
-        var handed: [(Waiter, Result<Message, any Error>)] = []
-        let mustWait: Bool = state.withLock { state in
+    /// until they are all handed out or the Mx closes (`parking` is then finished). Results are
+    /// handed over under the lock, so a cancelled caller leaving the line finds its result.
+    private func handOver(_ fetched: Result<[Message], any Error>, parking: Completion<Bool>) -> Bool {
+        state.withLock { state in
             if state.closed { return false }
             var entry: Parked
             switch fetched {
@@ -232,27 +205,15 @@ public final class Mx: Consumer, AsyncSequence {
             }
             while !state.waiters.isEmpty {
                 if let error = entry.error {
-                    handed.append((state.waiters.removeFirst(), .failure(error)))
+                    state.waiters.removeFirst().finish(.failure(error))
                     return false
                 }
                 guard let message = entry.messages.popFirst() else { return false }
-                handed.append((state.waiters.removeFirst(), .success(message)))
+                state.waiters.removeFirst().finish(.success(message))
             }
             if entry.error == nil && entry.messages.isEmpty { return false }
             state.parked.append(entry)
             return true
-        }
-        for (waiter, result) in handed { Self.deliver(result, to: waiter) }
-        return mustWait
-    }
-
-    private static func deliver(_ result: Result<Message, any Error>, to waiter: Waiter) {
-        switch waiter {
-        case .thread(let semaphore, let slot):
-            slot.result = result
-            semaphore.signal()
-        case .task(_, let continuation):
-            continuation.resume(returning: result)
         }
     }
 }

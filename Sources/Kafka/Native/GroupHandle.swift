@@ -250,17 +250,24 @@ final class GroupHandle: @unchecked Sendable {
 
     /// Commits `offsets`, or, for nil, every stored offset; returns when the coordinator acknowledged.
     func commit(_ offsets: [TopicPartition: Int64]?) throws {
-        let list = offsets
-        try handle.detached { rk in
-            let code: rd_kafka_resp_err_t
-            if let list {
-                code = try Self.withList(list) { rd_kafka_commit(rk, $0, 0) }
-            } else {
-                code = rd_kafka_commit(rk, nil, 0)
-            }
-            // Nothing stored since the last commit is not a failure.
-            guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else { throw KafkaError(code) }
+        try handle.detached { rk in try Self.commitNow(rk, offsets) }
+    }
+
+    /// The `async` twin of ``commit(_:)``: waits without holding a thread, cancellable.
+    func commit(_ offsets: [TopicPartition: Int64]?) async throws {
+        try await handle.detached { rk in try Self.commitNow(rk, offsets) }
+    }
+
+    /// librdkafka's synchronous commit of `offsets` (nil: every stored offset).
+    private static func commitNow(_ rk: OpaquePointer, _ offsets: [TopicPartition: Int64]?) throws {
+        let code: rd_kafka_resp_err_t
+        if let offsets {
+            code = try withList(offsets) { rd_kafka_commit(rk, $0, 0) }
+        } else {
+            code = rd_kafka_commit(rk, nil, 0)
         }
+        // Nothing stored since the last commit is not a failure.
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else { throw KafkaError(code) }
     }
 
     /// Commits every stored offset from inside a rebalance callback, on its `rk`.

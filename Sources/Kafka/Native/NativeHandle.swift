@@ -10,8 +10,8 @@ import Synchronization
 /// count to reach zero, stops the poll thread and only then destroys the
 /// handle, so no call can touch a destroyed pointer.
 final class NativeHandle: @unchecked Sendable {
-    // Safe: `rk` is thread-safe per librdkafka's contract; `closed`/`users`/
-    // `closeHooks` are guarded by `lock`.
+    // Safe: `rk` is thread-safe per librdkafka's contract; `lifecycle`, `destroyingThread`, the
+    // hook tables, `readPartitions`, `topics`, `pollThread` and `mainQueue` are guarded by `lock`.
     enum Kind { case producer, consumer, groupConsumer }
 
     let rk: OpaquePointer
@@ -21,19 +21,14 @@ final class NativeHandle: @unchecked Sendable {
     let maxMessageBytes: Int
     /// `queue.buffering.max.messages` of this handle: how many messages librdkafka may hold.
     let maxQueuedMessages: Int
-    let isClosedFlag = Atomic<Bool>(false)
+    private let isClosedFlag = Atomic<Bool>(false)
     /// Signalled whenever delivery reports were served (room in the queue) and at close.
     let queueSpace = QueueSpace()
     /// Turns at enqueuing per partition, so one produce call's messages stay together.
     let turns = PartitionTurns()
     private let lock = ConditionLock()
-    private var users = 0
-    /// Calls running on threads of their own (see ``detached(_:)``), which closing does not wait for.
-    private var detachedUsers = 0
-    /// Set when closing found detached calls: the last of them destroys the handle.
-    private var destroyDeferred = false
-    /// Set once the handle is destroyed, or its destruction left to a detached call.
-    private var settled = false
+    /// Who may use the handle and who destroys it; ``isClosedFlag`` mirrors "not open" for lock-free reads.
+    private var lifecycle = HandleLifecycle()
     /// The thread destroying the handle, so that a close from inside its hooks does not wait for itself.
     private var destroyingThread: pthread_t?
     /// Work to run when closing begins, by registration number (in registration order).
@@ -134,14 +129,12 @@ final class NativeHandle: @unchecked Sendable {
     func enter() throws(KafkaError) {
         lock.lock()
         defer { lock.unlock() }
-        guard !isClosedFlag.load(ordering: .relaxed) else { throw .closed }
-        users += 1
+        guard lifecycle.enter() else { throw .closed }
     }
 
     func leave() {
         lock.withLock {
-            users -= 1
-            if users == 0 { lock.broadcast() }
+            if lifecycle.leave() { lock.broadcast() }
         }
     }
 
@@ -208,37 +201,47 @@ final class NativeHandle: @unchecked Sendable {
     }
 
     /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
-    /// its own, and waits for its result or for closing, whichever comes first: ``close()``
-    /// returns at once whatever such a call is waiting for, and the caller gets
-    /// ``KafkaError/closed``; the handle is destroyed when the call returns.
+    /// the ``CallPool``, and waits for its result or for closing, whichever comes first:
+    /// ``close()`` returns at once whatever such a call is waiting for, and the caller gets
+    /// ``KafkaError/closed``; the handle is destroyed when the call returns. Called on a pool
+    /// thread (inside an `async` twin's body), it runs inline.
     func detached<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> R) throws -> R {
-        let entered: Bool = lock.withLock {
-            guard !isClosedFlag.load(ordering: .relaxed) else { return false }
-            detachedUsers += 1
-            return true
+        if CallPool.isPoolThread {
+            try enterDetached()
+            defer { leaveDetached() }
+            return try body(rk)
         }
-        guard entered else { throw KafkaError.closed }
-        let outcome = DetachedOutcome<R>()
-        let wakeUp = onCloseRemovable { outcome.finish(.failure(KafkaError.closed)) }
-        let thread = Thread { [self] in
-            outcome.finish(Result { try body(rk) })
+        let completion = try startDetached(body)
+        return try completion.waitBlocking()
+    }
+
+    /// The `async` twin of ``detached(_:)``: suspends without holding a thread; a cancelled task
+    /// stops waiting at once (`CancellationError`) while the call runs to its end on the pool.
+    func detached<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> R) async throws -> R {
+        let completion = try startDetached(body)
+        return try await completion.wait()
+    }
+
+    /// Counts a detached call in, or throws ``KafkaError/closed`` once closing began.
+    private func enterDetached() throws(KafkaError) {
+        guard lock.withLock({ lifecycle.enterDetached() }) else { throw .closed }
+    }
+
+    /// Starts `body` on the pool; its completion ends with ``KafkaError/closed`` when closing begins first.
+    private func startDetached<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> R) throws -> Completion<R> {
+        try enterDetached()
+        let completion = Completion<R>()
+        let wakeUp = onCloseRemovable { completion.close(with: .closed) }
+        CallPool.shared.run { [self] in
+            completion.finish(Result { try body(rk) })
+            removeCloseHook(wakeUp)
             leaveDetached()
         }
-        thread.name = "kafka-call"
-        thread.start()
-        let result = outcome.wait()
-        removeCloseHook(wakeUp)
-        return try result.get()
+        return completion
     }
 
     private func leaveDetached() {
-        let destroyNow: Bool = lock.withLock {
-            detachedUsers -= 1
-            guard detachedUsers == 0, destroyDeferred else { return false }
-            destroyDeferred = false
-            return true
-        }
-        if destroyNow { destroy() }
+        if lock.withLock({ lifecycle.leaveDetached() }) == .destroy { destroy(within: teardownLimit) }
     }
 
     /// Registers work to run when closing begins, before waiting for users:
@@ -252,7 +255,7 @@ final class NativeHandle: @unchecked Sendable {
     @discardableResult
     func onCloseRemovable(_ hook: @escaping () -> Void) -> Int? {
         let number: Int? = lock.withLock {
-            if isClosedFlag.load(ordering: .relaxed) { return nil }
+            guard lifecycle.isOpen else { return nil }
             nextCloseHook += 1
             closeHooks[nextCloseHook] = hook
             return nextCloseHook
@@ -286,7 +289,7 @@ final class NativeHandle: @unchecked Sendable {
     /// Claims `topic`/`partition` for one reader; false when this handle already reads it or is closed.
     func claim(_ topic: String, _ partition: Int32) -> Bool {
         lock.withLock {
-            !isClosedFlag.load(ordering: .relaxed) && readPartitions.insert(TopicPartitionKey(topic: topic, partition: partition)).inserted
+            lifecycle.isOpen && readPartitions.insert(TopicPartitionKey(topic: topic, partition: partition)).inserted
         }
     }
 
@@ -299,11 +302,19 @@ final class NativeHandle: @unchecked Sendable {
     var readPartitionCount: Int { lock.withLock { readPartitions.count } }
 
     /// Closes the handle: idempotent, safe from any thread, returns once the
-    /// handle is destroyed (or, if another thread is destroying it, at once).
+    /// handle is destroyed (or, if another thread is destroying it, at once), or once the
+    /// ``teardownLimit`` passed.
     func close() {
+        close(within: teardownLimit)
+    }
+
+    /// ``close()``, waiting for the teardown at most `limit` (nil: until it is done); a broker
+    /// closing its group members passes what is left of its own bound.
+    func close(within limit: Duration?) {
         let hooks: [() -> Void]? = lock.withLock {
-            guard !isClosedFlag.load(ordering: .relaxed) else { return nil }
+            guard lifecycle.beginClose() else { return nil }
             isClosedFlag.store(true, ordering: .releasing)
+            destroyingThread = pthread_self()
             defer { closeHooks.removeAll() }
             return closeHooks.sorted { $0.key < $1.key }.map(\.value)
         }
@@ -312,47 +323,46 @@ final class NativeHandle: @unchecked Sendable {
             // returns with every handle gone), unless this thread is that one, inside a hook.
             lock.withLock {
                 if let destroyingThread, pthread_equal(destroyingThread, pthread_self()) != 0 { return }
-                lock.wait { settled }
+                lock.wait { lifecycle.isSettledForClosers }
             }
             return
         }
-        lock.withLock { destroyingThread = pthread_self() }
         for hook in hooks { hook() }
         queueSpace.signal()
         pollThread?.interruptWaiter()
         abandonDeliveries()
-        let destroyNow: Bool = lock.withLock {
-            lock.wait { users == 0 }
+        let action: HandleLifecycle.Action = lock.withLock {
+            lock.wait { lifecycle.users == 0 }
             // A detached call still inside librdkafka destroys the handle when it returns.
-            destroyDeferred = detachedUsers > 0
-            if destroyDeferred {
-                settled = true
-                lock.broadcast()
-            }
-            return !destroyDeferred
+            let action = lifecycle.usersLeft()
+            if action == .none { lock.broadcast() }
+            return action
         }
-        if destroyNow { destroy() }
+        if action == .destroy { destroy(within: limit) }
     }
 
-    /// Frees everything once no call uses the handle (see ``teardown()``). With a ``teardownLimit``
-    /// the teardown runs on a thread of its own and closing waits for it at most that long: a group
+    /// Frees everything once no call uses the handle (see ``teardown()``). With a `limit` the
+    /// teardown runs on a thread of its own and closing waits for it at most that long: a group
     /// member's last commit and leave wait for the coordinator, and librdkafka's destroy for the
     /// requests still in flight. Past the limit the teardown goes on in the background and frees
-    /// everything when it ends.
-    private func destroy() {
-        guard let limit = teardownLimit else { return teardown() }
+    /// everything when it ends. (A thread of its own, not the ``CallPool``: a teardown that never
+    /// ends must not take a pool thread for good.)
+    private func destroy(within limit: Duration?) {
+        guard let limit else { return teardown() }
         let finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { [self] in
+        let thread = Thread { [self] in
             teardown()
             finished.signal()
         }
+        thread.name = "kafka-teardown"
+        thread.start()
         guard finished.wait(timeout: .now() + .nanoseconds(Int(clamping: limit.nanoseconds))) == .timedOut else { return }
         context.logger.warn(
             "closing did not finish within its limit (a coordinator or broker that does not answer); it goes on in the background",
             [("handle", context.name), ("limit", "\(limit)")]
         )
         lock.withLock {
-            settled = true
+            lifecycle.settle()
             lock.broadcast()
         }
     }
@@ -391,7 +401,7 @@ final class NativeHandle: @unchecked Sendable {
         for batch in leftover { Unmanaged.passUnretained(batch).release() }
         Unmanaged.passUnretained(context).release()
         lock.withLock {
-            settled = true
+            lifecycle.settle()
             lock.broadcast()
         }
     }
@@ -400,209 +410,4 @@ final class NativeHandle: @unchecked Sendable {
         let waiting = context.deliveries.withLock { Array($0.values) }
         for batch in waiting { batch.abandon() }
     }
-}
-
-/// The result of a ``NativeHandle/detached(_:)`` call, set once by the call or by closing.
-private final class DetachedOutcome<R: Sendable>: @unchecked Sendable {
-    // Safe: `result` is only touched with `lock` held.
-    private let lock = ConditionLock()
-    private var result: Result<R, any Error>?
-
-    func finish(_ outcome: Result<R, any Error>) {
-        lock.withLock {
-            guard result == nil else { return }
-            result = outcome
-            lock.broadcast()
-        }
-    }
-
-    func wait() -> Result<R, any Error> {
-        lock.withLock {
-            lock.wait { result != nil }
-            return result ?? .failure(KafkaError.closed)
-        }
-    }
-}
-
-/// A topic and partition, as a dictionary or set key.
-struct TopicPartitionKey: Hashable, Sendable {
-    let topic: String
-    let partition: Int32
-}
-
-/// Counts live librdkafka handles, so tests can prove that close leaks none.
-public enum HandleCounter {
-    /// Number of `rd_kafka_t` handles created by this library and not yet destroyed.
-    public static var liveHandles: Int { live.load(ordering: .relaxed) }
-    static let live = Atomic<Int>(0)
-}
-
-/// The one thread per polled handle that serves librdkafka's main queue: errors,
-/// statistics and delivery reports, as events.
-///
-/// The thread does not wait inside librdkafka: librdkafka tells it when the queue gets an
-/// event (a queue event callback, on the enqueuing thread), unless a blocking produce call
-/// serves the queue meanwhile (see ``NativeHandle/beginServing()``); that call then waits in
-/// the queue itself and this thread stays asleep, so handing the queue over costs no wake-up.
-final class PollThread: @unchecked Sendable {
-    // Safe: `running`, `paused`, `pending`, `tokenRefreshRequested`, `waiter` and `nextWaiter` are
-    // only touched with `lock` held.
-    private let lock = ConditionLock()
-    private var running = true
-    /// Set while a produce call serves the queue in this thread's place (``claimServing()``): the
-    /// one record of who serves.
-    private var paused = false
-    /// Set when the queue got an event this thread has not looked at yet.
-    private var pending = false
-    /// Set when a serving caller took a token refresh event from the queue.
-    private var tokenRefreshRequested = false
-    /// The serving `async` caller waiting for an event, if any.
-    private var waiter: (id: UInt64, continuation: CheckedContinuation<Void, any Error>)?
-    private var nextWaiter: UInt64 = 0
-    private let done = DispatchSemaphore(value: 0)
-    private let queue: OpaquePointer
-
-    init(rk: OpaquePointer, queue: OpaquePointer, name: String, queueSpace: QueueSpace) {
-        self.queue = queue
-        let rkAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(rk)))
-        let queueAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(queue)))
-        // Unretained: the handle keeps this object until `stop()`, which disables the callback first.
-        rd_kafka_queue_cb_event_enable(queue, mainQueueEventCallback, Unmanaged.passUnretained(self).toOpaque())
-        let thread = Thread { [self] in
-            guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
-            while true {
-                let (go, refreshesToken): (Bool, Bool) = lock.withLock {
-                    // The timeout is a backstop: every event is announced, and a serving caller serves
-                    // it. Should that caller be held up (a starved thread pool), the queue is still
-                    // served every 100 ms, so no other call waits for it for long.
-                    lock.wait(milliseconds: 100) { (pending && !paused) || !running || tokenRefreshRequested }
-                    pending = false
-                    defer { tokenRefreshRequested = false }
-                    return (running, tokenRefreshRequested)
-                }
-                guard go else { break }
-                if refreshesToken { refreshToken(rk) }
-                // Served reports freed their messages: produce calls waiting for room may go on.
-                if MainQueueEvents.serveAvailable(rk, queue, nil) {
-                    queueSpace.signal()
-                    // A caller that began serving meanwhile may wait for these very reports: wake it to
-                    // look (read under the lock, so a pause that came later sees them served).
-                    wakeServerIfServing()
-                }
-            }
-            // Serve what is left (reports of purged messages) once more before stopping.
-            _ = MainQueueEvents.serveAvailable(rk, queue, nil)
-            done.signal()
-        }
-        thread.name = "kafka-poll-\(name)"
-        thread.start()
-    }
-
-    /// The queue got an event (librdkafka's callback, with the queue's lock held): wakes the
-    /// serving `async` caller if one waits, else this thread unless a caller serves.
-    fileprivate func announce() {
-        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
-            pending = true
-            if !paused { lock.broadcast() }
-            defer { waiter = nil }
-            return waiter?.continuation
-        }
-        resumed?.resume()
-    }
-
-    /// Suspends until ``announce()`` or ``interruptWaiter()``, unless `ready()` (checked once the
-    /// waiter is registered, so an event announced before is not missed) holds already.
-    /// - Throws: `CancellationError` when the task is cancelled.
-    func waitForEvent(unless ready: () -> Bool) async throws {
-        let id = lock.withLock { () -> UInt64 in
-            nextWaiter &+= 1
-            return nextWaiter
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled = lock.withLock { () -> Bool in
-                    if Task.isCancelled { return true }
-                    waiter = (id, continuation)
-                    return false
-                }
-                if cancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else if ready() {
-                    resumeWaiter(id, with: .success(()))
-                }
-            }
-        } onCancel: {
-            resumeWaiter(id, with: .failure(CancellationError()))
-        }
-    }
-
-    /// Wakes the serving caller, if a caller serves, so that it looks again: a blocking one
-    /// waiting in the queue, an `async` one suspended in ``waitForEvent(unless:)``.
-    func wakeServerIfServing() {
-        guard lock.withLock({ paused }) else { return }
-        rd_kafka_queue_yield(queue)
-        interruptWaiter()
-    }
-
-    /// Wakes the waiting serving caller, if any, so that it sees closing.
-    func interruptWaiter() {
-        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
-            defer { waiter = nil }
-            return waiter?.continuation
-        }
-        resumed?.resume()
-    }
-
-    private func resumeWaiter(_ id: UInt64, with result: Result<Void, any Error>) {
-        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
-            guard let current = waiter, current.id == id else { return nil }
-            waiter = nil
-            return current.continuation
-        }
-        resumed?.resume(with: result)
-    }
-
-    /// Leaves the queue to the calling produce call until ``resume(queueHasEvents:)``; false,
-    /// changing nothing, when another call serves already (one serves at a time).
-    func claimServing() -> Bool {
-        lock.withLock {
-            guard !paused else { return false }
-            paused = true
-            return true
-        }
-    }
-
-    /// Takes the queue back, serving whatever the caller left in it (`queueHasEvents`: events
-    /// enqueued while it was not empty are never announced).
-    func resume(queueHasEvents: Bool) {
-        lock.withLock {
-            paused = false
-            if queueHasEvents { pending = true }
-            if pending { lock.broadcast() }
-        }
-    }
-
-    /// Has this thread answer an OAUTHBEARER token refresh that a serving caller took from the
-    /// queue: the token provider runs here, never on a produce call's thread.
-    func requestTokenRefresh() {
-        lock.withLock {
-            tokenRefreshRequested = true
-            lock.broadcast()
-        }
-    }
-
-    func stop(rk: OpaquePointer) {
-        rd_kafka_queue_cb_event_enable(queue, nil, nil)
-        lock.withLock {
-            running = false
-            lock.broadcast()
-        }
-        done.wait()
-    }
-}
-
-/// librdkafka's event callback of a polled handle's main queue: wakes its poll thread.
-private let mainQueueEventCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, opaque in
-    guard let opaque else { return }
-    Unmanaged<PollThread>.fromOpaque(opaque).takeUnretainedValue().announce()
 }

@@ -1,4 +1,4 @@
-import KafkaProto
+import Synchronization
 
 /// Takes turns at enqueuing to one partition, so that one produce call's messages are
 /// handed to librdkafka together and reach the log contiguously (Go's contract: a call's
@@ -6,95 +6,62 @@ import KafkaProto
 /// acknowledgements, go on in parallel.
 ///
 /// A turn lasts one attempt's enqueue, waits for room in librdkafka's queue included; it is
-/// handed to the next caller of the same partition in arrival order. Blocking callers wait
-/// on a condition, `async` ones suspend.
-final class PartitionTurns: @unchecked Sendable {
-    // Safe: `queues`, `granted` and `nextTicket` are only touched with `lock` held.
-    private let lock = ConditionLock()
+/// handed to the next caller of the same partition in arrival order. A caller that finds the
+/// turn taken queues a ``Completion`` (a use of ``Waiters``), which the turn's holder finishes
+/// when it hands the turn on; a thread blocks on it, a task suspends.
+final class PartitionTurns: Sendable {
     /// Partitions whose turn is taken, with the callers waiting for it in arrival order.
-    private var queues: [TopicPartitionKey: [Waiter]] = [:]
-    /// Tickets of blocking callers whose turn came.
-    private var granted: Set<UInt64> = []
-    private var nextTicket: UInt64 = 0
+    private let queues = Mutex<[TopicPartitionKey: [Completion<Bool>]]>([:])
 
-    private enum Waiter {
-        case thread(UInt64)
-        case task(UInt64, CheckedContinuation<Void, any Error>)
-
-        var ticket: UInt64 {
-            switch self {
-            case .thread(let ticket), .task(let ticket, _): ticket
+    /// Takes the turn of `key` when it is free; otherwise queues the caller and returns what it waits on.
+    private func enqueue(_ key: TopicPartitionKey) -> Completion<Bool>? {
+        queues.withLock { queues -> Completion<Bool>? in
+            guard queues[key] != nil else {
+                queues[key] = []
+                return nil
             }
+            let turn = Completion<Bool>()
+            queues[key, default: []].append(turn)
+            return turn
         }
     }
 
     /// Blocks until the caller holds the turn of `key`.
     func acquireBlocking(_ key: TopicPartitionKey) {
-        lock.withLock {
-            guard queues[key] != nil else {
-                queues[key] = []
-                return
-            }
-            nextTicket &+= 1
-            let ticket = nextTicket
-            queues[key, default: []].append(.thread(ticket))
-            lock.wait { granted.contains(ticket) }
-            granted.remove(ticket)
-        }
+        guard let turn = enqueue(key) else { return }
+        _ = try? turn.waitBlocking()
     }
 
     /// Suspends until the caller holds the turn of `key`.
     /// - Throws: `CancellationError` when the task is cancelled while waiting (it then holds no turn).
     func acquire(_ key: TopicPartitionKey) async throws {
-        let ticket: UInt64 = lock.withLock {
-            nextTicket &+= 1
-            return nextTicket
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                enum Outcome { case holding, queued, cancelled }
-                // Checking for a free turn and queueing happen in one locked section: a turn freed
-                // between them would otherwise leave this task queued behind nobody (a hang, found
-                // under ThreadSanitizer's slower scheduling).
-                let outcome: Outcome = lock.withLock {
-                    guard queues[key] != nil else {
-                        queues[key] = []
-                        return .holding
-                    }
-                    if Task.isCancelled { return .cancelled }
-                    queues[key, default: []].append(.task(ticket, continuation))
-                    return .queued
-                }
-                switch outcome {
-                case .holding: continuation.resume()
-                case .cancelled: continuation.resume(throwing: CancellationError())
-                case .queued: break
-                }
+        try Task.checkCancellation()
+        guard let turn = enqueue(key) else { return }
+        do {
+            _ = try await turn.wait()
+        } catch {
+            // Leave the line; a turn handed over as the task was cancelled is handed on.
+            let queued = queues.withLock { queues -> Bool in
+                guard let index = queues[key]?.firstIndex(where: { $0 === turn }) else { return false }
+                queues[key]?.remove(at: index)
+                return true
             }
-        } onCancel: {
-            let waiter: Waiter? = lock.withLock {
-                guard let index = queues[key]?.firstIndex(where: { $0.ticket == ticket }) else { return nil }
-                return queues[key]?.remove(at: index)
-            }
-            if case .task(_, let continuation) = waiter { continuation.resume(throwing: CancellationError()) }
+            if !queued { release(key) }
+            throw error
         }
     }
 
     /// Ends the caller's turn of `key` and hands it to the next waiter, if any.
     func release(_ key: TopicPartitionKey) {
-        let next: Waiter? = lock.withLock {
+        let next: Completion<Bool>? = queues.withLock { queues in
             guard var waiting = queues[key], !waiting.isEmpty else {
                 queues[key] = nil
                 return nil
             }
             let next = waiting.removeFirst()
             queues[key] = waiting
-            if case .thread(let ticket) = next {
-                granted.insert(ticket)
-                lock.broadcast()
-            }
             return next
         }
-        if case .task(_, let continuation) = next { continuation.resume() }
+        next?.finish(.success(true))
     }
 }

@@ -31,7 +31,8 @@ final class ProduceAttempt: @unchecked Sendable {
     // Safe: the enqueuing state (`phase`, `next`, `refused`) belongs to the one call driving the
     // attempt, which steps it from one thread at a time. A slot is written before `remaining` (an
     // atomic, acquiring and releasing) counts its report, and slots are read only after
-    // `remaining` reached zero or after the handle was destroyed. `waiter` is a Mutex.
+    // `remaining` reached zero or after the handle was destroyed. `reports` and `abandoned` are
+    // thread-safe themselves.
 
     /// What the driving call waits for before calling ``next(_:)`` again.
     enum Next {
@@ -62,20 +63,12 @@ final class ProduceAttempt: @unchecked Sendable {
     private var next = 0
     private var refused = 0
 
-    private enum Waiter {
-        case none
-        case thread(DispatchSemaphore)
-        case task(CheckedContinuation<Void, any Error>)
-    }
-
-    private struct WaiterState {
-        var waiter: Waiter = .none
-        var abandoned = false
-    }
-
-    /// Reports still to come; counted without the lock, which only the last report takes.
+    /// Reports still to come; counted without a lock: only the last report wakes ``reports``.
     private let remaining: Atomic<Int>
-    private let waiter = Mutex(WaiterState())
+    /// Set at close: the waiter stops waiting for reports.
+    private let abandoned = Atomic<Bool>(false)
+    /// The driving call waiting for the reports (a thread or a task).
+    private let reports = Waiters<Bool>()
 
     /// Prepares an attempt for `indices` of `messages` (all when nil) and registers it with the handle.
     /// - Throws: ``KafkaError/closed`` when the handle is closed; the topic handle's error.
@@ -290,59 +283,36 @@ final class ProduceAttempt: @unchecked Sendable {
     /// Returns true when this was the last report.
     func arrived(_ count: Int) -> Bool {
         guard remaining.subtract(count, ordering: .acquiringAndReleasing).newValue == 0 else { return false }
-        wake(waiter.withLock { state in
-            defer { state.waiter = .none }
-            return state.waiter
-        })
+        reports.resumeAll(with: true)
         return true
     }
 
     /// Wakes the waiter early, at close; reports that arrive later are still recorded safely.
     func abandon() {
-        wake(waiter.withLock { state in
-            state.abandoned = true
-            defer { state.waiter = .none }
-            return state.waiter
-        })
+        abandoned.store(true, ordering: .releasing)
+        reports.resumeAll(with: true)
     }
 
-    var isAbandoned: Bool { waiter.withLock { $0.abandoned } }
+    var isAbandoned: Bool { abandoned.load(ordering: .acquiring) }
 
     /// True once every report arrived or the attempt was abandoned.
     var isSettled: Bool { remaining.load(ordering: .acquiring) == 0 || isAbandoned }
 
     /// Blocks the calling thread until every report arrived or the attempt was abandoned.
     func waitBlocking() {
-        let semaphore: DispatchSemaphore? = waiter.withLock {
-            guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned else { return nil }
-            let semaphore = DispatchSemaphore(value: 0)
-            $0.waiter = .thread(semaphore)
-            return semaphore
-        }
-        semaphore?.wait()
+        guard !isSettled else { return }
+        _ = try? reports.waitBlocking(timeout: nil, onTimeout: false) { isSettled ? true : nil }
     }
 
     /// Suspends until every report arrived or the attempt was abandoned.
-    /// - Throws: `CancellationError` as soon as the waiting task is cancelled; the reports
-    ///   still arrive and are recorded, and the attempt is retired as usual.
+    /// - Throws: `CancellationError` as soon as the waiting task is cancelled (unless the attempt
+    ///   settled first); the reports still arrive and are recorded, and the attempt is retired as usual.
     func wait() async throws {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let ready: Bool = waiter.withLock {
-                    guard remaining.load(ordering: .acquiring) > 0, !$0.abandoned, !Task.isCancelled else { return true }
-                    $0.waiter = .task(continuation)
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-            if remaining.load(ordering: .acquiring) > 0 && !isAbandoned { try Task.checkCancellation() }
-        } onCancel: {
-            let cancelled: Waiter = waiter.withLock { state in
-                guard case .task = state.waiter else { return .none }
-                defer { state.waiter = .none }
-                return state.waiter
-            }
-            if case .task(let continuation) = cancelled { continuation.resume(throwing: CancellationError()) }
+        guard !isSettled else { return }
+        do {
+            _ = try await reports.wait(timeout: nil, onTimeout: false) { isSettled ? true : nil }
+        } catch is CancellationError where isSettled {
+            return
         }
     }
 
@@ -360,14 +330,6 @@ final class ProduceAttempt: @unchecked Sendable {
         }
         let removed = context.deliveries.withLock { $0.removeValue(forKey: ObjectIdentifier(attempt.takeUnretainedValue())) }
         if removed != nil { attempt.release() }
-    }
-
-    private func wake(_ waiter: Waiter) {
-        switch waiter {
-        case .none: break
-        case .thread(let semaphore): semaphore.signal()
-        case .task(let continuation): continuation.resume()
-        }
     }
 }
 
