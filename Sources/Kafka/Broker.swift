@@ -345,6 +345,10 @@ public final class Broker: Client {
     /// Returns how many are still outstanding when it gives up (0: all settled).
     @discardableResult
     public func flush(timeout: Duration) -> Int {
+        flushProducers(timeout: timeout)
+    }
+
+    private func flushProducers(timeout: Duration) -> Int {
         let handles = state.withLock { Self.distinct(Array($0.producerHandles.values)) }
         let deadline = ContinuousClock.now + timeout
         var outstanding = 0
@@ -354,9 +358,24 @@ public final class Broker: Client {
         return outstanding
     }
 
+    /// The `async` twin of ``flush(timeout:)``, run on the library's call pool while the task
+    /// waits without holding a thread. A cancelled task stops waiting at once and gets the count
+    /// outstanding at that moment.
+    @discardableResult
+    public func flush(timeout: Duration) async -> Int {
+        do {
+            return try await runBlocking { self.flushProducers(timeout: timeout) }
+        } catch {
+            return flushProducers(timeout: .zero)
+        }
+    }
+
     /// Closes every librdkafka handle of the broker and of everything made
     /// from it. Blocked and later calls throw ``KafkaError/closed``.
-    /// Idempotent and safe from any thread; returns when the handles are destroyed.
+    /// Idempotent and safe from any thread; returns when the handles are destroyed, and within
+    /// about a second (``closeBound``) with group members open: their last commit and leave
+    /// then go on in the background for up to their ``GroupConsumerConf/closeTimeout``
+    /// (close a ``GroupConsumer`` first to wait for its commit).
     public func close() {
         let handles: [NativeHandle] = state.withLock { state in
             guard !state.closed else { return [] }
@@ -364,7 +383,23 @@ public final class Broker: Client {
             return state.childHandles + state.consumerHandles.values.flatMap { $0 }
                 + state.producerHandles.values.filter { $0 !== primary } + [primary]
         }
-        for handle in handles { handle.close() }
+        let deadline = ContinuousClock.now + Self.closeBound
+        for handle in handles {
+            // Only group members' teardowns are bounded (they wait for the coordinator); the
+            // others return once librdkafka's destroy is done.
+            handle.close(within: handle.teardownLimit.map { min($0, max(.zero, deadline - ContinuousClock.now)) })
+        }
+    }
+
+    /// How long ``close()`` waits for group members' commits and leaves together: one second.
+    public static let closeBound: Duration = .seconds(1)
+
+    /// The `async` twin of ``close()``, with the same bound, run on the library's call pool while
+    /// the task waits without holding a thread. Named apart from `close()` so that a
+    /// `defer { broker.close() }` in `async` code keeps its meaning. A cancelled task stops
+    /// waiting at once; the close goes on and is final all the same.
+    public func shutdown() async {
+        try? await runBlocking { self.close() }
     }
 
     /// How many librdkafka handles of this broker and its children are still open (0 after ``close()`` returns).
@@ -440,7 +475,7 @@ public final class Broker: Client {
     /// on a fresh handle, because a handle whose last partition stopped first waits out that
     /// partition's long-poll fetch (up to `fetch.wait.max.ms`) before it serves a new one
     /// (measured: 100 ms to the first message of each consumer made one after another).
-    /// The retired handle is closed on a thread of its own, so `close()` of the consumer does
+    /// The retired handle is closed on the library's call pool, so `close()` of the consumer does
     /// not wait for librdkafka's shutdown; the broker's `close()` still closes it.
     func retireIfUnused(_ handle: NativeHandle) {
         let retired: Bool = state.withLock { state in
@@ -454,9 +489,7 @@ public final class Broker: Client {
             return false
         }
         guard retired else { return }
-        let closer = Thread { handle.close() }
-        closer.name = "kafka-retire"
-        closer.start()
+        CallPool.shared.run { handle.close() }
     }
 
     /// How many shared consumer handles the broker holds (for tests of sharing).

@@ -192,6 +192,11 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
         try native.committed(partitions ?? native.assignment(), timeout: broker.conf.readTimeout)
     }
 
+    /// The `async` twin of ``committed(_:)``: waits for the coordinator without holding a thread; cancellable.
+    public func committed(_ partitions: [TopicPartition]? = nil) async throws -> [TopicPartition: Int64] {
+        try await native.committed(partitions ?? native.assignment(), timeout: broker.conf.readTimeout)
+    }
+
     /// The next offset this member fetches, per assigned partition (-1 before its first fetch).
     public func position() throws -> [TopicPartition: Int64] {
         try native.positions(native.assignment()).mapValues(\.position)
@@ -221,6 +226,12 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
         try native.seek(partition, to: offset, timeout: broker.conf.readTimeout)
     }
 
+    /// The `async` twin of ``seek(_:to:)``, run on the library's call pool; cancellable (the seek
+    /// itself then still completes).
+    public func seek(_ partition: TopicPartition, to offset: Int64) async throws {
+        try await runBlocking { try self.seek(partition, to: offset) }
+    }
+
     /// The latest statistics JSON librdkafka emitted for this member's handle (with
     /// `statistics.interval.ms` in `conf.properties`), or nil before the first.
     public func latestStatistics() -> String? {
@@ -246,6 +257,14 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     public func close() {
         _ = reader.withBufferIfAvailable { try? reader.source.storeHandedOut($0) }
         native.handle.close()
+    }
+
+    /// The `async` twin of ``close()``, with the same bound: the commit and the leave run on the
+    /// library's call pool while the task waits without holding a thread. Named apart from
+    /// `close()` so that a `defer { consumer.close() }` in `async` code keeps its meaning. A
+    /// cancelled task stops waiting at once; the close goes on and is final all the same.
+    public func shutdown() async {
+        try? await runBlocking { self.close() }
     }
 }
 

@@ -31,15 +31,11 @@ public struct KafkaService: Service {
     /// Never throws: shutting down is the point.
     public func run() async throws {
         try? await gracefulShutdown()
-        // The shutdown waits for the coordinator (each consumer's close is bounded by its
-        // `closeTimeout`) and for acknowledgements: on a thread of its own, not the cooperative pool.
-        let shutdown = self.shutdown
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                _ = shutdown()
-                done.resume()
-            }
-        }
+        // Each step waits (for the coordinator, bounded by each consumer's `closeTimeout`, and for
+        // acknowledgements) through the library's `async` twins, which hold no thread of the pool.
+        for consumer in groupConsumers { await consumer.shutdown() }
+        await broker.flush(timeout: shutdownGracePeriod)
+        await broker.shutdown()
     }
 
     /// The shutdown sequence, also usable on its own: consumers, then producers' flush, then the broker.

@@ -25,4 +25,56 @@ struct GroupCloseTests {
         #expect(took < .seconds(3), "close took \(took)")
         #expect(throws: KafkaError.closed) { try member.consume() }
     }
+
+    @Test("Broker.close() with a group member open and a coordinator that does not answer keeps its one-second bound")
+    func brokerCloseWithMemberOpen() throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["slow-broker": 1])
+        defer { cluster.close() }
+        let broker = try Broker.dial(cluster.addresses)
+        try broker.producer().produce("slow-broker", partition: 0, messages: (0..<5).map { Message(value: "m\($0)") })
+        let member = try broker.groupConsumer(quickGroup("stuck-broker", ["slow-broker"]) { $0.closeTimeout = .seconds(30) })
+        #expect(try member.consume().offset == 0)
+        try cluster.setRTT(broker: 1, .seconds(60))
+        let start = ContinuousClock.now
+        broker.close()
+        let took = ContinuousClock.now - start
+        #expect(took < Broker.closeBound + .seconds(1), "Broker.close() took \(took)")
+        #expect(throws: KafkaError.closed) { try member.consume() }
+    }
+
+    @Test("shutdown() async is bounded as close() is, and a cancelled caller stops waiting at once")
+    func asyncShutdown() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["slow-async": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        try await broker.producer().produce("slow-async", partition: 0, messages: (0..<5).map { Message(value: "m\($0)") })
+        let first = try await broker.groupConsumer(quickGroup("stuck-async", ["slow-async"]) { $0.closeTimeout = .seconds(2) })
+        #expect(try await first.consume().offset == 0)
+        try cluster.setRTT(broker: 1, .seconds(60))
+        let start = ContinuousClock.now
+        await first.shutdown()
+        let took = ContinuousClock.now - start
+        #expect(took < .seconds(3), "shutdown() took \(took)")
+        await #expect(throws: KafkaError.closed) { try await first.consume() }
+
+        // A second member with a long bound: its caller is cancelled while the close waits.
+        try cluster.setRTT(broker: 1, .zero)
+        let second = try await broker.groupConsumer(quickGroup("stuck-cancel", ["slow-async"]) { $0.closeTimeout = .seconds(30) })
+        #expect(try await second.consume().offset == 0)
+        try cluster.setRTT(broker: 1, .seconds(60))
+        let closing = Task { await second.shutdown() }
+        // Cancel once the close began (the member refuses calls from then on).
+        let began = ContinuousClock.now + .seconds(5)
+        while (try? second.assignment()) != nil {
+            guard ContinuousClock.now < began else { Issue.record("close did not begin within 5 s"); break }
+            await Task.yield()
+        }
+        let cancelledAt = ContinuousClock.now
+        closing.cancel()
+        await closing.value
+        let waited = ContinuousClock.now - cancelledAt
+        #expect(waited < .seconds(1), "a cancelled shutdown() waited \(waited)")
+        await #expect(throws: KafkaError.closed) { try await second.consume() }
+    }
 }

@@ -160,7 +160,7 @@ struct GroupConsumerTests {
         if let error = first.takeRebalanceError() {
             #expect(error is KafkaError, "\(error)")
         } else {
-            let committed = try first.committed([0, 1, 2, 3].map { TopicPartition("split", $0) })
+            let committed = try await first.committed([0, 1, 2, 3].map { TopicPartition("split", $0) })
             #expect(committed.values.contains { $0 > 0 }, "\(committed)")
         }
         first.close()

@@ -279,12 +279,20 @@ final class GroupHandle: @unchecked Sendable {
     /// The committed offsets of `partitions` (-1 where none).
     func committed(_ partitions: [TopicPartition], timeout: Duration) throws -> [TopicPartition: Int64] {
         let millis = timeout.milliseconds
-        return try handle.detached { rk in
-            try Self.withList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) })) { list in
-                let code = rd_kafka_committed(rk, list, millis)
-                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
-                return Self.offsets(list).mapValues { $0 < 0 ? -1 : $0 }
-            }
+        return try handle.detached { rk in try Self.committedNow(rk, partitions, millis) }
+    }
+
+    /// The `async` twin of ``committed(_:timeout:)``: waits without holding a thread, cancellable.
+    func committed(_ partitions: [TopicPartition], timeout: Duration) async throws -> [TopicPartition: Int64] {
+        let millis = timeout.milliseconds
+        return try await handle.detached { rk in try Self.committedNow(rk, partitions, millis) }
+    }
+
+    private static func committedNow(_ rk: OpaquePointer, _ partitions: [TopicPartition], _ millis: Int32) throws -> [TopicPartition: Int64] {
+        try withList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(-1001)) })) { list in
+            let code = rd_kafka_committed(rk, list, millis)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
+            return offsets(list).mapValues { $0 < 0 ? -1 : $0 }
         }
     }
 
