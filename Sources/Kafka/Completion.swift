@@ -37,6 +37,17 @@ final class Completion<Value: Sendable>: Sendable {
         return try waiters.waitBlocking(timeout: nil, onTimeout: .failure(KafkaError.closed)) { stored.withLock { $0 } }.get()
     }
 
+    /// Blocks the calling thread until the result, ``close(with:)`` or `timeout`; nil when `timeout` passed first.
+    func waitBlocking(timeout: Duration) throws -> Value? {
+        if let done = stored.withLock({ $0 }) { return try done.get() }
+        let outcome = try waiters.waitBlocking(timeout: timeout, onTimeout: .failure(TimedOut())) { stored.withLock { $0 } }
+        if case .failure(let error) = outcome, error is TimedOut { return nil }
+        return try outcome.get()
+    }
+
+    /// The outcome a timed wait gets when its deadline passed: never stored, never thrown.
+    private struct TimedOut: Error {}
+
     /// Suspends until the result, ``close(with:)`` or the task's cancellation (`CancellationError`).
     func wait() async throws -> Value {
         if let done = stored.withLock({ $0 }) { return try done.get() }

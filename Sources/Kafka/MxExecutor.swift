@@ -14,12 +14,12 @@ extension GroupConsumer: EventDrivenConsumer {}
 /// their time suspended (waiting for a fetch or for their messages to be taken), so one thread
 /// serves any number of them, and none runs on the cooperative pool, which a blocking
 /// `Mx.consume()` called from a task may be holding.
-final class MxExecutor: TaskExecutor, @unchecked Sendable {
-    // Safe: `jobs` is touched only with `lock` held.
+final class MxExecutor: TaskExecutor, Sendable {
     static let shared = MxExecutor()
 
-    private let lock = ConditionLock()
-    private var jobs: [UnownedJob] = []
+    private let jobs = Mutex<[UnownedJob]>([])
+    /// The executor's thread, parked while there are no jobs (a use of ``Waiters``).
+    private let work = Waiters<Bool>()
 
     private init() {
         let thread = Thread { [self] in run() }
@@ -29,20 +29,25 @@ final class MxExecutor: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
-        lock.withLock {
-            jobs.append(unowned)
-            lock.broadcast()
+        let wasEmpty = jobs.withLock { jobs in
+            defer { jobs.append(unowned) }
+            return jobs.isEmpty
         }
+        // The thread parks only on an empty list (checked after it registered): a job added to a
+        // list that was not empty is seen by the running batch's next look.
+        if wasEmpty { work.resumeAll(with: true) }
     }
 
     private func run() {
+        var batch: [UnownedJob] = []
         while true {
-            let batch: [UnownedJob] = lock.withLock {
-                lock.wait { !jobs.isEmpty }
-                defer { jobs.removeAll(keepingCapacity: true) }
-                return jobs
+            jobs.withLock { swap(&$0, &batch) }
+            if batch.isEmpty {
+                _ = try? work.waitBlocking(timeout: nil, onTimeout: false) { jobs.withLock { $0.isEmpty } ? nil : true }
+                continue
             }
             for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            batch.removeAll(keepingCapacity: true)
         }
     }
 }

@@ -26,9 +26,13 @@ final class NativeHandle: @unchecked Sendable {
     let queueSpace = QueueSpace()
     /// Turns at enqueuing per partition, so one produce call's messages stay together.
     let turns = PartitionTurns()
-    private let lock = ConditionLock()
+    private let lock = PlainLock()
     /// Who may use the handle and who destroys it; ``isClosedFlag`` mirrors "not open" for lock-free reads.
     private var lifecycle = HandleLifecycle()
+    /// Woken when the last user leaves (the closer waits for it) and when the handle settles
+    /// (second closers wait for that): uses of ``Waiters`` whose checks read ``lifecycle``.
+    private let usersGone = Waiters<Bool>()
+    private let settledSignal = Waiters<Bool>()
     /// The thread destroying the handle, so that a close from inside its hooks does not wait for itself.
     private var destroyingThread: pthread_t?
     /// Work to run when closing begins, by registration number (in registration order).
@@ -133,9 +137,7 @@ final class NativeHandle: @unchecked Sendable {
     }
 
     func leave() {
-        lock.withLock {
-            if lifecycle.leave() { lock.broadcast() }
-        }
+        if lock.withLock({ lifecycle.leave() }) { usersGone.resumeAll(with: true) }
     }
 
     /// Serves the events already in the main queue without waiting (inside ``withHandle(_:)``);
@@ -321,9 +323,10 @@ final class NativeHandle: @unchecked Sendable {
         guard let hooks else {
             // Another thread is closing: wait until it has finished (so that a broker's close
             // returns with every handle gone), unless this thread is that one, inside a hook.
-            lock.withLock {
-                if let destroyingThread, pthread_equal(destroyingThread, pthread_self()) != 0 { return }
-                lock.wait { lifecycle.isSettledForClosers }
+            let isDestroyingThread = lock.withLock { destroyingThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+            guard !isDestroyingThread else { return }
+            _ = try? settledSignal.waitBlocking(timeout: nil, onTimeout: false) {
+                lock.withLock { lifecycle.isSettledForClosers } ? true : nil
             }
             return
         }
@@ -331,14 +334,10 @@ final class NativeHandle: @unchecked Sendable {
         queueSpace.signal()
         pollThread?.interruptWaiter()
         abandonDeliveries()
-        let action: HandleLifecycle.Action = lock.withLock {
-            lock.wait { lifecycle.users == 0 }
-            // A detached call still inside librdkafka destroys the handle when it returns.
-            let action = lifecycle.usersLeft()
-            if action == .none { lock.broadcast() }
-            return action
-        }
-        if action == .destroy { destroy(within: limit) }
+        _ = try? usersGone.waitBlocking(timeout: nil, onTimeout: false) { lock.withLock { lifecycle.users == 0 } ? true : nil }
+        // A detached call still inside librdkafka destroys the handle when it returns.
+        let action = lock.withLock { lifecycle.usersLeft() }
+        if action == .destroy { destroy(within: limit) } else { settledSignal.resumeAll(with: true) }
     }
 
     /// Frees everything once no call uses the handle (see ``teardown()``). With a `limit` the
@@ -349,22 +348,20 @@ final class NativeHandle: @unchecked Sendable {
     /// ends must not take a pool thread for good.)
     private func destroy(within limit: Duration?) {
         guard let limit else { return teardown() }
-        let finished = DispatchSemaphore(value: 0)
+        let finished = Completion<Bool>()
         let thread = Thread { [self] in
             teardown()
-            finished.signal()
+            finished.finish(.success(true))
         }
         thread.name = "kafka-teardown"
         thread.start()
-        guard finished.wait(timeout: .now() + .nanoseconds(Int(clamping: limit.nanoseconds))) == .timedOut else { return }
+        guard (try? finished.waitBlocking(timeout: limit)) == nil else { return }
         context.logger.warn(
             "closing did not finish within its limit (a coordinator or broker that does not answer); it goes on in the background",
             [("handle", context.name), ("limit", "\(limit)")]
         )
-        lock.withLock {
-            lifecycle.settle()
-            lock.broadcast()
-        }
+        lock.withLock { lifecycle.settle() }
+        settledSignal.resumeAll(with: true)
     }
 
     /// The poll thread, the consumers' queues (destroy hooks), topic handles, the handle itself,
@@ -400,10 +397,8 @@ final class NativeHandle: @unchecked Sendable {
         }
         for batch in leftover { Unmanaged.passUnretained(batch).release() }
         Unmanaged.passUnretained(context).release()
-        lock.withLock {
-            lifecycle.settle()
-            lock.broadcast()
-        }
+        lock.withLock { lifecycle.settle() }
+        settledSignal.resumeAll(with: true)
     }
 
     private func abandonDeliveries() {

@@ -17,7 +17,9 @@ final class PartitionQueue: @unchecked Sendable {
     let partition: Int32
     private let rkt: OpaquePointer
     private let queue: OpaquePointer
-    private let gate = ConditionLock()
+    private let gate = PlainLock()
+    /// Woken when the last fetch leaves the queue (``close()`` waits for that).
+    private let usersGone = Waiters<Bool>()
     private var users = 0
     /// Set once by ``close()`` or the handle's destroy hook.
     private let closed = Atomic<Bool>(false)
@@ -77,7 +79,7 @@ final class PartitionQueue: @unchecked Sendable {
         }
         guard first else { return }
         wake()
-        gate.withLock { gate.wait { users == 0 } }
+        _ = try? usersGone.waitBlocking(timeout: nil, onTimeout: false) { gate.withLock { users == 0 } ? true : nil }
         // While a user of the handle it cannot be destroyed under us; once it is closing, its
         // destroy hook frees the queue instead, so that hook stays registered (removing it here
         // leaked the queue when a consumer was released while its broker closed: LeakSanitizer).
@@ -147,10 +149,11 @@ final class PartitionQueue: @unchecked Sendable {
             users += 1
         }
         defer {
-            gate.withLock {
+            let last: Bool = gate.withLock {
                 users -= 1
-                if users == 0 { gate.broadcast() }
+                return users == 0
             }
+            if last { usersGone.resumeAll(with: true) }
         }
         return try handle.withHandle(body)
     }

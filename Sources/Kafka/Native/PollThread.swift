@@ -10,7 +10,7 @@ import Foundation
 /// the queue itself and this thread stays asleep, so handing the queue over costs no wake-up.
 final class PollThread: @unchecked Sendable {
     // Safe: `running`, `paused`, `pending` and `tokenRefreshRequested` are only touched with `lock` held.
-    private let lock = ConditionLock()
+    private let lock = PlainLock()
     private var running = true
     /// Set while a produce call serves the queue in this thread's place (``claimServing()``): the
     /// one record of who serves.
@@ -21,7 +21,10 @@ final class PollThread: @unchecked Sendable {
     private var tokenRefreshRequested = false
     /// The serving `async` caller waiting for an event, if any.
     private let eventWaiters = Waiters<Bool>()
-    private let done = DispatchSemaphore(value: 0)
+    /// Finished when the thread stopped.
+    private let done = Completion<Bool>()
+    /// Where the thread parks between events (a use of ``Waiters``; its check reads the flags).
+    private let wake = Waiters<Bool>()
     private let queue: OpaquePointer
 
     init(rk: OpaquePointer, queue: OpaquePointer, name: String, queueSpace: QueueSpace) {
@@ -33,11 +36,13 @@ final class PollThread: @unchecked Sendable {
         let thread = Thread { [self] in
             guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
             while true {
+                // The timeout is a backstop: every event is announced, and a serving caller serves
+                // it. Should that caller be held up (a starved thread pool), the queue is still
+                // served every 100 ms, so no other call waits for it for long.
+                _ = try? wake.waitBlocking(timeout: .milliseconds(100), onTimeout: false) {
+                    lock.withLock { (pending && !paused) || !running || tokenRefreshRequested } ? true : nil
+                }
                 let (go, refreshesToken): (Bool, Bool) = lock.withLock {
-                    // The timeout is a backstop: every event is announced, and a serving caller serves
-                    // it. Should that caller be held up (a starved thread pool), the queue is still
-                    // served every 100 ms, so no other call waits for it for long.
-                    lock.wait(milliseconds: 100) { (pending && !paused) || !running || tokenRefreshRequested }
                     pending = false
                     defer { tokenRefreshRequested = false }
                     return (running, tokenRefreshRequested)
@@ -54,7 +59,7 @@ final class PollThread: @unchecked Sendable {
             }
             // Serve what is left (reports of purged messages) once more before stopping.
             _ = MainQueueEvents.serveAvailable(rk, queue, nil)
-            done.signal()
+            done.finish(.success(true))
         }
         thread.name = "kafka-poll-\(name)"
         thread.start()
@@ -63,10 +68,11 @@ final class PollThread: @unchecked Sendable {
     /// The queue got an event (librdkafka's callback, with the queue's lock held): wakes the
     /// serving `async` caller if one waits, else this thread unless a caller serves.
     fileprivate func announce() {
-        lock.withLock {
+        let wakesThread: Bool = lock.withLock {
             pending = true
-            if !paused { lock.broadcast() }
+            return !paused
         }
+        if wakesThread { wake.resumeAll(with: true) }
         eventWaiters.resumeAll(with: true)
     }
 
@@ -103,29 +109,26 @@ final class PollThread: @unchecked Sendable {
     /// Takes the queue back, serving whatever the caller left in it (`queueHasEvents`: events
     /// enqueued while it was not empty are never announced).
     func resume(queueHasEvents: Bool) {
-        lock.withLock {
+        let wakesThread: Bool = lock.withLock {
             paused = false
             if queueHasEvents { pending = true }
-            if pending { lock.broadcast() }
+            return pending
         }
+        if wakesThread { wake.resumeAll(with: true) }
     }
 
     /// Has this thread answer an OAUTHBEARER token refresh that a serving caller took from the
     /// queue: the token provider runs here, never on a produce call's thread.
     func requestTokenRefresh() {
-        lock.withLock {
-            tokenRefreshRequested = true
-            lock.broadcast()
-        }
+        lock.withLock { tokenRefreshRequested = true }
+        wake.resumeAll(with: true)
     }
 
     func stop(rk: OpaquePointer) {
         rd_kafka_queue_cb_event_enable(queue, nil, nil)
-        lock.withLock {
-            running = false
-            lock.broadcast()
-        }
-        done.wait()
+        lock.withLock { running = false }
+        wake.resumeAll(with: true)
+        _ = try? done.waitBlocking()
     }
 }
 
