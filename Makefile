@@ -40,9 +40,14 @@ test-tansu: setup
 # medians of 5 interleaved rounds; the same fields go to bench-results.json. BENCH_ARGS passes flags
 # (--rounds N, --only TEXT, ...); BENCH_SCRATCH builds elsewhere than .build. For instruction counts:
 #   valgrind --tool=callgrind -- <bin>/kafka-bench --no-alloc-count --rounds 1 --only "consume()" ...
+# By default the broker (librdkafka's mock) is embedded in the bench process, so the CPU column
+# counts client and broker together. `make bench BENCH_ARGS="--broker-process"` runs it in its own
+# process instead (kafka-serve, built here too, started by the bench and stopped at its end), so the
+# CPU column counts the client alone. swift build builds only its last --product, hence the loop.
 BENCH_SCRATCH ?= .build
+BENCH_PRODUCTS := kafka-bench $(if $(findstring --broker-process,$(BENCH_ARGS)),kafka-serve)
 bench: setup
-	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product kafka-bench
+	for product in $(BENCH_PRODUCTS); do $(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product $$product || exit 1; done
 	"$$($(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --show-bin-path)/kafka-bench" $(BENCH_ARGS)
 
 # 1,000,000 messages produced and consumed concurrently, then 10,000 produce/consume/close

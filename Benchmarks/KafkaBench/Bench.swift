@@ -17,7 +17,8 @@ let skipsRawRows = CommandLine.arguments.contains("--no-raw")
 }
 
 /// CPU time (user + system) of the whole process so far: every thread, librdkafka's, the embedded
-/// cluster's and the Swift runtime's included (`getrusage(RUSAGE_SELF)`).
+/// cluster's (when it runs in this process, not with `--broker-process`) and the Swift runtime's
+/// included (`getrusage(RUSAGE_SELF)`; a child process is never counted).
 @inline(__always) func processCPUTime() -> Duration {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -170,6 +171,83 @@ func syncProduceLatencies(_ producer: BrokerProducer, topic: String, calls: Int,
         latencies.append(clock.now - start)
     }
     return latencies
+}
+
+/// Latencies of `calls` blocking `consume()` calls, each with its message already fetched: a new
+/// consumer of `topic`/0 from offset 0 takes its first message untimed (that call waits for the
+/// fetch, which brings every message of the topic at once), then the next `calls` are timed. The
+/// topic holds at least `calls + 1` messages of `size` bytes.
+func readyConsumeLatencies(_ broker: Broker, topic: String, calls: Int, size: Int) throws -> [Duration] {
+    var conf = ConsumerConf(topic: topic, partition: 0)
+    conf.startOffset = .offset(0)
+    let consumer = try broker.consumer(conf)
+    defer { consumer.close() }
+    let first = try consumer.consume()
+    precondition(first.value?.count == size, "consume latency: the first message has the wrong size")
+    let clock = ContinuousClock()
+    var latencies: [Duration] = []
+    latencies.reserveCapacity(calls)
+    for _ in 0..<calls {
+        let start = clock.now
+        // The message is dropped inside the timed section, as the raw C side destroys its own.
+        let fits = try consumer.consume().value?.count == size
+        latencies.append(clock.now - start)
+        precondition(fits, "consume latency: a message has the wrong size")
+    }
+    return latencies
+}
+
+/// A latency comparison of a raw C and a Swift loop: each round's p50 and p99 of both, reported
+/// as medians over the rounds, the ratios taken per round.
+struct LatencyComparison {
+    let title: String
+    let rawLabel: String
+    let swiftLabel: String
+    /// The unit of the table and JSON fields: "us" (printed µs) or "ns".
+    let unit: String
+    /// Per round, in `unit`: raw p50, raw p99, Swift p50, Swift p99.
+    private(set) var rounds: [(rawP50: Double, rawP99: Double, swiftP50: Double, swiftP99: Double)] = []
+
+    init(title: String, rawLabel: String, swiftLabel: String, unit: String) {
+        self.title = title
+        self.rawLabel = rawLabel
+        self.swiftLabel = swiftLabel
+        self.unit = unit
+    }
+
+    /// Adds one round's latencies of both sides.
+    mutating func add(raw: [Duration], swift: [Duration]) {
+        let scale = unit == "ns" ? 1000.0 : 1.0
+        func inUnit(_ duration: Duration) -> Double { microseconds(duration) * scale }
+        rounds.append((
+            inUnit(percentile(raw, 0.5)), inUnit(percentile(raw, 0.99)), inUnit(percentile(swift, 0.5)), inUnit(percentile(swift, 0.99))
+        ))
+    }
+
+    private var rawP50: Double { median(rounds.map(\.rawP50)) ?? 0 }
+    private var rawP99: Double { median(rounds.map(\.rawP99)) ?? 0 }
+    private var swiftP50: Double { median(rounds.map(\.swiftP50)) ?? 0 }
+    private var swiftP99: Double { median(rounds.map(\.swiftP99)) ?? 0 }
+    private var p50Ratio: Double { median(rounds.map { $0.swiftP50 / $0.rawP50 }) ?? 0 }
+    private var p99Ratio: Double { median(rounds.map { $0.swiftP99 / $0.rawP99 }) ?? 0 }
+
+    /// Prints the table (after an empty line) when any round ran.
+    func printTable() {
+        guard !rounds.isEmpty else { return }
+        let printed = unit == "us" ? "µs" : unit
+        print("")
+        print("| \(title), median of \(rounds.count) rounds | p50 \(printed) | p99 \(printed) |")
+        print("|---|---:|---:|")
+        print(String(format: "| %@ | %.0f | %.0f |", rawLabel, rawP50, rawP99))
+        print(String(format: "| %@ | %.0f | %.0f |", swiftLabel, swiftP50, swiftP99))
+        print(String(format: "| Swift / raw C | %.2f | %.2f |", p50Ratio, p99Ratio))
+    }
+
+    /// The JSON fields: medians and ratios, zero when no round ran.
+    var json: [String: Double] {
+        ["rawP50\(unit)": rawP50, "rawP99\(unit)": rawP99, "swiftP50\(unit)": swiftP50, "swiftP99\(unit)": swiftP99,
+         "p50Ratio": p50Ratio, "p99Ratio": p99Ratio]
+    }
 }
 
 extension Array<Row> {

@@ -4,26 +4,30 @@ import Kafka
 import KafkaEmbedded
 
 // kafka-bench: the Swift API side by side with raw librdkafka calls, in one
-// process, on one embedded single-broker cluster.
+// process, on one single-broker cluster (librdkafka's mock), embedded in the process or not.
 //   --count N            messages of the produce rows (default 1,000,000)
 //   --size B             value size in bytes (default 100)
 //   --partitions P       partitions of the consume rows (default 16)
 //   --per-partition M    messages per partition for the consume rows (default 40,000)
-//   --latency-calls L    sync single-message produce calls for the latency row (default 1,000)
+//   --latency-calls L    calls of each latency row: sync single-message produces, and consume() calls
+//                        with the message ready (default 1,000)
 //   --json FILE          also write the results as JSON (default bench-results.json)
 //   --rounds R           runs of every row, interleaved (each round runs every row once, the order
 //                        of a section's rows reversed every other round); medians are reported (default 5)
 //   --only TEXT          run only the rows whose name contains TEXT (and their raw C baselines)
 //   --no-raw             skips the raw C rows (to profile the Swift rows alone); ratios then read "-"
+//   --broker-process     the broker runs in its own process: kafka-serve (from the same bin directory)
+//                        is started as a child and stopped at the end, so the CPU column counts the
+//                        client alone; without it the cluster is embedded and its CPU counted too
 //   --no-alloc-count     no allocation counts: never reads the AllocationCounter, and drains the main
 //                        queue with a run loop, not dispatch_main (whose sigsuspend on a read-only mask
 //                        kills valgrind 3.19), so the bench runs under `valgrind --tool=callgrind`
-// Every row reports msgs/s and the process CPU time (user + system of all threads: librdkafka's and
-// the embedded cluster's too, from getrusage(RUSAGE_SELF)) per message, over the same section.
+// Every row reports msgs/s and the process CPU time (user + system of all threads: librdkafka's, and
+// the embedded cluster's when there is one, from getrusage(RUSAGE_SELF)) per message, over the same section.
 @main
 enum KafkaBench {
     /// Flags that take no value.
-    static let switches: Set<String> = ["no-alloc-count", "no-raw"]
+    static let switches: Set<String> = ["no-alloc-count", "no-raw", "broker-process"]
 
     static func main() {
         Task { @MainActor in
@@ -71,13 +75,19 @@ enum KafkaBench {
         let only = options["only"]
         func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
         let value = [UInt8](repeating: UInt8(ascii: "v"), count: size)
+        func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
-        let cluster = try MockCluster(brokers: 1)
-        for topic in ["raw-produce", "swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-raw", "latency-swift"] {
-            try cluster.createTopic(topic, partitions: 1)
-        }
-        try cluster.createTopic("consume", partitions: partitions)
-        let bootstrap = cluster.bootstrapServers
+        let singlePartitionTopics = [
+            "raw-produce", "swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-raw", "latency-swift", "consume-latency",
+        ]
+        let cluster = try BenchCluster(
+            inOwnProcess: CommandLine.arguments.contains("--broker-process"),
+            topics: singlePartitionTopics.map { ($0, 1) } + [("consume", partitions)]
+        )
+        // A failure below (a thrown error) must not leave a kafka-serve child running.
+        defer { cluster.close() }
+        note("broker: \(cluster.placement) at \(cluster.bootstrap)")
+        let bootstrap = cluster.bootstrap
         let broker = try await Broker.dial(cluster.addresses)
         let producer = try broker.producer()
         var rows: [Row] = []
@@ -86,7 +96,6 @@ enum KafkaBench {
             try await producer.produce(topic, partition: 0, messages: [Message(value: value)])
         }
         _ = RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: 1, value: value)
-        func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
         let rawProduce = "produce: raw C produce_batch, then wait for reports"
         // Consume
@@ -100,13 +109,24 @@ enum KafkaBench {
             fill = []
         }
         let consumeTotal = partitions * perPartition
+        // The consume latency rows read the first `latencyCalls + 1` messages of this topic in every round.
+        let consumeLatencyName = "consume latency"
+        if selected(consumeLatencyName) {
+            var ready = (0...latencyCalls).map { _ in Message(value: value) }
+            try await producer.produce("consume-latency", partition: 0, messages: &ready)
+        }
         let rawConsume = "consume: raw C batch consume"
         let rawConsumeCopying = "consume: raw C batch consume, each payload copied"
         let rawGroup = "consume: raw C rd_kafka_consumer_poll loop (group)"
         let swiftGroup = "consume: Swift GroupConsumer consume() (group)"
         let swiftGroupBorrowing = "consume: Swift GroupConsumer withBorrowedBatch (group)"
-        // Per round: (raw p50, raw p99, Swift p50, Swift p99) in µs.
-        var latencyRounds: [(Double, Double, Double, Double)] = []
+        var produceLatency = LatencyComparison(
+            title: "latency of one sync produce (\(latencyCalls) calls)", rawLabel: "raw C produce + wait for report", swiftLabel: "Swift produce", unit: "us"
+        )
+        var consumeLatency = LatencyComparison(
+            title: "\(consumeLatencyName): one blocking consume() with its message already fetched (\(latencyCalls) calls)",
+            rawLabel: "raw C rd_kafka_consume_queue + rd_kafka_message_destroy", swiftLabel: "Swift BrokerConsumer consume()", unit: "ns"
+        )
         // The machine is noisy: every row runs `rounds` times, interleaved (one run of every row per
         // round), and the medians of the per-round values are reported. Within the produce and consume
         // sections the order of the runs is reversed every other round, so no row always goes first.
@@ -301,14 +321,25 @@ enum KafkaBench {
             for run in round % 2 == 1 ? groupRuns : groupRuns.reversed() { try run() }
 
             // Latency
-            guard selected("latency") else { continue }
-            note("measuring \(latencyCalls) single-message sync produce round trips ...")
-            let roundRaw = RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value)
-            let roundSwift = try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
-            latencyRounds.append((
-                microseconds(percentile(roundRaw, 0.5)), microseconds(percentile(roundRaw, 0.99)),
-                microseconds(percentile(roundSwift, 0.5)), microseconds(percentile(roundSwift, 0.99))
-            ))
+            if selected("latency") {
+                note("measuring \(latencyCalls) single-message sync produce round trips ...")
+                produceLatency.add(
+                    raw: RawLibrdkafka.produceLatencies(bootstrap: bootstrap, topic: "latency-raw", calls: latencyCalls, value: value),
+                    swift: try syncProduceLatencies(producer, topic: "latency-swift", calls: latencyCalls, value: value)
+                )
+            }
+            if selected(consumeLatencyName) {
+                note("measuring \(latencyCalls) consume calls with their message ready ...")
+                // The two sides take turns at going first, as the rows above do.
+                var raw: [Duration] = []
+                var swift: [Duration] = []
+                let sides: [() throws -> Void] = [
+                    { raw = RawLibrdkafka.readyConsumeLatencies(bootstrap: bootstrap, topic: "consume-latency", calls: latencyCalls) },
+                    { swift = try readyConsumeLatencies(broker, topic: "consume-latency", calls: latencyCalls, size: size) },
+                ]
+                for side in round % 2 == 1 ? sides : sides.reversed() { try side() }
+                consumeLatency.add(raw: raw, swift: swift)
+            }
         }
         let summaries = Summary.of(rows)
         broker.close()
@@ -316,8 +347,8 @@ enum KafkaBench {
 
         // Report
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  embedded 1-broker cluster  median of \(rounds) interleaved rounds")
-        print("CPU = process user + system time (all threads: client, librdkafka, embedded cluster) over the timed section")
+        print("kafka-bench  \(Date())  \(cores) cores  librdkafka \(Librdkafka.version)  value \(size) B  \(cluster.placement)  median of \(rounds) interleaved rounds")
+        print("CPU = this process's user + system time over the timed section: \(cluster.cpuCounts)")
         print("")
         print("| run | messages | msgs/s | MB/s | CPU ns/msg | allocs/msg | msgs/s Swift / raw C | CPU/msg Swift / raw C |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -331,20 +362,8 @@ enum KafkaBench {
                 row.cpuNanosecondsPerMessage, allocations, rateRatio, cpuRatio
             ))
         }
-        let rawP50 = median(latencyRounds.map(\.0)) ?? 0
-        let rawP99 = median(latencyRounds.map(\.1)) ?? 0
-        let swiftP50 = median(latencyRounds.map(\.2)) ?? 0
-        let swiftP99 = median(latencyRounds.map(\.3)) ?? 0
-        let p50Ratio = median(latencyRounds.map { $0.2 / $0.0 }) ?? 0
-        let p99Ratio = median(latencyRounds.map { $0.3 / $0.1 }) ?? 0
-        if !latencyRounds.isEmpty {
-            print("")
-            print("| latency of one sync produce (\(latencyCalls) calls, median of \(latencyRounds.count) rounds) | p50 µs | p99 µs |")
-            print("|---|---:|---:|")
-            print(String(format: "| raw C produce + wait for report | %.0f | %.0f |", rawP50, rawP99))
-            print(String(format: "| Swift produce | %.0f | %.0f |", swiftP50, swiftP99))
-            print(String(format: "| Swift / raw C | %.2f | %.2f |", p50Ratio, p99Ratio))
-        }
+        produceLatency.printTable()
+        consumeLatency.printTable()
         print("")
         print(String(format: "peak RSS %.0f MiB", peakRSSMegabytes()))
 
@@ -356,6 +375,7 @@ enum KafkaBench {
         let json: [String: Any] = [
             "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "librdkafka": Librdkafka.version, "valueSize": size,
             "rounds": rounds, "statistic": "median", "allocationsCounted": countsAllocations,
+            "brokerProcess": cluster.isOwnProcess, "cpuCounts": cluster.cpuCounts,
             "rows": summaries.map { row in
                 ["name": row.name, "messages": row.messages, "runs": row.runs, "msgsPerSecond": row.rate, "mbPerSecond": row.megabytesPerSecond,
                  "cpuNsPerMessage": row.cpuNanosecondsPerMessage,
@@ -364,7 +384,7 @@ enum KafkaBench {
                  "ratio": ratioField(row.rateRatio, isBaseline: row.baseline == nil),
                  "cpuRatio": ratioField(row.cpuRatio, isBaseline: row.baseline == nil)] as [String: Any]
             },
-            "latency": ["rawP50us": rawP50, "rawP99us": rawP99, "swiftP50us": swiftP50, "swiftP99us": swiftP99, "p50Ratio": p50Ratio, "p99Ratio": p99Ratio],
+            "latency": produceLatency.json, "consumeLatency": consumeLatency.json,
             "peakRSSMiB": peakRSSMegabytes(),
         ]
         if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {

@@ -154,6 +154,46 @@ enum RawLibrdkafka {
         return [rd_kafka_message_t](repeating: record, count: count)
     }
 
+    /// The settings of the raw partition-consumer handles: this library's consumer's fetch settings.
+    static func partitionConsumerProperties(_ bootstrap: String) -> [(String, String)] {
+        [("bootstrap.servers", bootstrap), ("fetch.wait.max.ms", "50"), ("fetch.max.bytes", "2000000"), ("socket.nagle.disable", "true"),
+         ("max.partition.fetch.bytes", "2000000"), ("auto.offset.reset", "error"), ("enable.partition.eof", "false")]
+    }
+
+    /// Latencies of `calls` `rd_kafka_consume_queue` calls (each with its `rd_kafka_message_destroy`),
+    /// each with its message already fetched: a new handle reading `topic`/0 from offset 0 takes its
+    /// first message untimed (that call waits for the fetch, which brings every message of the topic
+    /// at once), then the next `calls` are timed; the raw C twin of `readyConsumeLatencies`.
+    static func readyConsumeLatencies(bootstrap: String, topic: String, calls: Int) -> [Duration] {
+        let rk = handle(RD_KAFKA_CONSUMER, partitionConsumerProperties(bootstrap), opaque: nil)
+        let rkt = rd_kafka_topic_new(rk, topic, nil)
+        let queue = rd_kafka_queue_new(rk)
+        defer {
+            rd_kafka_consume_stop(rkt, 0)
+            rd_kafka_queue_destroy(queue)
+            rd_kafka_topic_destroy(rkt)
+            rd_kafka_destroy(rk)
+        }
+        rd_kafka_consume_start_queue(rkt, 0, 0, queue)
+        /// One message of the queue, destroyed; false when none came within `timeout` ms or it was an error.
+        func consumeOne(_ timeout: Int32) -> Bool {
+            guard let message = rd_kafka_consume_queue(queue, timeout) else { return false }
+            defer { rd_kafka_message_destroy(message) }
+            return message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+        precondition(consumeOne(10_000), "raw consume latency: no first message within 10 s")
+        let clock = ContinuousClock()
+        var latencies: [Duration] = []
+        latencies.reserveCapacity(calls)
+        for _ in 0..<calls {
+            let start = clock.now
+            let consumed = consumeOne(1000)
+            latencies.append(clock.now - start)
+            precondition(consumed, "raw consume latency: a message did not come")
+        }
+        return latencies
+    }
+
     /// Consumes `perPartition` messages from each of `partitions` partitions, one partition after the
     /// other, each with its own handle started at offset 0 and the fetch settings of this library's
     /// consumer (as the Swift rows do); returns the number of messages and payload bytes read.
@@ -168,10 +208,7 @@ enum RawLibrdkafka {
         var total = 0
         var bytes = 0
         for partition in partitions {
-            let rk = handle(RD_KAFKA_CONSUMER, [
-                ("bootstrap.servers", bootstrap), ("fetch.wait.max.ms", "50"), ("fetch.max.bytes", "2000000"), ("socket.nagle.disable", "true"),
-                ("max.partition.fetch.bytes", "2000000"), ("auto.offset.reset", "error"), ("enable.partition.eof", "false"),
-            ], opaque: nil)
+            let rk = handle(RD_KAFKA_CONSUMER, partitionConsumerProperties(bootstrap), opaque: nil)
             let rkt = rd_kafka_topic_new(rk, topic, nil)
             let queue = rd_kafka_queue_new(rk)
             rd_kafka_consume_start_queue(rkt, partition, 0, queue)
