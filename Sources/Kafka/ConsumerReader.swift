@@ -46,7 +46,8 @@ final class ConsumerReader<Source: FetchSource>: @unchecked Sendable {
 
     /// The next message: from the buffer, or else after one fetch.
     func next() throws -> Message {
-        try locked {
+        defer { wakeLockWaiters() }
+        return try fetchLock.withLock { _ in
             try checkOpen()
             if buffer.isEmpty { try fill() }
             return buffer.takeNext()
@@ -55,7 +56,8 @@ final class ConsumerReader<Source: FetchSource>: @unchecked Sendable {
 
     /// What the buffer holds, or else the messages of one fetch.
     func batch() throws -> [Message] {
-        try locked {
+        defer { wakeLockWaiters() }
+        return try fetchLock.withLock { _ in
             try checkOpen()
             if buffer.isEmpty { try fill() }
             return buffer.takeAll()
@@ -110,8 +112,9 @@ final class ConsumerReader<Source: FetchSource>: @unchecked Sendable {
         if source.isClosed { throw .closed }
     }
 
-    /// The fetch lock for a blocking call; `async` reads waiting for it are woken on release.
-    /// The result leaves through a local: `Mutex.withLock` would demand a `sending` result.
+    /// The fetch lock for a blocking call with a result that may not be `Sendable`; `async` reads
+    /// waiting for it are woken on release. The result leaves through a local: `Mutex.withLock`
+    /// would demand a `sending` result. (Messages leave `withLock` directly: no extra copy.)
     private func locked<R>(_ body: () throws -> R) throws -> R {
         defer { wakeLockWaiters() }
         var output: R?

@@ -28,7 +28,7 @@ final class GroupHandle: @unchecked Sendable {
     // fetch lock, and by the destroy hook after every fetch left.
     let handle: NativeHandle
     private let queue: OpaquePointer
-    let signal = QueueSignal()
+    let signal: QueueSignal
     /// Drops what a rebalance or librdkafka's pause race made wrong to hand out; the rebalance callback reports to it.
     let filter = GroupDeliveryFilter()
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
@@ -69,7 +69,7 @@ final class GroupHandle: @unchecked Sendable {
         self.handle = handle
         self.queue = queue
         self.fetched = .allocate(capacity: Self.batchCapacity)
-        rd_kafka_queue_cb_event_enable(queue, queueEventCallback, Unmanaged.passRetained(signal).toOpaque())
+        self.signal = QueueSignal(queue: queue)
         handle.onClose { [signal] in
             rd_kafka_queue_yield(queue)
             signal.close()
@@ -80,8 +80,7 @@ final class GroupHandle: @unchecked Sendable {
         handle.beforeDestroy { [self, signal] rk in
             destroyPending()
             GroupLeave.run(rk, commit: finalCommit, group: group, logger: logger)
-            rd_kafka_queue_cb_event_enable(queue, nil, nil)
-            Unmanaged.passUnretained(signal).release()
+            signal.detach()
             rd_kafka_queue_destroy(queue)
         }
     }

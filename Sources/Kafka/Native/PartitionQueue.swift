@@ -29,7 +29,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// Where one fetch's messages land; only the fetch holding the consumer's lock writes it.
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     /// Wakes `async` fetches when the queue gets something; registered with librdkafka.
-    let signal = QueueSignal()
+    let signal: QueueSignal
     /// Views of one borrowed fetch; only the fetch holding the consumer's lock writes it.
     private let borrowed = UnsafeMutablePointer<BorrowedMessage>.allocate(capacity: PartitionQueue.batchCapacity)
     /// The most messages one fetch takes from the queue.
@@ -54,8 +54,7 @@ final class PartitionQueue: @unchecked Sendable {
         self.rkt = rkt
         self.queue = queue
         self.fetched = .allocate(capacity: Self.batchCapacity)
-        // Released in `free()`, after the callback is disabled and before the queue is destroyed.
-        rd_kafka_queue_cb_event_enable(queue, queueEventCallback, Unmanaged.passRetained(signal).toOpaque())
+        self.signal = QueueSignal(queue: queue)
         // Strong captures: the hooks keep this queue alive until ``close()`` removes them or the
         // handle's close runs them, so the queue is always freed before the handle is destroyed.
         let wakeHook = handle.onCloseRemovable { self.wake() }
@@ -133,10 +132,8 @@ final class PartitionQueue: @unchecked Sendable {
             return !freed
         }
         guard mustFree else { return }
-        signal.close()
+        signal.detach()
         rd_kafka_consume_stop(rkt, partition)
-        rd_kafka_queue_cb_event_enable(queue, nil, nil)
-        Unmanaged.passUnretained(signal).release()
         rd_kafka_queue_destroy(queue)
         handle.release(topic, partition)
     }
