@@ -12,7 +12,9 @@ struct ObservationTests {
             let broker = try await Broker.dial(cluster.addresses, conf: conf)
             defer { broker.close() }
             for _ in 0..<3 { try await broker.producer().produce("t", partition: 0, messages: [Message(value: "v")]) }
-            let counts = try await broker.requestCounts()
+            // A generous wait: the statistics come every 100 ms, but on a loaded machine this task
+            // may wait seconds for a thread of the test pool, which blocking tests hold.
+            let counts = try await broker.requestCounts(timeout: .seconds(30))
             #expect(counts.count(.produce, broker: 1) == 3)
             #expect(counts.count(.produce) == 3)
             #expect(counts.count(.metadata) >= 1)

@@ -97,8 +97,9 @@ private final class Assignments: Sendable {
 /// - members whose first assignment protocol differs (librdkafka's `cooperative-sticky` beside
 ///   kafka-python's `range`) make the mock abort the whole process (it asserts every member's
 ///   first protocol is the leader's), so both use `range`;
-/// - the group's session timeout is the last joiner's (the Swift member's 4 s, not
-///   kafka-python's 6 s), and a join waits 3 s (first member) or that timeout less 1 s;
+/// - the group's session timeout is the last joiner's, and a join waits 3 s (first member) or
+///   that timeout less 1 s. Both members use 10 s: with 4 s, kafka-python's heartbeats (every
+///   500 ms) missed it on a loaded machine and the mock evicted it mid-test;
 /// - commits during a rebalance are refused (`REBALANCE_IN_PROGRESS`).
 /// When the SyncGroup rejection or a rebalance that never completes shows anyway, the
 /// expectations are recorded as a known issue naming it.
@@ -132,7 +133,7 @@ struct GroupPeerTests {
                 return super(Range, cls).assign(cluster, members)
         c = KafkaConsumer(bootstrap_servers=bootstrap.split(','), group_id=group, api_version=(2, 0, 0),
                           partition_assignment_strategy=[Range],
-                          session_timeout_ms=6000, heartbeat_interval_ms=500,
+                          session_timeout_ms=10000, heartbeat_interval_ms=500,
                           auto_offset_reset='earliest', enable_auto_commit=False, max_poll_records=1)
         state = {'alone': False, 'holding': False, 'read': 0, 'split_read': 0}
         def names(partitions):
@@ -206,11 +207,11 @@ struct GroupPeerTests {
             try await Task.sleep(for: .milliseconds(50))  // polling another process's progress
         }
 
-        // The Swift member, as `quickGroup` in GroupConsumerTests: short session so the
-        // embedded coordinator's join wait is short, range like kafka-python.
+        // The Swift member: range like kafka-python, and a session long enough that a loaded
+        // machine does not evict kafka-python (the group takes the last joiner's).
         var conf = GroupConsumerConf(group: group, topics: [topic])
         conf.assignmentStrategy = .range
-        conf.sessionTimeout = .milliseconds(4000)
+        conf.sessionTimeout = .milliseconds(10_000)
         conf.heartbeatInterval = .milliseconds(300)
         conf.commitPolicy = .manual
         conf.retryLimit = 20  // about 2 s without messages: noData, then the loop checks the deadline
