@@ -21,6 +21,8 @@ public final class Broker: Client {
         var closed = false
         var partitionCounts: [String: Int32] = [:]
         var producerHandles: [ProducerSettings: NativeHandle] = [:]
+        /// Handles of ``Sender``s, one each: flushed and closed with the producers'.
+        var senderHandles: [NativeHandle] = []
         /// Shared consumer handles by settings; more than one when a partition is read twice.
         var consumerHandles: [ConsumerSettings: [NativeHandle]] = [:]
         var childHandles: [NativeHandle] = []
@@ -164,6 +166,28 @@ public final class Broker: Client {
             return created
         }
         return BrokerProducer(broker: self, conf: conf, handle: handle)
+    }
+
+    /// Returns a new ``Sender``, the service producer (send now, learn of delivery later), with its
+    /// own librdkafka handle; ``flush(timeout:)`` and ``close()`` cover it.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for a bad conf or property, ``KafkaError/closed`` after close.
+    public func sender(_ conf: SenderConf = SenderConf()) throws -> Sender {
+        try conf.validate()
+        let native = try SenderHandle(
+            properties: Self.baseProperties(addresses, self.conf) + conf.librdkafkaProperties(),
+            logger: conf.logger ?? self.conf.logger, tokenProvider: self.conf.tokenProvider
+        )
+        let adopted: Bool = state.withLock { state in
+            guard !state.closed else { return false }
+            state.senderHandles.removeAll { $0.isClosed }
+            state.senderHandles.append(native.handle)
+            return true
+        }
+        guard adopted else {
+            native.handle.close()
+            throw KafkaError.closed
+        }
+        return Sender(broker: self, conf: conf, native: native)
     }
 
     /// Returns a consumer of `conf.topic`/`conf.partition`, positioned at `conf.startOffset`.
@@ -349,7 +373,7 @@ public final class Broker: Client {
     }
 
     private func flushProducers(timeout: Duration) -> Int {
-        let handles = state.withLock { Self.distinct(Array($0.producerHandles.values)) }
+        let handles = state.withLock { Self.distinct(Array($0.producerHandles.values) + $0.senderHandles) }
         let deadline = ContinuousClock.now + timeout
         var outstanding = 0
         for handle in handles where !handle.isClosed {
@@ -380,7 +404,7 @@ public final class Broker: Client {
         let handles: [NativeHandle] = state.withLock { state in
             guard !state.closed else { return [] }
             state.closed = true
-            return state.childHandles + state.consumerHandles.values.flatMap { $0 }
+            return state.childHandles + state.consumerHandles.values.flatMap { $0 } + state.senderHandles
                 + state.producerHandles.values.filter { $0 !== primary } + [primary]
         }
         let deadline = ContinuousClock.now + Self.closeBound
@@ -405,7 +429,7 @@ public final class Broker: Client {
     /// How many librdkafka handles of this broker and its children are still open (0 after ``close()`` returns).
     var openHandleCount: Int {
         state.withLock { state in
-            Self.distinct(state.childHandles + state.consumerHandles.values.flatMap { $0 } + Array(state.producerHandles.values) + [primary])
+            Self.distinct(state.childHandles + state.consumerHandles.values.flatMap { $0 } + Array(state.producerHandles.values) + state.senderHandles + [primary])
                 .filter { !$0.isClosed }.count
         }
     }
@@ -424,10 +448,10 @@ public final class Broker: Client {
     }
 
     /// The latest statistics JSON of every librdkafka handle of the broker (its own, its
-    /// producers' and its partition consumers'), for handles that emitted one.
+    /// producers', senders' and partition consumers'), for handles that emitted one.
     public func allStatistics() -> [String] {
         let handles = state.withLock { state in
-            Self.distinct([primary] + Array(state.producerHandles.values) + state.consumerHandles.values.flatMap { $0 } + state.childHandles)
+            Self.distinct([primary] + Array(state.producerHandles.values) + state.senderHandles + state.consumerHandles.values.flatMap { $0 } + state.childHandles)
         }
         return handles.compactMap { $0.context.statistics.withLock { $0 } }
     }

@@ -187,22 +187,8 @@ public final class BrokerProducer: Producer {
         let maxMessageBytes = handle.maxMessageBytes
         let problem: KafkaError? = messages.withUnsafeBufferPointer { buffer in
             for index in buffer.indices {
-                var size = (buffer[index].key?.count ?? 0) + (buffer[index].value?.count ?? 0)
-                if !buffer[index].headers.isEmpty {
-                    for header in buffer[index].headers {
-                        if header.key.utf8.contains(0) {
-                            return KafkaError.invalidArgument(
-                                "message \(index) has a header name containing a NUL byte, which Kafka clients read as its end; nothing was sent"
-                            )
-                        }
-                        size += header.key.utf8.count + (header.value?.count ?? 0)
-                    }
-                }
-                if size > maxMessageBytes {
-                    return KafkaError.broker(
-                        .messageSizeTooLarge,
-                        message: "message \(index) is \(size) bytes; the producer's message.max.bytes is \(maxMessageBytes); nothing was sent"
-                    )
+                if let problem = recordProblem(buffer[index], maxMessageBytes: maxMessageBytes, naming: "message \(index)", consequence: "nothing was sent") {
+                    return problem
                 }
             }
             return nil
@@ -210,4 +196,25 @@ public final class BrokerProducer: Producer {
         if let problem { throw problem }
         try broker.requirePartition(topic, partition)
     }
+}
+
+/// What makes `message` unsendable before librdkafka sees it: a header name with a NUL byte
+/// (Kafka clients read it as its end), or key, value and headers over `maxMessageBytes`
+/// (`messageSizeTooLarge`); nil when it is fine. `naming` and `consequence` complete the error's sentence.
+func recordProblem(_ message: Message, maxMessageBytes: Int, naming: @autoclosure () -> String, consequence: String) -> KafkaError? {
+    var size = (message.key?.count ?? 0) + (message.value?.count ?? 0)
+    if !message.headers.isEmpty {
+        for header in message.headers {
+            if header.key.utf8.contains(0) {
+                return KafkaError.invalidArgument("\(naming()) has a header name containing a NUL byte, which Kafka clients read as its end; \(consequence)")
+            }
+            size += header.key.utf8.count + (header.value?.count ?? 0)
+        }
+    }
+    if size > maxMessageBytes {
+        return KafkaError.broker(
+            .messageSizeTooLarge, message: "\(naming()) is \(size) bytes; the producer's message.max.bytes is \(maxMessageBytes); \(consequence)"
+        )
+    }
+    return nil
 }

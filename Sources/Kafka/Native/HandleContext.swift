@@ -15,6 +15,14 @@ final class HandleContext: Sendable {
     let allBrokersDown = Atomic<Int>(0)
     /// Produce calls whose deliveries are outstanding, failed with `closed` at close.
     let deliveries = Mutex<[ObjectIdentifier: ProduceAttempt]>([:])
+    /// Whether delivery reports resolve ``DeliveryReceipt``s (a ``Sender``'s handle) rather than
+    /// produce calls' delivery slots.
+    let reportsToReceipts: Bool
+    /// A sender's records in flight, by the address librdkafka holds as their opaque: the one
+    /// strong reference to each receipt until its report resolves it or closing fails it.
+    let receipts = Mutex<[UInt: DeliveryReceipt]>([:])
+    /// Told of every failed delivery of a sender's record; nil logs it.
+    let deliveryFailures = Mutex<(@Sendable (DeliveryFailure) -> Void)?>(nil)
     /// Latest statistics JSON, when `statistics.interval.ms` is set.
     let statistics = Mutex<String?>(nil)
     /// What handles a group consumer's rebalances; set once the consumer exists.
@@ -23,10 +31,34 @@ final class HandleContext: Sendable {
     /// Answers librdkafka's OAUTHBEARER token refreshes, when SASL OAUTHBEARER is configured.
     let tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)?
 
-    init(logger: any KafkaLogger, name: String, tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil) {
+    init(
+        logger: any KafkaLogger, name: String, tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil,
+        reportsToReceipts: Bool = false
+    ) {
         self.logger = logger
         self.name = name
         self.tokenProvider = tokenProvider
+        self.reportsToReceipts = reportsToReceipts
+    }
+
+    /// Resolves `receipt` with `outcome` and reports a failure to the handler or the log.
+    func resolve(_ receipt: DeliveryReceipt, _ outcome: Result<Delivery, KafkaError>) {
+        guard receipt.resolve(outcome), case .failure(let error) = outcome else { return }
+        let failure = DeliveryFailure(topic: receipt.topic, partition: receipt.partition, error: error)
+        if let handler = deliveryFailures.withLock({ $0 }) {
+            handler(failure)
+        } else {
+            logger.error("delivery failed", [("topic", receipt.topic), ("partition", "\(receipt.partition)"), ("error", error.description)])
+        }
+    }
+
+    /// Fails every receipt still in flight with ``KafkaError/closed`` (the handle is closing).
+    func failOutstandingReceipts() {
+        let outstanding = receipts.withLock { receipts in
+            defer { receipts.removeAll() }
+            return Array(receipts.values)
+        }
+        for receipt in outstanding { resolve(receipt, .failure(.closed)) }
     }
 
     func record(_ line: String) {

@@ -52,6 +52,7 @@ enum MainQueueEvents {
     /// consecutive reports of one batch at once (a call's messages arrive in order, so a response
     /// usually holds one run per call).
     private static func serveDeliveryReports(_ event: OpaquePointer, context: HandleContext?) {
+        if let context, context.reportsToReceipts { return serveReceipts(event, context: context) }
         withUnsafeTemporaryAllocation(of: UnsafePointer<rd_kafka_message_t>?.self, capacity: reportsPerRead) { reports in
             guard let base = reports.baseAddress else { return }
             var run: (batch: Unmanaged<ProduceAttempt>, count: Int)?
@@ -75,6 +76,34 @@ enum MainQueueEvents {
                 }
             }
             if let current = run { arrive(current.batch, current.count, context) }
+        }
+    }
+
+    /// Resolves the ``DeliveryReceipt`` of each report: the receipts of one read leave the registry
+    /// under one lock; a report whose receipt is gone (closing failed it) is ignored.
+    private static func serveReceipts(_ event: OpaquePointer, context: HandleContext) {
+        withUnsafeTemporaryAllocation(of: UnsafePointer<rd_kafka_message_t>?.self, capacity: reportsPerRead) { reports in
+            guard let base = reports.baseAddress else { return }
+            while true {
+                let read = rd_kafka_event_message_array(event, base, reportsPerRead)
+                if read == 0 { break }
+                let receipts: [DeliveryReceipt?] = context.receipts.withLock { registry in
+                    (0..<read).map { index in
+                        base[index].flatMap { $0.pointee._private }.flatMap { registry.removeValue(forKey: UInt(bitPattern: $0)) }
+                    }
+                }
+                for index in 0..<read {
+                    guard let receipt = receipts[index], let message = base[index] else { continue }
+                    let code = message.pointee.err
+                    if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+                        let delivery = Delivery(topic: receipt.topic, partition: message.pointee.partition, offset: max(-1, message.pointee.offset))
+                        context.resolve(receipt, .success(delivery))
+                    } else {
+                        let detail = rd_kafka_message_errstr(message).map { String(cString: $0) }
+                        context.resolve(receipt, .failure(KafkaError(code, detail: detail)))
+                    }
+                }
+            }
         }
     }
 

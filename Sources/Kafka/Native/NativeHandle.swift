@@ -58,13 +58,15 @@ final class NativeHandle: @unchecked Sendable {
     /// - Throws: ``KafkaError/invalidConfiguration(_:)`` with librdkafka's text.
     /// - Parameter tokenProvider: answers librdkafka's OAUTHBEARER token refreshes (SASL OAUTHBEARER only).
     /// - Parameter teardownLimit: see ``teardownLimit``; default nil.
+    /// - Parameter receipts: delivery reports resolve ``DeliveryReceipt``s (a ``Sender``); default false.
     init(
         kind: Kind, properties: [(String, String)], logger: any KafkaLogger, name: String, polled: Bool,
-        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil, teardownLimit: Duration? = nil
+        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)? = nil, teardownLimit: Duration? = nil,
+        receipts: Bool = false
     ) throws(KafkaError) {
         let config = NativeConfig()
         for (key, value) in properties { try config.set(key, value) }
-        let context = HandleContext(logger: logger, name: name, tokenProvider: tokenProvider)
+        let context = HandleContext(logger: logger, name: name, tokenProvider: tokenProvider, reportsToReceipts: receipts)
         guard let confPointer = config.pointer else {
             throw .invalidConfiguration("librdkafka could not allocate a configuration")
         }
@@ -396,6 +398,7 @@ final class NativeHandle: @unchecked Sendable {
             return Array(deliveries.values)
         }
         for batch in leftover { Unmanaged.passUnretained(batch).release() }
+        context.failOutstandingReceipts()
         Unmanaged.passUnretained(context).release()
         lock.withLock { lifecycle.settle() }
         settledSignal.resumeAll(with: true)
@@ -404,5 +407,6 @@ final class NativeHandle: @unchecked Sendable {
     private func abandonDeliveries() {
         let waiting = context.deliveries.withLock { Array($0.values) }
         for batch in waiting { batch.abandon() }
+        context.failOutstandingReceipts()
     }
 }

@@ -245,7 +245,7 @@ final class ProduceAttempt: @unchecked Sendable {
                 return nil
             }
             let index = indices?[next] ?? next
-            let code = messages.withUnsafeBufferPointer { enqueueOne(rk, rkt, partition, $0[index], opaque: slots + next) }
+            let code = messages.withUnsafeBufferPointer { enqueueOne(rk, rkt, partition, $0[index], opaque: UnsafeMutableRawPointer(slots + next)) }
             if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                 if makeRoom() { continue }
                 return .room(after: seen)
@@ -351,10 +351,11 @@ private func gather(_ bytes: [UInt8]?, into base: UnsafeMutableRawPointer, at us
 private nonisolated(unsafe) let emptyBytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 // nonisolated(unsafe): the byte is allocated once and never written or freed; librdkafka only reads 0 bytes from it.
 
-/// Enqueues one message. The plain path uses `rd_kafka_produce`, which needs
-/// no allocation; messages with headers or a timestamp go through `rd_kafka_produceva`.
-private func enqueueOne(
-    _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message, opaque: UnsafeMutablePointer<DeliverySlot>
+/// Enqueues one message with `opaque` as its delivery report's opaque (a ``DeliverySlot`` of a
+/// produce call, or a ``DeliveryReceipt`` of a ``Sender``). The plain path uses `rd_kafka_produce`,
+/// which needs no allocation; messages with headers or a timestamp go through `rd_kafka_produceva`.
+func enqueueOne(
+    _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message, opaque: UnsafeMutableRawPointer
 ) -> rd_kafka_resp_err_t {
     withOptionalBytes(message.key) { key, keyCount in
         withOptionalBytes(message.value) { value, valueCount in
@@ -369,7 +370,7 @@ private func enqueueOne(
 
 private func produceWithHeaders(
     _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message,
-    key: (UnsafeMutableRawPointer?, Int), value: (UnsafeMutableRawPointer?, Int), opaque: UnsafeMutablePointer<DeliverySlot>
+    key: (UnsafeMutableRawPointer?, Int), value: (UnsafeMutableRawPointer?, Int), opaque: UnsafeMutableRawPointer
 ) -> rd_kafka_resp_err_t {
     var fields: [rd_kafka_vu_t] = []
     fields.reserveCapacity(7)
@@ -384,7 +385,7 @@ private func produceWithHeaders(
     field(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
     field(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = value.0; $0.u.mem.size = value.1 }
     field(RD_KAFKA_VTYPE_KEY) { $0.u.mem.ptr = key.0; $0.u.mem.size = key.1 }
-    field(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(opaque) }
+    field(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
     if let timestamp = message.timestamp {
         field(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestamp }
     }

@@ -1,0 +1,52 @@
+import Crdkafka
+import KafkaProto
+
+/// The C side of a ``Sender``: its own producer handle, whose delivery reports resolve
+/// ``DeliveryReceipt``s (served by the handle's poll thread), and the enqueue of one record.
+final class SenderHandle: Sendable {
+    let handle: NativeHandle
+
+    init(
+        properties: [(String, String)], logger: any KafkaLogger,
+        tokenProvider: (@Sendable () throws -> SASLConfiguration.OAuthBearerToken)?
+    ) throws(KafkaError) {
+        handle = try NativeHandle(
+            kind: .producer, properties: properties, logger: logger, name: "sender", polled: true, tokenProvider: tokenProvider,
+            receipts: true
+        )
+    }
+
+    /// What an enqueue did.
+    enum Enqueued {
+        case accepted
+        /// librdkafka's queue is full: nothing was enqueued and the receipt is not registered.
+        case full
+    }
+
+    /// Hands `message` to librdkafka for `topic`/`partition`. The receipt is registered before
+    /// librdkafka can report on it, and withdrawn when the record was refused.
+    /// - Throws: librdkafka's error for a refused record; ``KafkaError/closed`` once closing began.
+    func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt) throws -> Enqueued {
+        try handle.withHandle { rk in
+            let rkt = try handle.topic(topic)
+            let opaque = Unmanaged.passUnretained(receipt).toOpaque()
+            let address = UInt(bitPattern: opaque)
+            handle.context.receipts.withLock { $0[address] = receipt }
+            let code = enqueueOne(rk, rkt, partition, message, opaque: opaque)
+            guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return .accepted }
+            handle.context.receipts.withLock { _ = $0.removeValue(forKey: address) }
+            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .full }
+            throw KafkaError(code, detail: "cannot send to \(topic)/\(partition)")
+        }
+    }
+
+    /// Records handed over and not yet reported on (librdkafka's `rd_kafka_outq_len`); 0 once closed.
+    var inFlight: Int {
+        (try? handle.withHandle { rk in Int(rd_kafka_outq_len(rk)) }) ?? 0
+    }
+
+    /// Tells failures of deliveries to `handler` (nil: the log).
+    func reportFailures(to handler: (@Sendable (DeliveryFailure) -> Void)?) {
+        handle.context.deliveryFailures.withLock { $0 = handler }
+    }
+}

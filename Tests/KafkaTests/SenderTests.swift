@@ -1,0 +1,196 @@
+import Foundation
+import Kafka
+import KafkaTest
+import Synchronization
+import Testing
+
+@Suite("Sender: send now, learn of delivery later", .timeLimit(.minutes(2)))
+struct SenderTests {
+    /// Reads every message of `topic`/`partition` (a fresh consumer from the oldest offset).
+    static func readAll(_ broker: Broker, _ topic: String, _ partition: Int32) throws -> [Message] {
+        var conf = ConsumerConf(topic: topic, partition: partition)
+        conf.startOffset = .oldest
+        conf.retryLimit = 2
+        let consumer = try broker.consumer(conf)
+        defer { consumer.close() }
+        var messages: [Message] = []
+        while let message = try? consumer.consume() { messages.append(message) }
+        return messages
+    }
+
+    @Test("records sent without waiting all resolve; keyed ones sit where Java's murmur2 puts them; the log holds each once")
+    func sendThenFlush() throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["orders": 4])
+        defer { cluster.close() }
+        let broker = try Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let sender = try broker.sender()
+        var receipts: [(key: String?, receipt: DeliveryReceipt)] = []
+        for index in 0..<300 {
+            let key: String? = index % 5 == 4 ? nil : "customer-\(index % 17)"
+            receipts.append((key, try sender.send(Message(key: key, value: "order \(index)"), to: "orders")))
+        }
+        #expect(sender.flush(timeout: .seconds(20)) == 0)
+        var offsets: [Int32: Set<Int64>] = [:]
+        for (key, receipt) in receipts {
+            let delivery = try receipt.wait()
+            #expect(delivery.partition == receipt.partition)
+            if let key {
+                #expect(delivery.partition == KeyPlacement.murmur2.partition(of: Array(key.utf8), partitions: 4), "key \(key)")
+            }
+            #expect(offsets[delivery.partition, default: []].insert(delivery.offset).inserted, "offset \(delivery) reported twice")
+        }
+        for partition in Int32(0)..<4 {
+            let log = try Self.readAll(broker, "orders", partition)
+            #expect(Set(log.map(\.offset)) == offsets[partition, default: []], "partition \(partition)")
+        }
+        #expect(offsets.values.reduce(0) { $0 + $1.count } == 300)
+    }
+
+    @Test("64 tasks sending and awaiting their receipts concurrently: every record delivered once, with headers")
+    func concurrentAwaits() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["events": 4])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let sender = try broker.sender()
+        let deliveries = try await withThrowingTaskGroup(of: Delivery.self) { group in
+            for task in 0..<64 {
+                group.addTask {
+                    var last: Delivery?
+                    for round in 0..<10 {
+                        let message = Message(key: nil, value: Array("t\(task)-\(round)".utf8), headers: [Header(key: "task", value: Array("\(task)".utf8))])
+                        last = try await sender.send(message, to: "events", partition: Int32(task % 4)).delivered()
+                    }
+                    return try #require(last)
+                }
+            }
+            return try await group.reduce(into: [Delivery]()) { $0.append($1) }
+        }
+        #expect(deliveries.count == 64)
+        let total = try (Int32(0)..<4).map { try Self.readAll(broker, "events", $0) }.flatMap { $0 }
+        #expect(total.count == 640)
+        #expect(total.allSatisfy { $0.headers.first?.key == "task" })
+    }
+
+    @Test("bad records fail at once with their own error, and nothing else is lost")
+    func badInput() throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["strict": 2])
+        defer { cluster.close() }
+        let broker = try Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let sender = try broker.sender()
+        let good = try sender.send(Message(value: "before"), to: "strict", partition: 0)
+        #expect(throws: KafkaError.self) { try sender.send(Message(value: [UInt8](repeating: 1, count: 2_000_000)), to: "strict") }
+        do {
+            _ = try sender.send(Message(value: [UInt8](repeating: 1, count: 2_000_000)), to: "strict")
+        } catch let error as KafkaError {
+            #expect(error.errorCode == .messageSizeTooLarge, "\(error)")
+        }
+        do {
+            _ = try sender.send(Message(value: "x"), to: "no-such-topic")
+            Issue.record("a send to a missing topic was accepted")
+        } catch let error as KafkaError {
+            #expect(error.errorCode == .unknownTopicOrPartition, "\(error)")
+        }
+        do {
+            _ = try sender.send(Message(value: "x"), to: "strict", partition: 2)
+            Issue.record("a send to partition 2 of 2 was accepted")
+        } catch let error as KafkaError {
+            #expect(error.errorCode == .unknownTopicOrPartition, "\(error)")
+        }
+        #expect(throws: KafkaError.invalidArgument("the record for strict has a header name containing a NUL byte, which Kafka clients read as its end; it was not sent")) {
+            try sender.send(Message(value: "x", headers: [Header(key: "a\u{0}b", value: nil)]), to: "strict")
+        }
+        #expect(throws: KafkaError.self) { try sender.send(Message(value: "x"), to: "bad topic name!") }
+        let after = try sender.send(Message(value: "after"), to: "strict", partition: 0)
+        #expect(try good.wait().offset == 0)
+        #expect(try after.wait().offset == 1)
+    }
+
+    @Test("a full queue fails a send at once or makes it wait, cancellably, as configured")
+    func backPressure() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["slow": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        var conf = SenderConf()
+        conf.maxBufferedMessages = 4
+        conf.linger = .zero
+        conf.whenFull = .fail
+        let failing = try broker.sender(conf)
+        conf.whenFull = .wait
+        let waiting = try broker.sender(conf)
+        // Learn the topic's metadata before the broker slows down.
+        _ = try await failing.send(Message(value: "warm"), to: "slow").delivered()
+        _ = try await waiting.send(Message(value: "warm"), to: "slow").delivered()
+        try cluster.setRTT(broker: 1, .seconds(3))
+        for index in 0..<4 { _ = try await failing.send(Message(value: "f\(index)"), to: "slow") }
+        do {
+            _ = try await failing.send(Message(value: "one too many"), to: "slow")
+            Issue.record("a send to a full queue with whenFull .fail was accepted")
+        } catch let error as KafkaError {
+            #expect(error.description.contains("queue is full"), "\(error)")
+        }
+        for index in 0..<4 { _ = try await waiting.send(Message(value: "w\(index)"), to: "slow") }
+        let blocked = Task { try await waiting.send(Message(value: "waits"), to: "slow") }
+        blocked.cancel()
+        await #expect(throws: CancellationError.self) { try await blocked.value }
+        // Once the acknowledgements come, room appears and a waiting send goes through.
+        let later = try await waiting.send(Message(value: "later"), to: "slow")
+        try cluster.setRTT(broker: 1, .zero)
+        #expect(try await later.delivered().offset >= 5)
+    }
+
+    @Test("failures of receipts nobody awaits reach onFailure; close fails what is in flight with closed")
+    func failuresAndClose() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["lost": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let failures = Mutex<[DeliveryFailure]>([])
+        var conf = SenderConf()
+        conf.deliveryTimeout = .seconds(1)
+        conf.onFailure = { failure in failures.withLock { $0.append(failure) } }
+        let sender = try broker.sender(conf)
+        _ = try await sender.send(Message(value: "warm"), to: "lost").delivered()
+        try cluster.setRTT(broker: 1, .seconds(30))
+        for index in 0..<3 { _ = try await sender.send(Message(value: "timed out \(index)"), to: "lost") }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while failures.withLock({ $0.count }) < 3 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))  // polling the handler's record of librdkafka's timeouts
+        }
+        let seen = failures.withLock { $0 }
+        #expect(seen.count == 3, "\(seen)")
+        #expect(seen.allSatisfy { $0.topic == "lost" && $0.partition == 0 })
+
+        var patient = SenderConf()
+        patient.deliveryTimeout = .seconds(60)
+        let closing = try broker.sender(patient)
+        let inFlight = try await closing.send(Message(value: "never acknowledged"), to: "lost", partition: 0)
+        closing.close()
+        await #expect(throws: KafkaError.closed) { try await inFlight.delivered() }
+        await #expect(throws: KafkaError.closed) { try await closing.send(Message(value: "after close"), to: "lost", partition: 0) }
+    }
+
+    @Test("senders are idempotent by default: librdkafka reports an assigned producer id")
+    func idempotentByDefault() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["idem": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        var conf = SenderConf()
+        conf.properties["statistics.interval.ms"] = "100"
+        let sender = try broker.sender(conf)
+        _ = try await sender.send(Message(value: "v"), to: "idem").delivered()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !broker.allStatistics().contains(where: { $0.replacingOccurrences(of: " ", with: "").contains("\"idemp_state\":\"Assigned\"") }) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("no statistics showed an assigned idempotent producer id: \(broker.allStatistics())")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))  // librdkafka has no "statistics ready" signal
+        }
+        #expect(sender.conf.idempotent)
+    }
+}
