@@ -56,7 +56,9 @@ struct KafkaMetricsTests {
             reporter.add(.group(group))
             let consumer = Task { try? await group.consume() }  // keeps the member fetching, so statistics keep coming
             defer { consumer.cancel() }
-            let counted = try await eventually(reporter) {
+            // A generous bound: the lag appears once librdkafka's statistics carry the member's
+            // committed position, which a loaded machine delays.
+            let counted = try await eventually(reporter, timeout: .seconds(60)) {
                 metrics.counterTotal(label: Name.consumedMessages) == 6
                     && metrics.recorders.contains { $0.label == Name.consumerLag && $0.lastValue == 0
                         && $0.dimensions.contains { $0 == (D.consumerGroup, "readers") } }

@@ -66,7 +66,11 @@ struct SharedConsumerHandleTests {
             #expect(Set(values).count == 64)
             let added = processThreadCount() - threadsBefore
             // Before sharing: 64 handles (about 6 threads each) and 64 worker threads, over 400.
-            #expect(added < 16, "an Mx over 64 partitions added \(added) threads")
+            // One handle and the Mx thread add under 16; the bound leaves room for the threads of
+            // tests running in parallel (up to 50 seen on a loaded machine), which a process-wide
+            // count includes. No worker thread of its own per consumer, by name:
+            #expect(added < 128, "an Mx over 64 partitions added \(added) threads")
+            #expect(ThreadSampler.countByName().keys.filter { $0.hasPrefix("kafka-mx-worker") }.isEmpty, "\(ThreadSampler.countByName())")
         }
     }
 
