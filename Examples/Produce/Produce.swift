@@ -28,6 +28,8 @@ struct Produce: AsyncParsableCommand {
     @Option(help: "Required acks: none, local or all.") var acks: Acks = .all
     @Option(help: "Compression: none, gzip, snappy, lz4 or zstd.") var compression = "none"
     @Option(help: "Partitions of the topic on the embedded cluster.") var partitions = 4
+    @Flag(help: "Send each message with the service producer (Sender): placed by its key with Java's murmur2, batched across sends, idempotent; the receipts are awaited at the end. Ignores --partition, --strategy and --batch.")
+    var send = false
 
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must not be negative") }
@@ -48,6 +50,10 @@ struct Produce: AsyncParsableCommand {
             var conf = ProducerConf()
             conf.requiredAcks = switch acks { case .none: .none; case .local: .local; case .all: .all }
             conf.compression = Compression.allCases.first { $0.librdkafkaName == compression } ?? .none
+            if send {
+                try await sendAll(broker, compression: conf.compression)
+                return
+            }
             let producer = try broker.producer(conf)
             let write = try writer(producer, broker)
             let progress = Progress("produced")
@@ -65,6 +71,39 @@ struct Produce: AsyncParsableCommand {
             try await flush()
             progress.finish(" to \(topic)")
         }
+    }
+
+    /// Sends every value with a ``Sender`` and awaits the receipts; throws when any delivery failed.
+    private func sendAll(_ broker: Broker, compression: Compression) async throws {
+        var conf = SenderConf()
+        conf.compression = compression
+        // Idempotence needs acknowledgements from all in-sync replicas.
+        conf.idempotent = acks == .all
+        if acks != .all { conf.properties["acks"] = acks == .none ? "0" : "1" }
+        let sender = try broker.sender(conf)
+        let progress = Progress("sent")
+        var receipts: [DeliveryReceipt] = []
+        for (index, value) in values().enumerated() {
+            receipts.append(try await sender.send(Message(key: Array("\(keyPrefix)\(index % keyCount)".utf8), value: value), to: topic))
+            progress.add(1, bytes: value.count)
+        }
+        var failures: [String] = []
+        var perPartition: [Int32: Int] = [:]
+        for receipt in receipts {
+            do {
+                perPartition[try await receipt.delivered().partition, default: 0] += 1
+            } catch {
+                failures.append("\(receipt.topic)/\(receipt.partition): \(error)")
+            }
+        }
+        progress.finish(" to \(topic), by partition " + perPartition.keys.sorted().map { "\($0): \(perPartition[$0] ?? 0)" }.joined(separator: ", "))
+        if let first = failures.first { throw DeliveriesFailed(text: "\(failures.count) of \(receipts.count) deliveries failed, the first: \(first)") }
+    }
+
+    /// Some sent messages were not delivered.
+    struct DeliveriesFailed: Error, CustomStringConvertible {
+        let text: String
+        var description: String { text }
     }
 
     /// The values to send: standard input lines, or generated ones.

@@ -50,6 +50,22 @@ struct ExampleProgramTests {
         #expect(try broker.offsetLatest(topic, partition: 2) == 0)
     }
 
+    @Test("--send places each key where Java's murmur2 puts it and awaits every receipt")
+    func sendFlag() throws {
+        let cluster = try TestCluster()
+        let topic = try cluster.topic(partitions: 3)
+        let result = try runExample("kafka-produce", ["--brokers", cluster.addresses.joined(separator: ","), "--topic", topic,
+                                                      "--send", "--count", "30", "--key-prefix", "key-", "--key-count", "2"])
+        #expect(result.status == 0, "\(result.errors)")
+        let broker = try cluster.dial()
+        defer { broker.close() }
+        var expected: [Int32: Int64] = [:]
+        for key in ["key-0", "key-1"] { expected[KeyPlacement.murmur2.partition(of: Array(key.utf8), partitions: 3), default: 0] += 15 }
+        for partition in Int32(0)..<3 {
+            #expect(try broker.offsetLatest(topic, partition: partition) == expected[partition, default: 0], "partition \(partition)")
+        }
+    }
+
     @Test("without --brokers the examples start an embedded cluster and say so in one line")
     func embeddedCluster() throws {
         let result = try runExample("kafka-produce", ["--count", "3"])
