@@ -8,6 +8,13 @@ public struct Delivery: Sendable, Equatable, CustomStringConvertible {
     public let offset: Int64
 
     public var description: String { "\(topic)/\(partition)@\(offset)" }
+
+    /// A delivery, as a receipt reports it (made by test doubles and adapters too).
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
 }
 
 /// The promise of one record's delivery, returned at once by ``Sender/send(_:to:partition:)``.
@@ -24,7 +31,9 @@ public final class DeliveryReceipt: Sendable {
     public let partition: Int32
     private let completion = Completion<Delivery>()
 
-    init(topic: String, partition: Int32) {
+    /// A receipt for a record placed on `topic`/`partition`, resolved by whoever sends it: for test
+    /// doubles and adapters (KafkaTest's `MockSender`); a ``Sender`` makes and resolves its own.
+    public init(topic: String, partition: Int32) {
         self.topic = topic
         self.partition = partition
     }
@@ -47,9 +56,10 @@ public final class DeliveryReceipt: Sendable {
         completion.result.map { $0.mapError { ($0 as? KafkaError) ?? .closed } }
     }
 
-    /// Resolves the receipt; only the first resolution counts.
+    /// Resolves the receipt with the record's outcome and wakes its waiters; only the first
+    /// resolution counts (returns false for a later one). For test doubles and adapters.
     @discardableResult
-    func resolve(_ outcome: Result<Delivery, KafkaError>) -> Bool {
+    public func resolve(_ outcome: Result<Delivery, KafkaError>) -> Bool {
         completion.finish(outcome.mapError { $0 })
     }
 }

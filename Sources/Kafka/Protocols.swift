@@ -140,3 +140,30 @@ public protocol Client: Sendable {
     /// Closes the client and everything made from it; later calls throw ``KafkaError/closed``. Idempotent.
     func close()
 }
+
+/// Sends records and reports their deliveries later: ``Sender``, and KafkaTest's `MockSender`.
+public protocol RecordSender: Sendable {
+    /// Hands `message` over for `topic` (`partition`, or nil to place it by key) and returns its
+    /// receipt; throws at once for a record that cannot be sent. See ``Sender/send(_:to:partition:)``.
+    @discardableResult
+    func send(_ message: Message, to topic: String, partition: Int32?) throws -> DeliveryReceipt
+    /// The `async` twin: waits for room without holding a thread; cancellable.
+    @discardableResult
+    func send(_ message: Message, to topic: String, partition: Int32?) async throws -> DeliveryReceipt
+    /// Waits up to `timeout` for every record in flight; returns how many still are.
+    @discardableResult
+    func flush(timeout: Duration) -> Int
+    /// Closes the sender; receipts in flight fail with ``KafkaError/closed``. Idempotent.
+    func close()
+}
+
+/// A ``Client`` that also makes ``RecordSender``s: ``Broker`` and KafkaTest's `MockBroker`.
+public protocol SendingClient: Client {
+    /// The sender type this client hands out.
+    associatedtype ClientSender: RecordSender
+    /// Creates a sender. Throws ``KafkaError/invalidConfiguration(_:)`` for a bad conf, ``KafkaError/closed`` after close.
+    func sender(_ conf: SenderConf) throws -> ClientSender
+}
+
+extension Sender: RecordSender {}
+extension Broker: SendingClient {}

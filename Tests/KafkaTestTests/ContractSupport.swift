@@ -24,14 +24,29 @@ protocol Behaviour {
     func check<C: Client>(_ fixture: Fixture<C>) throws
 }
 
+/// One sender behaviour both tiers must show.
+protocol SendingBehaviour {
+    func check<C: SendingClient>(_ fixture: Fixture<C>) throws
+}
+
 /// Checks `behaviour` on `target`, with instant, recorded retry waits.
 func verify(_ behaviour: some Behaviour, on target: Target) throws {
+    try onTarget(target, mock: { try behaviour.check($0) }, broker: { try behaviour.check($0) })
+}
+
+/// Checks a sender `behaviour` on `target`.
+func verifySending(_ behaviour: some SendingBehaviour, on target: Target) throws {
+    try onTarget(target, mock: { try behaviour.check($0) }, broker: { try behaviour.check($0) })
+}
+
+/// Runs the body of `target` with its fixture: a `MockBroker`, or a `Broker` on the cluster.
+private func onTarget(_ target: Target, mock: (Fixture<MockBroker>) throws -> Void, broker onBroker: (Fixture<Broker>) throws -> Void) throws {
     let clock = VirtualClock()
     switch target {
     case .inMemory:
         let broker = MockBroker(clock: clock)
         var created = 0
-        try behaviour.check(Fixture(client: broker, clock: clock) { partitions in
+        try mock(Fixture(client: broker, clock: clock) { partitions in
             created += 1
             broker.createTopic("topic-\(created)", partitions: Int32(partitions))
             return "topic-\(created)"
@@ -41,7 +56,7 @@ func verify(_ behaviour: some Behaviour, on target: Target) throws {
         let cluster = try IntegrationCluster()
         let broker = try cluster.dial { $0.clock = clock }
         defer { broker.close() }
-        try behaviour.check(Fixture(client: broker, clock: clock, isTansu: cluster.isTansu) { try cluster.topic(partitions: $0) })
+        try onBroker(Fixture(client: broker, clock: clock, isTansu: cluster.isTansu) { try cluster.topic(partitions: $0) })
     }
 }
 

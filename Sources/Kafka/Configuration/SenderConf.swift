@@ -92,4 +92,11 @@ public struct DeliveryFailure: Sendable, Error, CustomStringConvertible {
     public let error: KafkaError
 
     public var description: String { "delivery to \(topic)/\(partition) failed: \(error)" }
+
+    /// A failure, as a sender reports it (made by test doubles too).
+    public init(topic: String, partition: Int32, error: KafkaError) {
+        self.topic = topic
+        self.partition = partition
+        self.error = error
+    }
 }

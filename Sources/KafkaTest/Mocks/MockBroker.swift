@@ -13,7 +13,7 @@ import Kafka
 /// - ``close()`` makes every later call on anything made from it throw ``KafkaError/closed``.
 /// - ``readProducers(timeout:)`` returns produced calls in order (Go's `ReadProducers`),
 ///   without the producer waiting for the reader.
-public final class MockBroker: Client {
+public final class MockBroker: SendingClient {
     let state: MockState
     /// The clock consumer retry waits go through. Default: a ``VirtualClock``, so waits are instant.
     public let clock: any RetryClock
@@ -98,6 +98,12 @@ public final class MockBroker: Client {
 
     /// The consumer of `conf.topic`/`conf.partition`: the same instance for the
     /// same partition (the first conf wins, as in Go). Fails for a missing partition, as the real client does.
+    /// A new in-memory sender with a ``Sender``'s rules (see ``MockSender``). Throws ``KafkaError/closed`` after close.
+    public func sender(_ conf: SenderConf = SenderConf()) throws -> MockSender {
+        try state.locked { () throws(KafkaError) in try state.checkOpen() }
+        return MockSender(state: state, conf: conf)
+    }
+
     public func consumer(_ conf: ConsumerConf) throws -> MockConsumer {
         let start: Int64 = try state.locked { () throws(KafkaError) -> Int64 in
             try state.checkOpen()
