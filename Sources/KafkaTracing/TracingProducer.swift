@@ -122,8 +122,9 @@ public struct TracingDistributingProducer<Base: DistributingProducer>: Distribut
     }
 }
 
-/// Starts the `send <topic>` span under the caller's context and injects its context into every message.
-private func startSendSpan(
+/// Starts the `send <topic>` span under the caller's context and injects its context into every message
+/// (used by every tracing producer of this module).
+func startSendSpan(
     _ tracer: any Tracer, _ propagator: any Instrument, _ topic: String, partition: Int32?, messages: inout [Message]
 ) -> any Span {
     let span = tracer.startSpan("send \(topic)", context: .currentOrTopLevel, ofKind: .producer)

@@ -40,6 +40,29 @@ private typealias A = MessagingAttribute
 
 @Suite("KafkaTracing", .serialized, .timeLimit(.minutes(3)))
 struct KafkaTracingTests {
+    @Test("a traced sender's span names the topic and the partition it placed the record on, and the record carries its context")
+    func tracedSender() async throws {
+        let broker = MockBroker()
+        defer { broker.close() }
+        broker.createTopic("events", partitions: 4)
+        let tracer = processTracer("s")
+        let sender = TracingSender(try broker.sender(), tracer: tracer)
+        let receipt = try await tracer.withSpan("request") { _ in
+            try await sender.send(Message(key: "user-7", value: "v"), to: "events", partition: nil)
+        }
+        let delivery = try await receipt.delivered()
+        let spans = tracer.finishedSpans
+        let request = try #require(spans.first { $0.operationName == "request" })
+        let send = try #require(spans.first { $0.operationName == "send events" })
+        #expect(send.kind == .producer)
+        #expect(send.parentSpanID == request.spanID)
+        #expect(string(send.attributes, A.partitionID) == String(delivery.partition))
+        let stored = try #require(broker.messages("events", partition: delivery.partition).first)
+        #expect(!stored.headers.isEmpty, "the record carries the send span's context")
+        await #expect(throws: KafkaError.self) { try await sender.send(Message(value: "x"), to: "missing", partition: nil) }
+        #expect(tracer.finishedSpans.last?.status?.code == .error)
+    }
+
     @Test("a span around produce is the parent of the consumer's process span in another process, and linked from its receive span")
     func endToEnd() async throws {
         try await withMockCluster(brokers: 1, topics: ["t": 1]) { cluster in
