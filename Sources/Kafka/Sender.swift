@@ -80,6 +80,16 @@ public final class Sender: Sendable {
         }
     }
 
+    /// The latest statistics JSON librdkafka emitted for this sender's handle (with
+    /// `statistics.interval.ms` in ``SenderConf/properties`` or the broker's), or nil before the first.
+    public func latestStatistics() -> String? {
+        native.handle.context.statistics.withLock { $0 }
+    }
+
+    /// How many deliveries failed since the sender was made (closing's failures included): what
+    /// ``SenderConf/onFailure`` was told, counted.
+    public var failedDeliveries: Int { native.handle.context.failedDeliveries.load(ordering: .relaxed) }
+
     /// How many records were handed over and are not yet acknowledged or failed (librdkafka's
     /// queue, delivery reports not yet served included); 0 once closed.
     public var inFlight: Int { native.inFlight }

@@ -23,6 +23,15 @@ public struct StatisticsSource: Sendable {
         StatisticsSource(dimensions: dimensions) { [weak broker] in broker?.latestStatistics() }
     }
 
+    /// The statistics of `sender`'s own handle: records queued (``KafkaMetricName/queuedMessages``,
+    /// ``KafkaMetricName/queuedBytes``: the sender's queue depth), sent, and its brokers' requests
+    /// and errors. Give `statistics.interval.ms` in ``Kafka/SenderConf/properties`` or the broker's;
+    /// give the source a dimension (such as a client id) apart from the broker's. The count of
+    /// failed deliveries is ``Kafka/Sender/failedDeliveries``. The source holds the sender weakly.
+    public static func sender(_ sender: Sender, dimensions: [(String, String)] = []) -> StatisticsSource {
+        StatisticsSource(dimensions: dimensions) { [weak sender] in sender?.latestStatistics() }
+    }
+
     /// The statistics of `group`'s own handle: consumed messages and bytes, lag and committed
     /// offsets per partition, rebalances, group state and assignment size, with the group's
     /// name as `messaging.consumer.group.name`. Give `statistics.interval.ms` in the broker's

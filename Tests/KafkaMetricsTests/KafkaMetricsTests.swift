@@ -36,6 +36,25 @@ private extension TestMetrics {
 /// bootstrap); serialized anyway, as the embedded clusters compete for the same two cores.
 @Suite("KafkaMetrics", .serialized, .timeLimit(.minutes(3)))
 struct KafkaMetricsTests {
+    @Test("a sender's own statistics: records sent are counted from its handle")
+    func senderStatistics() async throws {
+        try await withMockCluster(brokers: 1, topics: ["sent": 2]) { cluster in
+            let metrics = TestMetrics()
+            let broker = try await Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            var conf = SenderConf()
+            conf.properties["statistics.interval.ms"] = "100"
+            let sender = try broker.sender(conf)
+            for index in 0..<10 { _ = try await sender.send(Message(key: "k\(index)", value: "v"), to: "sent") }
+            #expect(await sender.flush(timeout: .seconds(10)) == 0)
+            let reporter = KafkaMetricsReporter(interval: .milliseconds(100), factory: metrics)
+            reporter.add(.sender(sender, dimensions: [(D.clientID, "sender")]))
+            let counted = try await eventually(reporter, timeout: .seconds(30)) { metrics.counterTotal(label: Name.sentMessages) == 10 }
+            #expect(counted, "sent \(metrics.counterTotal(label: Name.sentMessages))")
+            #expect(sender.failedDeliveries == 0)
+        }
+    }
+
     @Test("a group consumer's own statistics: consumed messages counted, lag 0 after catching up")
     func groupStatistics() async throws {
         try await withMockCluster(brokers: 1, topics: ["reads": 1]) { cluster in

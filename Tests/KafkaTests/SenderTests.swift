@@ -163,6 +163,7 @@ struct SenderTests {
         let seen = failures.withLock { $0 }
         #expect(seen.count == 3, "\(seen)")
         #expect(seen.allSatisfy { $0.topic == "lost" && $0.partition == 0 })
+        #expect(sender.failedDeliveries == 3)
 
         var patient = SenderConf()
         patient.deliveryTimeout = .seconds(60)

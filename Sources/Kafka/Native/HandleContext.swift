@@ -21,6 +21,8 @@ final class HandleContext: Sendable {
     /// A sender's records in flight, by the address librdkafka holds as their opaque: the one
     /// strong reference to each receipt until its report resolves it or closing fails it.
     let receipts = Mutex<[UInt: DeliveryReceipt]>([:])
+    /// Failed deliveries of a sender's records so far.
+    let failedDeliveries = Atomic<Int>(0)
     /// Told of every failed delivery of a sender's record; nil logs it.
     let deliveryFailures = Mutex<(@Sendable (DeliveryFailure) -> Void)?>(nil)
     /// Latest statistics JSON, when `statistics.interval.ms` is set.
@@ -44,6 +46,7 @@ final class HandleContext: Sendable {
     /// Resolves `receipt` with `outcome` and reports a failure to the handler or the log.
     func resolve(_ receipt: DeliveryReceipt, _ outcome: Result<Delivery, KafkaError>) {
         guard receipt.resolve(outcome), case .failure(let error) = outcome else { return }
+        failedDeliveries.add(1, ordering: .relaxed)
         let failure = DeliveryFailure(topic: receipt.topic, partition: receipt.partition, error: error)
         if let handler = deliveryFailures.withLock({ $0 }) {
             handler(failure)
