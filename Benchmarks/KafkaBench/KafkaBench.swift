@@ -82,7 +82,7 @@ enum KafkaBench {
         ]
         let cluster = try BenchCluster(
             inOwnProcess: CommandLine.arguments.contains("--broker-process"),
-            topics: singlePartitionTopics.map { ($0, 1) } + [("consume", partitions)]
+            topics: singlePartitionTopics.map { ($0, 1) } + [("consume", partitions), ("service-raw", 4), ("service-produce", 4), ("service-send", 4), ("send-all", 1)]
         )
         // A failure below (a thrown error) must not leave a kafka-serve child running.
         defer { cluster.close() }
@@ -92,9 +92,17 @@ enum KafkaBench {
         let producer = try broker.producer()
         var rows: [Row] = []
         // Warm up: every topic's metadata and leader connection exist before anything is timed.
-        for topic in ["swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-swift"] {
+        for topic in ["swift-sync", "swift-async", "batch-1000", "batch-100", "batch-1", "latency-swift", "service-produce", "service-send", "send-all"] {
             try await producer.produce(topic, partition: 0, messages: [Message(value: value)])
         }
+        // The senders of the service rows: like for like with the raw C rows (no linger, not idempotent).
+        var senderConf = SenderConf()
+        senderConf.linger = .zero
+        senderConf.idempotent = false
+        let sender = try broker.sender(senderConf)
+        _ = try await sender.send(Message(value: value), to: "service-send", partition: 0).delivered()
+        _ = try await sender.send(Message(value: value), to: "send-all", partition: 0).delivered()
+        let serviceTotal = max(64, min(count / 10, 100_000) / 64 * 64)
         _ = RawLibrdkafka.produceAll(bootstrap: bootstrap, topic: "raw-produce", count: 1, value: value)
 
         let rawProduce = "produce: raw C produce_batch, then wait for reports"
@@ -163,6 +171,56 @@ enum KafkaBench {
                     })
                 },
             ]
+            // The service pattern: 64 tasks, each awaiting one single-message write at a time, over 4 partitions.
+            let rawService = "produce: raw C 64 single messages in flight over 4 partitions"
+            produceRuns.append {
+                rows.record(measure(rawService, only: nil, messages: serviceTotal, bytes: serviceTotal * size) {
+                    let delivered = RawLibrdkafka.produceKeepingInFlight(
+                        bootstrap: bootstrap, topic: "service-raw", partitions: 4, count: serviceTotal, inFlight: 64, value: value
+                    )
+                    precondition(delivered == serviceTotal, "raw service row delivered \(delivered) of \(serviceTotal)")
+                })
+            }
+            produceRuns.append {
+                let name = "produce: Swift 64 tasks awaiting one-message produce() over 4 partitions"
+                guard selected(name) else { return }
+                rows.record(try await measureAsync(name, only: only, messages: serviceTotal, bytes: serviceTotal * size, baseline: rawService) {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for task in 0..<64 {
+                            group.addTask {
+                                for _ in 0..<(serviceTotal / 64) {
+                                    try await producer.produce("service-produce", partition: Int32(task % 4), messages: [Message(value: value)])
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                })
+            }
+            produceRuns.append {
+                let name = "produce: Swift 64 tasks awaiting Sender receipts over 4 partitions"
+                guard selected(name) else { return }
+                rows.record(try await measureAsync(name, only: only, messages: serviceTotal, bytes: serviceTotal * size, baseline: rawService) {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for task in 0..<64 {
+                            group.addTask {
+                                for _ in 0..<(serviceTotal / 64) {
+                                    _ = try await sender.send(Message(value: value), to: "service-send", partition: Int32(task % 4)).delivered()
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                })
+            }
+            produceRuns.append {
+                let name = "produce: Swift Sender, fire-and-forget sends of all, then flush"
+                guard selected(name) else { return }
+                rows.record(try measure(name, only: only, messages: count, bytes: count * size, baseline: "produce: raw C produce per message, then wait") {
+                    for _ in 0..<count { try sender.send(Message(value: value), to: "send-all", partition: 0) }
+                    precondition(sender.flush(timeout: .seconds(120)) == 0, "the sender did not deliver everything")
+                })
+            }
             for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
                 // A blocking call waits for its acknowledgements, so these rows compare with raw C doing
                 // the same: enqueue a batch, wait for its reports (batches of 1 also have latency rows below).

@@ -60,6 +60,25 @@ enum RawLibrdkafka {
          ("socket.nagle.disable", "true")]
     }
 
+    /// The service pattern in C: `count` single messages over `partitions` partitions (round robin),
+    /// at most `inFlight` unacknowledged at any time (as `inFlight` tasks each awaiting its own
+    /// produce keep them), serving reports as they come; returns how many were delivered.
+    static func produceKeepingInFlight(bootstrap: String, topic: String, partitions: Int32, count: Int, inFlight: Int, value: [UInt8]) -> Int {
+        withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
+            value.withUnsafeBytes { bytes in
+                let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+                for index in 0..<count {
+                    while index - counters.reported >= inFlight { rd_kafka_poll(rk, 1) }
+                    while rd_kafka_produce(rkt, Int32(index) % partitions, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil) != 0 {
+                        rd_kafka_poll(rk, 1)
+                    }
+                }
+            }
+            counters.wait(for: count, rk, pollMilliseconds: 1)
+            return counters.delivered.load(ordering: .relaxed)
+        }
+    }
+
     /// Produces `count` messages of `value` to `topic`/0, then waits for every delivery report.
     static func produceAll(bootstrap: String, topic: String, count: Int, value: [UInt8]) -> Int {
         withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
