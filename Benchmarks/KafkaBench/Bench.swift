@@ -256,3 +256,16 @@ extension Array<Row> {
         if let row { append(row) }
     }
 }
+
+/// Runs `body(task)` `each` times in each of `tasks` concurrent child tasks (the service pattern:
+/// many tasks, each awaiting one write at a time).
+func inTasks(_ tasks: Int, each: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for task in 0..<tasks {
+            group.addTask {
+                for _ in 0..<each { try await body(task) }
+            }
+        }
+        try await group.waitForAll()
+    }
+}

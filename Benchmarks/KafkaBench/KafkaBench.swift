@@ -185,15 +185,8 @@ enum KafkaBench {
                 let name = "produce: Swift 64 tasks awaiting one-message produce() over 4 partitions"
                 guard selected(name) else { return }
                 rows.record(try await measureAsync(name, only: only, messages: serviceTotal, bytes: serviceTotal * size, baseline: rawService) {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        for task in 0..<64 {
-                            group.addTask {
-                                for _ in 0..<(serviceTotal / 64) {
-                                    try await producer.produce("service-produce", partition: Int32(task % 4), messages: [Message(value: value)])
-                                }
-                            }
-                        }
-                        try await group.waitForAll()
+                    try await inTasks(64, each: serviceTotal / 64) { task in
+                        try await producer.produce("service-produce", partition: Int32(task % 4), messages: [Message(value: value)])
                     }
                 })
             }
@@ -201,15 +194,8 @@ enum KafkaBench {
                 let name = "produce: Swift 64 tasks awaiting Sender receipts over 4 partitions"
                 guard selected(name) else { return }
                 rows.record(try await measureAsync(name, only: only, messages: serviceTotal, bytes: serviceTotal * size, baseline: rawService) {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        for task in 0..<64 {
-                            group.addTask {
-                                for _ in 0..<(serviceTotal / 64) {
-                                    _ = try await sender.send(Message(value: value), to: "service-send", partition: Int32(task % 4)).delivered()
-                                }
-                            }
-                        }
-                        try await group.waitForAll()
+                    try await inTasks(64, each: serviceTotal / 64) { task in
+                        _ = try await sender.send(Message(value: value), to: "service-send", partition: Int32(task % 4)).delivered()
                     }
                 })
             }
