@@ -9,9 +9,9 @@ import Synchronization
 /// only this partition. The queue is freed exactly once, by ``close()`` or, when the
 /// handle closes first, by the handle's destroy hook, after every fetch left.
 final class PartitionQueue: @unchecked Sendable {
-    // Safe: `users` and `freed` are guarded by `gate`, and `closed` is set and checked under it
-    // (also read without it, an atomic, by every message handed out); the queue is used only
-    // by fetches counted in `users`, and freed only when there are none, under `gate`.
+    // Safe: `lifecycle` and the hook numbers are guarded by `gate`; `closed` mirrors "not open"
+    // (set under `gate`, read without it by every message handed out); the queue is used only by
+    // fetches counted in `lifecycle`, and freed only when there are none.
     let handle: NativeHandle
     let topic: String
     let partition: Int32
@@ -20,10 +20,10 @@ final class PartitionQueue: @unchecked Sendable {
     private let gate = PlainLock()
     /// Woken when the last fetch leaves the queue (``close()`` waits for that).
     private let usersGone = Waiters<Bool>()
-    private var users = 0
-    /// Set once by ``close()`` or the handle's destroy hook.
+    /// Who may fetch, and whether the queue still exists.
+    private var lifecycle = QueueLifecycle()
+    /// Set once by ``close()`` or the handle's destroy hook: `lifecycle` is no longer open.
     private let closed = Atomic<Bool>(false)
-    private var freed = false
     private var wakeHook: Int?
     private var destroyHook: Int?
     /// Where one fetch's messages land; only the fetch holding the consumer's lock writes it.
@@ -74,11 +74,12 @@ final class PartitionQueue: @unchecked Sendable {
     /// Idempotent; returns once no fetch is using the queue.
     func close() {
         let first: Bool = gate.withLock {
-            !closed.exchange(true, ordering: .acquiringAndReleasing)
+            closed.store(true, ordering: .releasing)
+            return lifecycle.beginClose()
         }
         guard first else { return }
         wake()
-        _ = try? usersGone.waitBlocking(timeout: nil, onTimeout: false) { gate.withLock { users == 0 } ? true : nil }
+        _ = try? usersGone.waitBlocking(timeout: nil, onTimeout: false) { gate.withLock { lifecycle.users == 0 } ? true : nil }
         // While a user of the handle it cannot be destroyed under us; once it is closing, its
         // destroy hook frees the queue instead, so that hook stays registered (removing it here
         // leaked the queue when a consumer was released while its broker closed: LeakSanitizer).
@@ -93,13 +94,13 @@ final class PartitionQueue: @unchecked Sendable {
 
     /// Wakes a fetch blocked on the queue.
     private func wake() {
-        gate.withLock { if !freed { rd_kafka_queue_yield(queue) } }
+        gate.withLock { if !lifecycle.isFreed { rd_kafka_queue_yield(queue) } }
         signal.close()
     }
 
     /// Whether the queue holds something to read (messages or errors).
     func hasMessages() -> Bool {
-        gate.withLock { !freed && rd_kafka_queue_length(queue) > 0 }
+        gate.withLock { !lifecycle.isFreed && rd_kafka_queue_length(queue) > 0 }
     }
 
     /// Whether a fetch of this partition completed and left nothing unread: librdkafka knows the
@@ -128,8 +129,7 @@ final class PartitionQueue: @unchecked Sendable {
     private func free() {
         let mustFree: Bool = gate.withLock {
             closed.store(true, ordering: .releasing)
-            defer { freed = true }
-            return !freed
+            return lifecycle.free()
         }
         guard mustFree else { return }
         signal.detach()
@@ -142,15 +142,10 @@ final class PartitionQueue: @unchecked Sendable {
     /// before the queue is freed. Throws ``KafkaError/closed`` once this queue or its handle closed.
     private func using<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
         try gate.withLock {
-            guard !closed.load(ordering: .acquiring) else { throw KafkaError.closed }
-            users += 1
+            guard lifecycle.enter() else { throw KafkaError.closed }
         }
         defer {
-            let last: Bool = gate.withLock {
-                users -= 1
-                return users == 0
-            }
-            if last { usersGone.resumeAll(with: true) }
+            if gate.withLock({ lifecycle.leave() }) { usersGone.resumeAll(with: true) }
         }
         return try handle.withHandle(body)
     }
