@@ -55,7 +55,9 @@ struct GroupCloseTests {
         let start = ContinuousClock.now
         await first.shutdown()
         let took = ContinuousClock.now - start
-        #expect(took < .seconds(3), "shutdown() took \(took)")
+        // closeTimeout plus one second, as close(), plus time for this task to be scheduled again
+        // on a loaded machine's test pool (4.4 s seen with both cores busy).
+        #expect(took < .seconds(5), "shutdown() took \(took)")
         await #expect(throws: KafkaError.closed) { try await first.consume() }
 
         // A second member with a long bound: its caller is cancelled while the close waits.

@@ -124,7 +124,9 @@ struct SenderTests {
         // Learn the topic's metadata before the broker slows down.
         _ = try await failing.send(Message(value: "warm"), to: "slow").delivered()
         _ = try await waiting.send(Message(value: "warm"), to: "slow").delivered()
-        try cluster.setRTT(broker: 1, .seconds(3))
+        // Long enough that no acknowledgement makes room while the queue is being filled, on a
+        // loaded machine too (with 3 s one came back before the fifth send once).
+        try cluster.setRTT(broker: 1, .seconds(8))
         for index in 0..<4 { _ = try await failing.send(Message(value: "f\(index)"), to: "slow") }
         do {
             _ = try await failing.send(Message(value: "one too many"), to: "slow")
