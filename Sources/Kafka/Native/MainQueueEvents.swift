@@ -99,8 +99,8 @@ enum MainQueueEvents {
                         let delivery = Delivery(topic: receipt.topic, partition: message.pointee.partition, offset: max(-1, message.pointee.offset))
                         context.resolve(receipt, .success(delivery))
                     } else {
-                        let detail = rd_kafka_message_errstr(message).map { String(cString: $0) }
-                        context.resolve(receipt, .failure(KafkaError(code, detail: detail)))
+                        // Not rd_kafka_message_errstr: for a producer's message it reads the payload as the text.
+                        context.resolve(receipt, .failure(KafkaError(code)))
                     }
                 }
             }
