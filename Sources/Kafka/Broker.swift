@@ -64,7 +64,8 @@ public final class Broker: Client {
         guard !seeds.isEmpty else { throw KafkaError.invalidArgument("no addresses provided") }
         var properties = baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf)
         if conf.properties["reconnect.backoff.max.ms"] == nil {
-            let backoff = max(10, conf.dialRetryWait.milliseconds)
+            // librdkafka takes at most an hour; a longer dialRetryWait still paces the dial's own attempts.
+            let backoff = min(3_600_000, max(10, conf.dialRetryWait.milliseconds))
             properties.insert(contentsOf: [
                 ("reconnect.backoff.ms", "\(min(100, backoff))"), ("reconnect.backoff.max.ms", "\(backoff)"),
             ], at: 0)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where a record was written: what a ``DeliveryReceipt`` resolves to.
 public struct Delivery: Sendable, Equatable, CustomStringConvertible {
     /// The record's topic.
@@ -29,7 +31,15 @@ public final class DeliveryReceipt: Sendable {
     public let topic: String
     /// The partition the record was placed on, known at send.
     public let partition: Int32
-    private let completion = Completion<Delivery>()
+
+    /// The outcome once known, and the waiters, made only when someone waits: a receipt nobody
+    /// awaits costs one allocation (itself).
+    private struct State {
+        var outcome: Result<Delivery, KafkaError>?
+        var waiters: Waiters<Result<Delivery, KafkaError>>?
+    }
+
+    private let state = Mutex(State())
 
     /// A receipt for a record placed on `topic`/`partition`, resolved by whoever sends it: for test
     /// doubles and adapters (KafkaTest's `MockSender`); a ``Sender`` makes and resolves its own.
@@ -42,24 +52,55 @@ public final class DeliveryReceipt: Sendable {
     /// - Throws: the delivery's ``KafkaError``; `CancellationError` when the task is cancelled (the
     ///   record's delivery goes on; a later call still learns its outcome).
     public func delivered() async throws -> Delivery {
-        try await completion.wait()
+        switch waitersOrOutcome() {
+        case .known(let outcome): return try outcome.get()
+        case .waiting(let waiters):
+            return try await waiters.wait(timeout: nil, onTimeout: .failure(.closed)) { outcome }.get()
+        }
     }
 
     /// Blocks the calling thread until the record is delivered.
     /// - Throws: the delivery's ``KafkaError``.
     public func wait() throws -> Delivery {
-        try completion.waitBlocking()
+        switch waitersOrOutcome() {
+        case .known(let outcome): return try outcome.get()
+        case .waiting(let waiters):
+            return try waiters.waitBlocking(timeout: nil, onTimeout: .failure(.closed)) { outcome }.get()
+        }
     }
 
     /// The outcome if it is known, without waiting; nil while the record is in flight.
     public var outcome: Result<Delivery, KafkaError>? {
-        completion.result.map { $0.mapError { ($0 as? KafkaError) ?? .closed } }
+        state.withLock { $0.outcome }
     }
 
     /// Resolves the receipt with the record's outcome and wakes its waiters; only the first
     /// resolution counts (returns false for a later one). For test doubles and adapters.
     @discardableResult
     public func resolve(_ outcome: Result<Delivery, KafkaError>) -> Bool {
-        completion.finish(outcome.mapError { $0 })
+        let (first, waiters) = state.withLock { state -> (Bool, Waiters<Result<Delivery, KafkaError>>?) in
+            guard state.outcome == nil else { return (false, nil) }
+            state.outcome = outcome
+            return (true, state.waiters)
+        }
+        waiters?.resumeAll(with: outcome)
+        return first
+    }
+
+    private enum Lookup {
+        case known(Result<Delivery, KafkaError>)
+        case waiting(Waiters<Result<Delivery, KafkaError>>)
+    }
+
+    /// The outcome, or the waiters to register with (made on first use); a waiter's `ready` check
+    /// then sees an outcome set in between.
+    private func waitersOrOutcome() -> Lookup {
+        state.withLock { state in
+            if let outcome = state.outcome { return .known(outcome) }
+            if let waiters = state.waiters { return .waiting(waiters) }
+            let waiters = Waiters<Result<Delivery, KafkaError>>()
+            state.waiters = waiters
+            return .waiting(waiters)
+        }
     }
 }

@@ -28,7 +28,12 @@ public final class Sender: Sendable {
         var learned: ContinuousClock.Instant
         var sticky: Int32
         var stickyUntil: ContinuousClock.Instant
+        /// Sends since the count's age was last checked: the clock is read once per
+        /// ``ageCheckInterval`` sends, not per send.
+        var sendsSinceCheck = 0
     }
+
+    private static let ageCheckInterval = 1024
 
     /// How long a topic's partition count is trusted before it is looked up again (partitions may be added).
     private static let placementLifetime: Duration = .seconds(30)
@@ -166,9 +171,14 @@ public final class Sender: Sendable {
 
     /// The partition count of `topic` if known and fresh.
     private func knownPartitionCount(_ topic: String) -> Int32? {
-        let now = ContinuousClock.now
-        return placements.withLock { placements in
-            guard let placement = placements[topic], now - placement.learned < Self.placementLifetime else { return nil }
+        placements.withLock { placements in
+            guard var placement = placements[topic] else { return nil }
+            placement.sendsSinceCheck += 1
+            if placement.sendsSinceCheck >= Self.ageCheckInterval {
+                placement.sendsSinceCheck = 0
+                if ContinuousClock.now - placement.learned >= Self.placementLifetime { return nil }
+            }
+            placements[topic] = placement
             return placement.partitions
         }
     }

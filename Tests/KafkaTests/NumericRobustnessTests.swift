@@ -15,7 +15,7 @@ import Testing
 // back, or the specific error. Where timing decides (a timeout of a few milliseconds on a loaded
 // machine), the model names the outcomes it allows and why. An input that meets a known library
 // defect expects the correct outcome, and its mismatch is recorded as a known issue (see
-// `KnownIssues`, `NumericModel.dialBackoffDefect` and `NumericModel.adminTimeoutDefect`). Retry
+// `KnownIssues`; none is marked now). Retry
 // waits go through a `VirtualClock`, and every case is shaped so it cannot block for real (see
 // "Bounded" in each case): a suite that may hang is worse than none.
 
@@ -441,24 +441,6 @@ enum NumericModel {
         property("socket.timeout.ms", max(10, milliseconds(conf.readTimeout)), 10...300_000)
     }
 
-    /// A known defect: `dial` hands `max(10, dialRetryWait)` ms to librdkafka as
-    /// `reconnect.backoff.max.ms` without saturating it at librdkafka's maximum of an hour, so a
-    /// dialRetryWait over an hour, which `validate()` and the docs accept, makes dial throw
-    /// librdkafka's refusal of a property the caller never set. Correct: dial as with any wait.
-    static let dialBackoffDefect =
-        "Broker.dial refuses a dialRetryWait over an hour: it passes it unsaturated as librdkafka's reconnect.backoff.max.ms (at most 3,600,000)"
-
-    static func meetsDialBackoffDefect(_ conf: BrokerConf) -> Bool {
-        validation(conf) == nil && milliseconds(conf.dialRetryWait) > 3_600_000
-    }
-
-    /// A known defect: librdkafka's admin requests take a timeout of at most an hour, and
-    /// `NativeHandle.adminRequest` ignores the refusal of a longer one, so the request keeps
-    /// librdkafka's default, the broker's readTimeout (100 ms on the test's admin broker): a call
-    /// asked to wait two hours gives up after 100 ms. Correct: wait (up to the hour librdkafka allows).
-    static let adminTimeoutDefect =
-        "createTopic and deleteTopic with a timeout over an hour give up after the broker's readTimeout: librdkafka refuses the timeout and the refusal is ignored"
-
     // MARK: ProducerConf
 
     /// `ProducerConf.validate()`, in its order.
@@ -630,7 +612,7 @@ struct NumericRobustnessTests {
 
             // The model. A conf that validates and whose socket timeout librdkafka takes dials the
             // live cluster; a dial attempt shorter than 2 s may end before the metadata comes.
-            // A dialRetryWait over an hour meets a known defect (see `dialBackoffDefect`).
+            // A dialRetryWait over an hour dials too (librdkafka's reconnect backoff is capped at an hour).
             let dialed = NumericModel.validation(dialConf) ?? NumericModel.socketTimeout(dialConf)
                 ?? (dialConf.dialTimeout < .seconds(2)
                     ? .oneOf([.success, .local(LocalErrorCode.timedOut)], why: "dialTimeout \(dialConf.dialTimeout) may end before the metadata arrives")
@@ -644,8 +626,7 @@ struct NumericRobustnessTests {
             let kase = NumericCase("dial with \(dialConf), then watermarks of partition \(partition)")
             await blocking {
                 var dialled: Broker?
-                let backoffDefect = NumericModel.meetsDialBackoffDefect(dialConf) ? NumericModel.dialBackoffDefect : nil
-                guard kase.step("dial", dialed, knownIssue: backoffDefect, { dialled = try Broker.dial(addresses, conf: dialConf) }),
+                guard kase.step("dial", dialed, { dialled = try Broker.dial(addresses, conf: dialConf) }),
                     let broker = dialled
                 else { return }
                 defer { broker.close() }
@@ -887,9 +868,9 @@ struct NumericRobustnessTests {
             var timeout: Duration? = draw.below(4) == 0 ? nil : draw.duration()
             // Bounded: librdkafka 2.0.2's mock serves no admin API, so a valid CreateTopics or
             // DeleteTopics waits for its whole timeout (nil: the broker's readTimeout, 100 ms on
-            // `admin`); keep those short. A timeout over an hour, librdkafka's most, meets a known
-            // defect (see `adminTimeoutDefect`): the case waits a second for the call, which should
-            // still be waiting then, and leaves it to `admin.close()`.
+            // `admin`); keep those short. A timeout over an hour, librdkafka's most, waits an hour:
+            // the case waits a second for the call, which must still be waiting then, and leaves it
+            // to `admin.close()`.
             let overAnHour = timeout.map { NumericModel.milliseconds($0) > 3_600_000 } ?? false
             if let chosen = timeout, chosen > .milliseconds(100), !overAnHour { timeout = .milliseconds(100) }
             let adminTimeout = timeout
@@ -922,7 +903,7 @@ struct NumericRobustnessTests {
                         try admin.deleteTopic("created", timeout: adminTimeout)
                     }
                 }
-                kase.record(name, expected, actual, knownIssue: NumericModel.adminTimeoutDefect)
+                kase.record(name, expected, actual)
                 kase.check(knownIssues)
                 return
             }

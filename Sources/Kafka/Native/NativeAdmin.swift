@@ -53,15 +53,22 @@ extension NativeHandle {
         defer { rd_kafka_queue_destroy(queue) }
         let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY)
         defer { if let options { rd_kafka_AdminOptions_destroy(options) } }
+        // librdkafka takes at most an hour; a longer wait is an hour, never its default (the socket timeout).
+        let millis = min(3_600_000, max(0, timeout.milliseconds))
         if let options {
-            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, nil, 0)
-            _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, nil, 0)
+            var errorText = [CChar](repeating: 0, count: 256)
+            for set in [rd_kafka_AdminOptions_set_request_timeout, rd_kafka_AdminOptions_set_operation_timeout] {
+                guard set(options, millis, &errorText, errorText.count) == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    let text = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    throw KafkaError.invalidArgument("\(what): librdkafka refused the timeout \(timeout): \(text)")
+                }
+            }
         }
         let wakeUp = onCloseRemovable { rd_kafka_queue_yield(queue) }
         defer { removeCloseHook(wakeUp) }
         send(options, queue)
         // One slack second past librdkafka's own request timeout, which answers with an event.
-        guard let event = rd_kafka_queue_poll(queue, Int32(clamping: Int64(timeout.milliseconds) + 1000)) else {
+        guard let event = rd_kafka_queue_poll(queue, Int32(clamping: Int64(millis) + 1000)) else {
             if isClosed { throw KafkaError.closed }
             throw KafkaError.timeout("\(what) got no answer within \(timeout)")
         }
