@@ -121,7 +121,7 @@ public final class MockSender: RecordSender {
         }
         for record in held { fail(record, .closed) }
         for waiter in waiters { waiter.resume(throwing: KafkaError.closed) }
-        changed.broadcast()
+        wakeWaiters()
     }
 
     // MARK: - Internals
@@ -157,6 +157,14 @@ public final class MockSender: RecordSender {
         }
     }
 
+    /// Wakes blocking sends and flushes to look again; under the condition's lock, so a waiter
+    /// between its check and its wait cannot miss it.
+    private func wakeWaiters() {
+        changed.lock()
+        changed.broadcast()
+        changed.unlock()
+    }
+
     private func takeHeld() -> [Held] {
         let held = queue.withLock { queue in
             defer { queue.held.removeAll() }
@@ -167,7 +175,7 @@ public final class MockSender: RecordSender {
             return Array(queue.roomWaiters.values)
         }
         for waiter in waiters { waiter.resume() }
-        changed.broadcast()
+        wakeWaiters()
         return held
     }
 
