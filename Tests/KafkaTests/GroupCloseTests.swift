@@ -38,7 +38,9 @@ struct GroupCloseTests {
         let start = ContinuousClock.now
         broker.close()
         let took = ContinuousClock.now - start
-        #expect(took < Broker.closeBound + .seconds(1), "Broker.close() took \(took)")
+        // The bound, plus slack for the other handles' teardown on a loaded machine; the member's
+        // own close would take its 30 s closeTimeout.
+        #expect(took < Broker.closeBound + .seconds(2), "Broker.close() took \(took)")
         #expect(throws: KafkaError.closed) { try member.consume() }
     }
 
@@ -76,7 +78,9 @@ struct GroupCloseTests {
         closing.cancel()
         await closing.value
         let waited = ContinuousClock.now - cancelledAt
-        #expect(waited < .seconds(1), "a cancelled shutdown() waited \(waited)")
+        // At once, next to the 30 s the close itself may take; the bound leaves room for this task
+        // to be scheduled again on a loaded machine's test pool (1.02 s seen with both cores busy).
+        #expect(waited < .seconds(5), "a cancelled shutdown() waited \(waited)")
         await #expect(throws: KafkaError.closed) { try await second.consume() }
     }
 }
