@@ -124,7 +124,9 @@ struct Summary {
             runs[row.name, default: []].append(row)
         }
         var baselineRuns: [String: [Int: Row]] = [:]
-        for row in rows where row.baseline == nil { baselineRuns[row.name, default: [:]][row.round] = row }
+        // Any row can be a baseline: raw C's per-message produce is a ratio row itself and the
+        // baseline of the fire-and-forget sends.
+        for row in rows { baselineRuns[row.name, default: [:]][row.round] = row }
         return order.map { name in
             let own = runs[name]!
             let pairs = own.compactMap { run in run.baseline.flatMap { baselineRuns[$0]?[run.round] }.map { (run, $0) } }
