@@ -1,8 +1,9 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
-@Suite("Tier 2: observation")
+@Suite("Tier 2: observation", .ownThreads)
 struct ObservationTests {
     @Test("request counts per broker and API come from librdkafka's statistics")
     func requestCounts() async throws {

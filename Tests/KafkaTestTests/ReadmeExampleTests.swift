@@ -1,6 +1,7 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 /// The service of the README's "Testing your service" section, kept compiling and passing here.
 struct OrderForwarder<P: Producer> {
@@ -10,7 +11,7 @@ struct OrderForwarder<P: Producer> {
     }
 }
 
-@Suite("README example")
+@Suite("README example", .ownThreads)
 struct ReadmeExampleTests {
     @Test func forwardsToTheCustomersPartition() throws {
         let kafka = MockBroker(topics: ["billing": 4])

@@ -1,8 +1,9 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
-@Suite("Borrowing batch read")
+@Suite("Borrowing batch read", .ownThreads)
 struct BorrowedBatchTests {
     @Test("views of one fetch read every message in order, nil and empty kept apart; owned messages consume() fetched come first")
     func borrowedViews() throws {

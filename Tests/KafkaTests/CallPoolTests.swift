@@ -3,8 +3,9 @@ import Foundation
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
-@Suite("The call pool and Completion: bounded threads for blocking calls", .timeLimit(.minutes(2)))
+@Suite("The call pool and Completion: bounded threads for blocking calls", .timeLimit(.minutes(2)), .ownThreads)
 struct CallPoolTests {
     @Test("a pool never runs more threads than its limit, and runs every job in order")
     func limitAndOrder() throws {

@@ -3,8 +3,9 @@ import Synchronization
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
-@Suite("Cancellation and waiting without threads")
+@Suite("Cancellation and waiting without threads", .ownThreads)
 struct CancellationTests {
     @Test("a cancelled async consume waiting on an empty partition throws CancellationError at once, and loses nothing")
     func cancelWaitingConsume() async throws {
@@ -18,7 +19,7 @@ struct CancellationTests {
         let cancelled = waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.task.value }
         // Measured where the call ended, on its own thread (the consume would otherwise wait for ever).
-        #expect(try #require(waiting.endedAfter(cancelled)) < .milliseconds(100))
+        #expect(try #require(waiting.endedAfter(cancelled)) < .milliseconds(500), "not at once (500 ms leaves room for a loaded machine's scheduler; the wait it cut short is seconds)")
         try await broker.producer().produce("quiet", partition: 0, messages: [Message(value: "after")])
         #expect(try await consumer.consume().value == Array("after".utf8))
     }
@@ -72,7 +73,7 @@ struct CancellationTests {
         let cancelled = dial.cancel()
         await #expect(throws: CancellationError.self) { try await dial.task.value }
         // Measured where the call ended, on its own thread; the dial would go on for 10,000 attempts.
-        #expect(try #require(dial.endedAfter(cancelled)) < .milliseconds(100))
+        #expect(try #require(dial.endedAfter(cancelled)) < .milliseconds(500), "not at once (500 ms leaves room for a loaded machine's scheduler; the wait it cut short is seconds)")
     }
 
     @Test("close() returns within a second while a watermark query waits on an unanswering broker; the query throws closed")

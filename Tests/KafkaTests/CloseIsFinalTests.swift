@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 /// Every read call of a consumer, each expected to throw `closed` once the consumer closed.
 private func everyReadThrowsClosed(_ name: String, _ consumer: some BatchConsumer, borrowing: () throws -> Void) async {
@@ -12,7 +13,7 @@ private func everyReadThrowsClosed(_ name: String, _ consumer: some BatchConsume
     #expect(throws: KafkaError.closed, "\(name): withBorrowedBatch") { try borrowing() }
 }
 
-@Suite("Close is final", .timeLimit(.minutes(2)))
+@Suite("Close is final", .timeLimit(.minutes(2)), .ownThreads)
 struct CloseIsFinalTests {
     /// What is closed: the consumer itself, or the broker it came from.
     enum Closing: String, CaseIterable, Sendable {

@@ -2,8 +2,9 @@ import Foundation
 @testable import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
-@Suite("Close races")
+@Suite("Close races", .ownThreads)
 struct CloseRaceTests {
     /// How many rounds: `CLOSE_RACE_ROUNDS`, default 100 in `make test` (1,000 is the soak figure).
     static let rounds = Int(ProcessInfo.processInfo.environment["CLOSE_RACE_ROUNDS"] ?? "") ?? 100

@@ -3,6 +3,7 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 /// Starts `count` tasks, each awaiting one `consume()` of `consumer`.
 private func waitingConsumes(_ consumer: some Consumer, count: Int) -> [Task<Message, any Error>] {
@@ -21,7 +22,7 @@ private func expectEachGetsOneThenClosed(_ consumer: some Consumer, _ waiting: [
     for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
 }
 
-@Suite("Concurrent async consumes of one consumer", .timeLimit(.minutes(2)))
+@Suite("Concurrent async consumes of one consumer", .timeLimit(.minutes(2)), .ownThreads)
 struct ConcurrentConsumeTests {
     @Test("2 and 16 async consume() calls on one partition consumer: each gets its own message, then closed", arguments: [2, 16])
     func partitionConsumer(count: Int) async throws {

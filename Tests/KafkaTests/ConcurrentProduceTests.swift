@@ -4,7 +4,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Concurrent produce")
+@Suite("Concurrent produce", .ownThreads)
 struct ConcurrentProduceTests {
     /// True when each call's messages got consecutive offsets.
     static func contiguous(_ calls: [[Int64]]) -> Int {
@@ -78,7 +78,7 @@ struct ConcurrentProduceTests {
         }
         await #expect(throws: CancellationError.self) { try await call.task.value }
         // Measured where the call ended, on its own thread (its acknowledgement is 30 s away).
-        #expect(try #require(call.endedAfter(cancelled)) < .milliseconds(100))
+        #expect(try #require(call.endedAfter(cancelled)) < .milliseconds(500), "not at once (500 ms leaves room for a loaded machine's scheduler; the wait it cut short is seconds)")
     }
 
     @Test("a call cancelled before it starts writes nothing")

@@ -3,8 +3,9 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
-@Suite("Fetches return promptly and report noData only when caught up", .timeLimit(.minutes(3)))
+@Suite("Fetches return promptly and report noData only when caught up", .timeLimit(.minutes(3)), .ownThreads)
 struct FetchPromptnessTests {
     @Test("a blocking consume() with messages ready returns well within a 2 s requestTimeout")
     func readyMessages() throws {

@@ -2,8 +2,9 @@ import Foundation
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
-@Suite("Group consumer close is bounded", .timeLimit(.minutes(2)))
+@Suite("Group consumer close is bounded", .timeLimit(.minutes(2)), .ownThreads)
 struct GroupCloseTests {
     @Test("close() with a coordinator that does not answer returns within closeTimeout plus one second", arguments: [true, false])
     func unresponsiveCoordinator(automaticCommits: Bool) throws {

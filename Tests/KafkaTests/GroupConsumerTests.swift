@@ -3,6 +3,7 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 /// A group conf suited to the embedded cluster: a joining member waits about the session
 /// timeout there, so it is short (below 3.5 s members are evicted and never assigned).
@@ -22,7 +23,7 @@ final class HookLog: Sendable {
     var all: [String] { entries.withLock { $0 } }
 }
 
-@Suite("Group consumer", .timeLimit(.minutes(3)))
+@Suite("Group consumer", .timeLimit(.minutes(3)), .ownThreads)
 struct GroupConsumerTests {
     @Test("one member gets every partition, reads every message once, fires onAssigned before reading, and commits")
     func singleMember() throws {

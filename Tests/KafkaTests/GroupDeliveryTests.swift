@@ -3,6 +3,7 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 /// How many times each offset of each partition was handed out, by anyone.
 final class OffsetLedger: Sendable {
@@ -158,7 +159,7 @@ final class LostCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
-@Suite("Group delivery: nothing lost at rebalances, pauses and close", .serialized, .timeLimit(.minutes(4)))
+@Suite("Group delivery: nothing lost at rebalances, pauses and close", .serialized, .timeLimit(.minutes(4)), .ownThreads)
 struct GroupDeliveryTests {
     enum Commits: String, CaseIterable, Sendable {
         /// librdkafka's automatic commits of what was handed out.

@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 /// A kafka-consume process whose standard output and error go to files.
 final class ConsumerProcess {
@@ -44,7 +45,7 @@ func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {
     return true
 }
 
-@Suite("Group example", .timeLimit(.minutes(5)))
+@Suite("Group example", .timeLimit(.minutes(5)), .ownThreads)
 struct GroupExampleTests {
     /// A member's partitions now, from its "assigned" and "revoked" lines in order (incremental
     /// under cooperative-sticky, where a rebalance may also assign nothing new).

@@ -3,6 +3,7 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 /// Whether Debian's /usr/bin/python3 has kafka-python (python3-kafka).
 private let hasKafkaPython: Bool = (try? runProgram("/usr/bin/python3", ["-c", "import kafka"])) != nil
@@ -103,7 +104,7 @@ private final class Assignments: Sendable {
 /// - commits during a rebalance are refused (`REBALANCE_IN_PROGRESS`).
 /// When the SyncGroup rejection or a rebalance that never completes shows anyway, the
 /// expectations are recorded as a known issue naming it.
-@Suite("GroupPeer", .timeLimit(.minutes(3)), .enabled(if: hasKafkaPython, "needs /usr/bin/python3 with kafka-python"))
+@Suite("GroupPeer", .timeLimit(.minutes(3)), .enabled(if: hasKafkaPython, "needs /usr/bin/python3 with kafka-python"), .ownThreads)
 struct GroupPeerTests {
     /// Seconds kafka-python, as leader, waits before its SyncGroup: the mock completes a sync
     /// when the leader's SyncGroup has set every assignment, and rejects a follower's SyncGroup

@@ -3,6 +3,7 @@ import PropertyBased
 import Testing
 
 @testable import Kafka
+import KafkaTestSupport
 
 // Tests of the consumer's header-count fast path (Sources/Kafka/Native/HeaderlessRecord.swift
 // and RecordBytes.swift): the run-time version gate, and the byte-level parser against a
@@ -268,7 +269,7 @@ let batchGenerator = zip(recordGenerator.array(of: 1...4), Gen<UInt32>.value(), 
 
 // MARK: - Tests
 
-@Suite("HeaderlessRecord")
+@Suite("HeaderlessRecord", .ownThreads)
 struct HeaderlessRecordTests {
     @Test("the fast path is on only for librdkafka 2.0.x and 2.16.x, decided from rd_kafka_version()")
     func versionGate() {

@@ -5,6 +5,7 @@ import KafkaTest
 import PropertyBased
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 // Property tests for the defect "numeric configuration can trap the process": every numeric and
 // Duration field of every conf, and the numeric arguments of the public calls, get extreme and
@@ -580,7 +581,7 @@ func blocking(_ body: @escaping @Sendable () -> Void) async {
 
 // MARK: - Suite
 
-@Suite("NumericRobustness", .shrinking(false))
+@Suite("NumericRobustness", .shrinking(false), .ownThreads)
 struct NumericRobustnessTests {
     // MARK: BrokerConf
 

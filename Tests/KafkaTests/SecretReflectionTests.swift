@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import Testing
+import KafkaTestSupport
 
 /// Every way a logger or crash reporter turns a value into text.
 private func renderings(_ value: Any) -> [String: String] {
@@ -18,7 +19,7 @@ private func renderings(_ value: Any) -> [String: String] {
     return ["dump": dumped, "Mirror": children, "interpolation": "\(value)", "String(reflecting:)": String(reflecting: value), "swift-log": logged]
 }
 
-@Suite("Secrets under reflection")
+@Suite("Secrets under reflection", .ownThreads)
 struct SecretReflectionTests {
     static let secret = "S3CRET-value-1234"
 

@@ -1,8 +1,9 @@
 import Foundation
 @testable import Kafka
 import Testing
+import KafkaTestSupport
 
-@Suite("Typed security")
+@Suite("Typed security", .ownThreads)
 struct SecurityTests {
     @Test("TLS and SASL map to librdkafka's properties; secrets stay out of descriptions")
     func mapping() throws {

@@ -3,8 +3,9 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
-@Suite("Sender: send now, learn of delivery later", .timeLimit(.minutes(2)))
+@Suite("Sender: send now, learn of delivery later", .timeLimit(.minutes(2)), .ownThreads)
 struct SenderTests {
     /// Reads every message of `topic`/`partition` (a fresh consumer from the oldest offset).
     static func readAll(_ broker: Broker, _ topic: String, _ partition: Int32) throws -> [Message] {

@@ -2,8 +2,9 @@ import Foundation
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
-@Suite("Service example", .timeLimit(.minutes(3)))
+@Suite("Service example", .timeLimit(.minutes(3)), .ownThreads)
 struct ServiceExampleTests {
     /// Waits (polling another process's progress) until `done` holds or `limit` passes.
     static func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {

@@ -3,6 +3,7 @@ import KafkaTest
 import Logging
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 /// A swift-log handler that keeps what it is given.
 struct CollectingHandler: LogHandler {
@@ -21,7 +22,7 @@ struct CollectingHandler: LogHandler {
     }
 }
 
-@Suite("swift-log")
+@Suite("swift-log", .ownThreads)
 struct SwiftLogTests {
     @Test("a swift-log Logger is a configuration's logger directly; filtered levels are dropped, fields become metadata")
     func loggerDirectly() throws {

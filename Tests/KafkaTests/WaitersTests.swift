@@ -2,8 +2,9 @@ import Foundation
 @testable import Kafka
 import Synchronization
 import Testing
+import KafkaTestSupport
 
-@Suite("Waiters: the one waiting primitive", .timeLimit(.minutes(2)))
+@Suite("Waiters: the one waiting primitive", .timeLimit(.minutes(2)), .ownThreads)
 struct WaitersTests {
     @Test("every one of many task and thread waiters is woken, once, by one value")
     func manyWaiters() async throws {
