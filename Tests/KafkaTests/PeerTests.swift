@@ -121,7 +121,7 @@ struct BackgroundServer {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
     }
 
     /// Sends `signal` and reaps the process directly (Foundation's waitUntilExit can miss the exit here).
@@ -143,7 +143,7 @@ func run(_ executable: URL, _ arguments: [String], input: String? = nil) throws 
     process.standardOutput = output
     process.standardError = errors
     process.standardInput = stdin
-    try process.run()
+    try launch(process)
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
     let outputData = output.fileHandleForReading.readDataToEndOfFile()

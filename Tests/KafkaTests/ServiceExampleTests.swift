@@ -53,7 +53,7 @@ struct ServiceExampleTests {
         first.arguments = arguments
         first.standardOutput = FileHandle.nullDevice
         first.standardError = FileHandle.nullDevice
-        try first.run()
+        try launch(first)
         let started = try await Self.eventually(.seconds(60)) {
             ((try? broker.offsetLatest("out", partition: 0)) ?? 0) + ((try? broker.offsetLatest("out", partition: 1)) ?? 0) >= 20
         }
@@ -80,7 +80,7 @@ struct ServiceExampleTests {
         second.arguments = arguments
         second.standardOutput = FileHandle.nullDevice
         second.standardError = FileHandle.nullDevice
-        try second.run()
+        try launch(second)
         defer {
             kill(second.processIdentifier, SIGTERM)
             var ignored: Int32 = 0
