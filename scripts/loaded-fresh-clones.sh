@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Ten fresh clones of one commit (git clone of /work/main), each: make example, then make test,
+# with the second core kept
+# busy by a busy loop for the whole run. Results in /tmp/ten/summary.txt.
+set -u
+commit=$1
+mkdir -p /tmp/ten
+: > /tmp/ten/summary.txt
+( while :; do :; done ) &
+busy=$!
+trap 'kill $busy 2>/dev/null' EXIT
+for i in $(seq 1 10); do
+  dir=/tmp/ten/clone-$i
+  rm -rf "$dir"
+  git clone -q "${REPO:-$(git rev-parse --show-toplevel)}" "$dir" && git -C "$dir" checkout -q "$commit"
+  start=$(date +%s)
+  ( cd "$dir" && make example > /tmp/ten/example-$i.log 2>&1 ); ex=$?
+  ( cd "$dir" && make test > /tmp/ten/test-$i.log 2>&1 ); te=$?
+  end=$(date +%s)
+  sum=$(grep -E "Test run with" /tmp/ten/test-$i.log | tail -1)
+  echo "run $i: example=$ex test=$te $((end-start)) s :: $sum" >> /tmp/ten/summary.txt
+  grep -E "✘" /tmp/ten/test-$i.log | head -5 >> /tmp/ten/summary.txt
+  rm -rf "$dir/.build"
+done
