@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Ten fresh clones of one commit (git clone of /work/main), each: make example, then make test,
-# with the second core kept
-# busy by a busy loop for the whole run. Results in /tmp/ten/summary.txt.
+# Ten fresh clones of one commit (of $REPO, default this repository), each: make example, then
+# make test, with the second core kept busy by a busy loop for the whole series. Results, one
+# line per run with its failures, in /tmp/ten/summary.txt. Usage: scripts/loaded-fresh-clones.sh COMMIT
 set -u
 commit=$1
 mkdir -p /tmp/ten
