@@ -11,7 +11,7 @@ struct OrderForwarder<P: Producer> {
     }
 }
 
-@Suite("README example", .ownThreads)
+@Suite("README example")
 struct ReadmeExampleTests {
     @Test func forwardsToTheCustomersPartition() throws {
         let kafka = MockBroker(topics: ["billing": 4])

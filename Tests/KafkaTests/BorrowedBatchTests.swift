@@ -3,7 +3,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Borrowing batch read", .ownThreads)
+@Suite("Borrowing batch read")
 struct BorrowedBatchTests {
     @Test("views of one fetch read every message in order, nil and empty kept apart; owned messages consume() fetched come first")
     func borrowedViews() throws {

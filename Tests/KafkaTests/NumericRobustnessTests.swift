@@ -581,7 +581,7 @@ func blocking(_ body: @escaping @Sendable () -> Void) async {
 
 // MARK: - Suite
 
-@Suite("NumericRobustness", .shrinking(false), .ownThreads)
+@Suite("NumericRobustness", .shrinking(false))
 struct NumericRobustnessTests {
     // MARK: BrokerConf
 

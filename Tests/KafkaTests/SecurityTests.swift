@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import KafkaTestSupport
 
-@Suite("Typed security", .ownThreads)
+@Suite("Typed security")
 struct SecurityTests {
     @Test("TLS and SASL map to librdkafka's properties; secrets stay out of descriptions")
     func mapping() throws {

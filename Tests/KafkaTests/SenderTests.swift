@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import KafkaTestSupport
 
-@Suite("Sender: send now, learn of delivery later", .timeLimit(.minutes(2)), .ownThreads)
+@Suite("Sender: send now, learn of delivery later", .timeLimit(.minutes(2)))
 struct SenderTests {
     /// Reads every message of `topic`/`partition` (a fresh consumer from the oldest offset).
     static func readAll(_ broker: Broker, _ topic: String, _ partition: Int32) throws -> [Message] {
