@@ -42,10 +42,9 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, Sendable {
         self.conf = conf
         self.startOffset = start
         let source = PartitionSource(queue: partitionQueue, startOffset: start, logger: conf.logger ?? broker.conf.logger)
-        let machine = FetchMachine(conf)
         reader = ConsumerReader(
             source: source, capacity: PartitionQueue.batchCapacity,
-            settings: ReadSettings(window: conf.requestTimeout, readsHeaders: conf.readsHeaders, clock: broker.conf.clock) { machine }
+            settings: ReadSettings(window: conf.requestTimeout, readsHeaders: conf.readsHeaders, clock: broker.conf.clock, machine: FetchMachine(conf))
         )
     }
 

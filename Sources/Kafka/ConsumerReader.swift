@@ -7,8 +7,8 @@ struct ReadSettings: Sendable {
     let readsHeaders: Bool
     /// Sleeps the retry waits.
     let clock: any RetryClock
-    /// Makes a fresh ``FetchMachine`` for each read call.
-    let machine: @Sendable () -> FetchMachine
+    /// The fresh ``FetchMachine`` each read call starts from (a value: each call copies it).
+    let machine: FetchMachine
 }
 
 /// The one read path of ``BrokerConsumer`` and ``GroupConsumer``: the buffer of fetched
@@ -157,7 +157,7 @@ final class ConsumerReader<Source: FetchSource>: @unchecked Sendable {
     /// Refills the buffer by the machine's rules, blocking. With `fetchLock` held.
     private func fill() throws {
         try source.prepareFetch(buffer, borrowing: false)
-        var machine = settings.machine()
+        var machine = settings.machine
         while true {
             let outcome: PartitionQueue.FetchOutcome = if let error = try pendingFailure() {
                 .failure(error)
@@ -179,7 +179,7 @@ final class ConsumerReader<Source: FetchSource>: @unchecked Sendable {
         try checkOpen()
         if !buffer.isEmpty { return try BorrowedBatch.borrowing(buffer.takeNext(), body) }
         try source.prepareFetch(buffer, borrowing: true)
-        var machine = settings.machine()
+        var machine = settings.machine
         while true {
             let outcome: PartitionQueue.BorrowedOutcome<R> = if let error = try pendingFailure() {
                 .failure(error)
@@ -219,7 +219,7 @@ final class ConsumerReader<Source: FetchSource>: @unchecked Sendable {
     /// the global executor instead, a `for try await` loop on an actor made the two threads
     /// contend for malloc's arena lock, and hopped threads per fetch).
     nonisolated(nonsending) private func fillWaiting<Value>(_ take: (FetchBuffer) -> Value) async throws -> Value {
-        var machine = settings.machine()
+        var machine = settings.machine
         while true {
             try Task.checkCancellation()
             let step: AsyncStep<Value> = try fetchLock.withLockIfAvailable { _ throws -> AsyncStep<Value> in

@@ -38,10 +38,9 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
         self.conf = conf
         self.broker = broker
         self.logger = logger
-        let machine = FetchMachine(conf)
         reader = ConsumerReader(
             source: GroupSource(native: native, group: conf.group, logger: logger), capacity: GroupHandle.batchCapacity,
-            settings: ReadSettings(window: conf.requestTimeout, readsHeaders: conf.readsHeaders, clock: broker.conf.clock) { machine }
+            settings: ReadSettings(window: conf.requestTimeout, readsHeaders: conf.readsHeaders, clock: broker.conf.clock, machine: FetchMachine(conf))
         )
         let hooks = conf.rebalance
         let group = conf.group
