@@ -100,7 +100,7 @@ let package = Package(
             name: "KafkaTests",
             dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport"]),
+        .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport", "ExampleSupport"]),
         .testTarget(
             name: "KafkaMetricsTests",
             dependencies: ["KafkaMetrics", "KafkaTest", .product(name: "MetricsTestKit", package: "swift-metrics")]

@@ -12,6 +12,11 @@ import Synchronization
 /// result was acknowledged. SIGTERM or SIGINT shut it down gracefully through a `ServiceGroup`:
 /// the processing loop stops after the message in hand, the group consumer leaves the group,
 /// and what producers have in flight gets a grace period.
+///
+/// With `--exactly-once`, each batch of inputs is processed in one Kafka transaction: its results
+/// and its inputs' offsets commit together (see `ExactlyOnceLoop`), so after a crash or a
+/// SIGTERM and a restart every input has exactly one committed result, as read-committed
+/// consumers see it.
 @main
 struct ServiceExample: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +29,9 @@ struct ServiceExample: AsyncParsableCommand {
     @Option(help: "Topic to write results to.") var output: String
     @Option(help: "Consumer group.") var group = "kafka-service"
     @Option(help: "Session timeout in milliseconds.") var sessionTimeout = 10_000
+    @Flag(help: "Process each batch in a transaction: results and input offsets commit together.") var exactlyOnce = false
+    @Option(help: "Transactional id with --exactly-once (default: kafka-service-GROUP); stable across restarts.")
+    var transactionalID: String?
 
     func run() async throws {
         await ExampleSupport.run("kafka-service") {
@@ -35,7 +43,14 @@ struct ServiceExample: AsyncParsableCommand {
             conf.sessionTimeout = .milliseconds(sessionTimeout)
             conf.heartbeatInterval = .milliseconds(max(100, sessionTimeout / 10))
             let consumer = try await broker.groupConsumer(conf)
-            let processor = Processor(consumer: consumer, producer: try broker.producer(), output: output)
+            let processed = ProcessedCount()
+            let processor: any Service
+            if exactlyOnce {
+                let producer = try await broker.transactionalProducer(TransactionalProducerConf(transactionalID: transactionalID ?? "kafka-service-\(group)"))
+                processor = ExactlyOnceProcessor(loop: ExactlyOnceLoop(consumer: consumer, producer: producer, output: output), processed: processed)
+            } else {
+                processor = Processor(consumer: consumer, producer: try broker.producer(), output: output, processed: processed)
+            }
             var logger = Logger(label: "kafka-service")
             logger.logLevel = .notice
             let services = ServiceGroup(configuration: .init(
@@ -47,7 +62,7 @@ struct ServiceExample: AsyncParsableCommand {
                 logger: logger
             ))
             try await services.run()
-            ExampleSupport.note("kafka-service: processed \(processor.processed.value) messages; shut down")
+            ExampleSupport.note("kafka-service: processed \(processed.value) messages; shut down")
         }
     }
 }
@@ -57,7 +72,7 @@ struct Processor: Service {
     let consumer: GroupConsumer
     let producer: BrokerProducer
     let output: String
-    let processed = ProcessedCount()
+    let processed: ProcessedCount
 
     func run() async throws {
         // The sequence ends once graceful shutdown begins (a wait for the next message is
@@ -75,9 +90,28 @@ struct Processor: Service {
     }
 }
 
+/// The exactly-once loop as a service: graceful shutdown cancels it, which aborts the batch in
+/// hand (its inputs are read again after a restart) unless its commit began.
+struct ExactlyOnceProcessor: Service {
+    let loop: ExactlyOnceLoop<TransactionalProducer, GroupConsumer>
+    let processed: ProcessedCount
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await loop.run { processed.add($0) }
+            }
+        } catch is CancellationError {
+            // Shutdown: the open transaction was aborted, or its commit finished.
+        }
+        await loop.producer.shutdown()
+    }
+}
+
 /// How many messages were processed.
 final class ProcessedCount: Sendable {
     private let count = Atomic<Int>(0)
     func increment() { count.add(1, ordering: .relaxed) }
+    func add(_ value: Int) { count.add(value, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
 }

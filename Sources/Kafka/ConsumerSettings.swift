@@ -6,12 +6,14 @@ struct ConsumerSettings: Hashable {
     let fetchWaitMilliseconds: Int32
     let minFetchSize: Int32
     let maxFetchSize: Int32
+    let isolation: IsolationLevel
     let properties: [String: String]
 
     init(_ conf: ConsumerConf) {
         fetchWaitMilliseconds = Kafka.fetchWaitMilliseconds(conf.fetchWait, requestTimeout: conf.requestTimeout)
         minFetchSize = conf.minFetchSize
         maxFetchSize = conf.maxFetchSize
+        isolation = conf.isolation
         properties = conf.properties
     }
 
@@ -28,6 +30,7 @@ struct ConsumerSettings: Hashable {
             ("enable.partition.eof", "false"),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
+            ("isolation.level", isolation.rawValue),
         ] + properties.keys.sorted().map { ($0, properties[$0] ?? "") }
     }
 }

@@ -44,11 +44,14 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
         )
         let hooks = conf.rebalance
         let group = conf.group
-        native.handle.context.rebalance.withLock { [rebalanceError, filter = native.filter] handler in
+        native.handle.context.rebalance.withLock { [rebalanceError, filter = native.filter, handedOut = native.handedOut] handler in
             handler = { rk, code, list in
                 let partitions = GroupHandle.partitions(list)
                 let kind = GroupHandle.kind(rk, code)
                 filter.rebalanced(kind, partitions)
+                // Offsets handed out before a partition came (back) say nothing of where the group stands now.
+                if kind == .assigned { handedOut.forget(partitions) }
+                defer { if kind != .assigned { handedOut.forget(partitions) } }
                 let hook: (@Sendable (Rebalance) throws -> Void)? = switch kind {
                 case .assigned: hooks.onAssigned
                 case .revoked: hooks.onRevoked
@@ -62,7 +65,11 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
                     case .revoked: .revoked
                     case .lost: .lost
                     }
-                    let rebalance = Rebalance(change: change, partitions: partitions) { try GroupHandle.commitStored(handle.rk) }
+                    let rebalance = Rebalance(
+                        change: change, partitions: partitions,
+                        handedOut: handedOut.offsets(of: Set(GroupHandle.assignment(rk) + partitions)),
+                        groupMetadata: TransactionCalls.groupMetadata(rk, group: group)
+                    ) { try GroupHandle.commitStored(handle.rk) }
                     do {
                         try hook(rebalance)
                     } catch {
@@ -179,6 +186,51 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
         }
     }
 
+    // MARK: - Transactions
+
+    /// This member's group metadata (group, generation, member id), for
+    /// ``TransactionalProducer/sendOffsets(_:group:)``: the coordinator refuses offsets sent with
+    /// the metadata of a generation the group has moved on from.
+    /// - Throws: ``KafkaError/closed``; librdkafka's error when it has none.
+    public func groupMetadata() throws -> ConsumerGroupMetadata {
+        try native.groupMetadata(group: conf.group)
+    }
+
+    /// The offset after the last message handed out, per assigned partition this member handed
+    /// something out of since it was assigned (or since ``rewindToCommitted()``): the offsets a
+    /// transaction commits for the messages it consumed. Empty before the first.
+    /// - Throws: ``KafkaError/closed``.
+    public func handedOutOffsets() throws -> [TopicPartition: Int64] {
+        // A read holding the buffer stored what was handed out when its fetch began.
+        _ = try reader.withBufferIfAvailable { try reader.source.storeHandedOut($0) }
+        return native.handedOut.offsets(of: Set(try native.assignment()))
+    }
+
+    /// Moves every assigned partition back to the group's committed offset (where none was
+    /// committed, to where ``GroupConsumerConf/startOffset`` says), dropping what was fetched and
+    /// not handed out: after an aborted transaction, the inputs it consumed are read again.
+    /// - Throws: the coordinator's error; librdkafka's seek error; ``KafkaError/closed``.
+    public func rewindToCommitted() throws {
+        try reader.withBuffer { buffer in
+            try reader.source.discardFetched(buffer)
+            let assigned = try native.assignment()
+            let committed = try native.committed(assigned, timeout: broker.conf.readTimeout)
+            // librdkafka's logical offsets: the start rule for a partition without a commit.
+            let start: Int64 = conf.startOffset == .newest ? -1 : -2
+            for partition in assigned {
+                let offset = committed[partition] ?? -1
+                try native.seek(partition, to: offset >= 0 ? offset : start, timeout: broker.conf.readTimeout)
+            }
+            native.handedOut.forget(assigned)
+        }
+    }
+
+    /// The `async` twin of ``rewindToCommitted()``, run on the library's call pool; cancellable
+    /// (the rewind itself then still completes).
+    public func rewindToCommitted() async throws {
+        try await runBlocking { try self.rewindToCommitted() }
+    }
+
     // MARK: - Position and flow
 
     /// The partitions assigned to this member now.
@@ -289,14 +341,25 @@ public final class Rebalance: Sendable {
     public let change: Change
     /// The partitions concerned, sorted.
     public let partitions: [TopicPartition]
+    /// The offset after the last message the member handed out, per partition it owns while the
+    /// hook runs: what ``TransactionalProducer/endTransaction(before:)`` commits.
+    public let handedOut: [TopicPartition: Int64]
+    /// The member's group metadata while the hook runs (nil where it has none), for a transaction.
+    public let groupMetadata: ConsumerGroupMetadata?
     private let commitStored: @Sendable () throws -> Void
     private let active = Mutex(true)
 
-    /// A rebalance as a hook sees it; `commit` commits what the member handed out. Made by
-    /// ``GroupConsumer`` and by test doubles of it (KafkaTest's `MockGroupConsumer`).
-    public init(change: Change, partitions: [TopicPartition], commit: @escaping @Sendable () throws -> Void) {
+    /// A rebalance as a hook sees it; `commit` commits what the member handed out, `handedOut` and
+    /// `groupMetadata` are what a transaction needs (default: none). Made by ``GroupConsumer`` and by
+    /// test doubles of it (KafkaTest's `MockGroupConsumer`).
+    public init(
+        change: Change, partitions: [TopicPartition], handedOut: [TopicPartition: Int64] = [:],
+        groupMetadata: ConsumerGroupMetadata? = nil, commit: @escaping @Sendable () throws -> Void
+    ) {
         self.change = change
         self.partitions = partitions
+        self.handedOut = handedOut
+        self.groupMetadata = groupMetadata
         self.commitStored = commit
     }
 

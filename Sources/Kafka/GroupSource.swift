@@ -43,6 +43,16 @@ final class GroupSource: FetchSource, @unchecked Sendable {
         try native.store(next)
     }
 
+    /// Drops what the current fetch holds and has not handed out (``FetchBuffer/discardRemaining()``
+    /// does the buffer), for a rewind; with the fetch lock held.
+    func discardFetched(_ buffer: FetchBuffer) throws {
+        try storeHandedOut(buffer)
+        buffer.discardRemaining()
+        buffer.reset()
+        positions.removeAll(keepingCapacity: true)
+        native.destroyPending()
+    }
+
     func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool) throws -> PartitionQueue.FetchOutcome {
         try native.fetch(timeout: timeout, into: buffer, positions: &positions, readsHeaders: readsHeaders)
     }

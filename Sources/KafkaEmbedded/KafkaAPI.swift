@@ -31,6 +31,14 @@ public struct KafkaAPI: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let apiVersions = KafkaAPI(rawValue: 18)
     /// InitProducerId (22), used by idempotent producers.
     public static let initProducerId = KafkaAPI(rawValue: 22)
+    /// AddPartitionsToTxn (24): a transaction's first write to a partition.
+    public static let addPartitionsToTxn = KafkaAPI(rawValue: 24)
+    /// AddOffsetsToTxn (25): a transaction's offsets of a group, before TxnOffsetCommit.
+    public static let addOffsetsToTxn = KafkaAPI(rawValue: 25)
+    /// EndTxn (26): a transaction's commit or abort.
+    public static let endTxn = KafkaAPI(rawValue: 26)
+    /// TxnOffsetCommit (28): a transaction's offsets, sent to the group coordinator.
+    public static let txnOffsetCommit = KafkaAPI(rawValue: 28)
 
     /// The request name as librdkafka's statistics spell it (`brokers[].req`).
     public var name: String {
@@ -48,6 +56,10 @@ public struct KafkaAPI: RawRepresentable, Hashable, Sendable, CustomStringConver
         case 14: "SyncGroup"
         case 18: "ApiVersion"
         case 22: "InitProducerId"
+        case 24: "AddPartitionsToTxn"
+        case 25: "AddOffsetsToTxn"
+        case 26: "EndTxn"
+        case 28: "TxnOffsetCommit"
         default: "ApiKey\(rawValue)"
         }
     }

@@ -29,10 +29,22 @@ public enum KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// A bounded wait ran out (the test doubles' `readProducers(timeout:)`, Go kafkatest's `ErrTimeout`).
     case timeout(String)
+    /// A transactional call failed; ``TransactionFailure/kind`` says whether the producer is
+    /// unusable (fatal), the transaction must be aborted (abortable), or the call may be repeated
+    /// (retriable). Its ``TransactionFailure/cause`` carries librdkafka's code.
+    indirect case transaction(TransactionFailure)
 
-    /// The broker error code, when this is a broker error.
+    /// The broker error code, when this is a broker error (or a transaction failure caused by one).
     public var errorCode: ErrorCode? {
         if case .broker(let code, _) = self { return code }
+        if case .transaction(let failure) = self { return failure.cause.errorCode }
+        return nil
+    }
+
+    /// The kind of transaction failure, when this is one: `catch let error as KafkaError where
+    /// error.transactionFailureKind == .abortable`.
+    public var transactionFailureKind: TransactionFailure.Kind? {
+        if case .transaction(let failure) = self { return failure.kind }
         return nil
     }
 
@@ -50,6 +62,7 @@ public enum KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidArgument(let message): "invalid argument: \(message)"
         case .invalidConfiguration(let message): "invalid configuration: \(message)"
         case .timeout(let message): "timeout: \(message)"
+        case .transaction(let failure): failure.description
         }
     }
 }

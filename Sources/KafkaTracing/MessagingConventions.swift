@@ -61,6 +61,7 @@ func errorType(_ error: any Error) -> String {
     case .invalidArgument: return "invalidArgument"
     case .invalidConfiguration: return "invalidConfiguration"
     case .timeout: return "timeout"
+    case .transaction(let failure): return "transaction.\(failure.kind.rawValue)"
     }
 }
 

@@ -29,6 +29,16 @@ protocol SendingBehaviour {
     func check<C: SendingClient>(_ fixture: Fixture<C>) throws
 }
 
+/// One transactional behaviour both tiers must show.
+protocol TransactionalBehaviour {
+    func check<C: TransactionalClient>(_ fixture: Fixture<C>) throws
+}
+
+/// Checks a transactional `behaviour` on `target`.
+func verifyTransactional(_ behaviour: some TransactionalBehaviour, on target: Target) throws {
+    try onTarget(target, mock: { try behaviour.check($0) }, broker: { try behaviour.check($0) })
+}
+
 /// Checks `behaviour` on `target`, with instant, recorded retry waits.
 func verify(_ behaviour: some Behaviour, on target: Target) throws {
     try onTarget(target, mock: { try behaviour.check($0) }, broker: { try behaviour.check($0) })

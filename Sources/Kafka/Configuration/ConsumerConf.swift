@@ -41,6 +41,10 @@ public struct ConsumerConf: Sendable {
     /// parse, two allocations, plus a copy of each header. Consumers that never
     /// look at headers can set this to false and get messages with empty `headers`.
     public var readsHeaders = true
+    /// Which messages of transactional producers are read. Default ``IsolationLevel/readCommitted``
+    /// (librdkafka's default): messages of aborted transactions are skipped, and reading stops
+    /// before a transaction still open. Consumers of different isolation use different handles.
+    public var isolation: IsolationLevel = .readCommitted
     /// Receives this consumer's log lines; `nil` (the default) uses the broker's logger.
     public var logger: (any KafkaLogger)? = nil
     /// Raw librdkafka properties for this consumer's handle, applied after the broker's. Default empty.

@@ -61,6 +61,10 @@ public struct GroupConsumerConf: Sendable {
     public var retryErrWait: Duration = .milliseconds(500)
     /// Whether headers are read. Default true.
     public var readsHeaders = true
+    /// Which messages of transactional producers are read. Default ``IsolationLevel/readCommitted``
+    /// (librdkafka's default): messages of aborted transactions are skipped, and a partition is read
+    /// no further than the first message of a transaction still open, until it ends.
+    public var isolation: IsolationLevel = .readCommitted
     /// How long ``GroupConsumer/close()`` waits to commit (per the policy) and leave the group.
     /// When the coordinator does not answer within it, `close()` returns anyway and logs a warning;
     /// the commit and leave go on in the background until librdkafka gives up (a commit that then
@@ -130,6 +134,7 @@ public struct GroupConsumerConf: Sendable {
             ("fetch.wait.max.ms", "\(fetchWaitMilliseconds(fetchWait, requestTimeout: requestTimeout))"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
+            ("isolation.level", isolation.rawValue),
             // All assigned partitions share one local queue, and librdkafka 2.0.x stops fetching
             // every one of them once it holds `queued.min.messages` (default 100,000) in total,
             // resuming only at its broker thread's next 1 s tick: with a backlog, a member stalled

@@ -32,6 +32,12 @@ final class FetchBuffer {
     /// True when every message was handed out.
     var isEmpty: Bool { readIndex == count }
 
+    /// Drops the messages not handed out yet (a rewind makes them wrong to hand out); the buffer is then ``isEmpty``.
+    func discardRemaining() {
+        (storage + readIndex).deinitialize(count: count - readIndex)
+        count = readIndex
+    }
+
     /// Starts a fill; call only when ``isEmpty``.
     func reset() {
         precondition(isEmpty, "FetchBuffer reset while messages remain")

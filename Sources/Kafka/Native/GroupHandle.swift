@@ -31,6 +31,8 @@ final class GroupHandle: @unchecked Sendable {
     let signal: QueueSignal
     /// Drops what a rebalance or librdkafka's pause race made wrong to hand out; the rebalance callback reports to it.
     let filter = GroupDeliveryFilter()
+    /// What this member handed out and stored, for transactions (``GroupConsumer/handedOutOffsets()``).
+    let handedOut = HandedOutOffsets()
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     /// Messages of the last fetch a borrowing read left for the next read (they belong to
     /// another topic than the batch it handed over): `fetched[pending]`.
@@ -91,8 +93,9 @@ final class GroupHandle: @unchecked Sendable {
         borrowed.deallocate()
     }
 
-    /// Frees the messages a borrowing read left; after every user left.
-    private func destroyPending() {
+    /// Frees the messages a borrowing read left: after every user left, or by the read holding
+    /// the consumer's fetch lock (a rewind).
+    func destroyPending() {
         for index in pending { rd_kafka_message_destroy(fetched[index]) }
         pending = 0..<0
     }
@@ -245,6 +248,14 @@ final class GroupHandle: @unchecked Sendable {
             // A partition revoked meanwhile cannot be stored: it is no longer ours to commit.
             guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__STATE else { throw KafkaError(code) }
         }
+        handedOut.record(offsets)
+    }
+
+    /// The group metadata of this member (generation and member id) for a transaction.
+    func groupMetadata(group: String) throws -> ConsumerGroupMetadata {
+        let metadata = try handle.withHandle { rk in TransactionCalls.groupMetadata(rk, group: group) }
+        guard let metadata else { throw KafkaError.local(code: -1, message: "librdkafka gave no group metadata for group \(group)") }
+        return metadata
     }
 
     /// Commits `offsets`, or, for nil, every stored offset; returns when the coordinator acknowledged.
@@ -375,6 +386,14 @@ final class GroupHandle: @unchecked Sendable {
     }
 
     /// The partitions of a rebalance callback's list.
+    /// The partitions assigned to `rk` now (empty when librdkafka cannot say), from inside a rebalance callback.
+    static func assignment(_ rk: OpaquePointer) -> [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return Array(offsets(list).keys)
+    }
+
     static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartition] {
         Array(offsets(list).keys).sorted()
     }

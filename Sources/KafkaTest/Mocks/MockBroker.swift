@@ -13,7 +13,9 @@ import Kafka
 /// - ``close()`` makes every later call on anything made from it throw ``KafkaError/closed``.
 /// - ``readProducers(timeout:)`` returns produced calls in order (Go's `ReadProducers`),
 ///   without the producer waiting for the reader.
-public final class MockBroker: SendingClient {
+/// - ``transactionalProducer(_:)`` writes in transactions that consumers see per their isolation
+///   level (see ``MockTransactionalProducer``).
+public final class MockBroker: SendingClient, TransactionalClient {
     let state: MockState
     /// The clock consumer retry waits go through. Default: a ``VirtualClock``, so waits are instant.
     public let clock: any RetryClock
@@ -79,12 +81,14 @@ public final class MockBroker: SendingClient {
         }
     }
 
-    /// Empties every topic and forgets commits and produced calls (topics stay).
+    /// Empties every topic and forgets commits, produced calls and what transactions wrote or sent
+    /// (topics stay; open transactions stay open).
     public func reset() {
         state.locked {
             state.logs = state.logs.mapValues { Array(repeating: [], count: $0.count) }
             state.committed = [:]
             state.produced = []
+            state.forgetTransactionContents()
         }
     }
 
@@ -96,19 +100,20 @@ public final class MockBroker: SendingClient {
         return MockProducer(state: state, conf: conf)
     }
 
-    /// The consumer of `conf.topic`/`conf.partition`: the same instance for the
-    /// same partition (the first conf wins, as in Go). Fails for a missing partition, as the real client does.
     /// A new in-memory sender with a ``Sender``'s rules (see ``MockSender``). Throws ``KafkaError/closed`` after close.
     public func sender(_ conf: SenderConf = SenderConf()) throws -> MockSender {
         try state.locked { () throws(KafkaError) in try state.checkOpen() }
         return MockSender(state: state, conf: conf)
     }
 
+    /// The consumer of `conf.topic`/`conf.partition`: the same instance for the
+    /// same partition (the first conf wins, as in Go). Fails for a missing partition, as the real client does.
     public func consumer(_ conf: ConsumerConf) throws -> MockConsumer {
         let start: Int64 = try state.locked { () throws(KafkaError) -> Int64 in
             try state.checkOpen()
             try state.requirePartition(conf.topic, conf.partition)
-            let count = Int64(state.logs[conf.topic]![Int(conf.partition)].count)
+            // The newest offset a consumer of this isolation can see: the last stable one for read-committed.
+            let count = state.visibleEnd(conf.topic, conf.partition, conf.isolation)
             return switch conf.startOffset {
             case .oldest: 0
             case .newest: count
@@ -130,6 +135,33 @@ public final class MockBroker: SendingClient {
     ///   `unknownTopicOrPartition` for a topic that does not exist; ``KafkaError/closed``.
     public func groupConsumer(_ conf: GroupConsumerConf) throws -> MockGroupConsumer {
         try MockGroupConsumer(state: state, conf: conf, clock: clock)
+    }
+
+    /// A new transactional producer for `conf.transactionalID`. Like the real client's, making it
+    /// initializes transactions for the id: an earlier producer with the same id has its open
+    /// transaction aborted and is fenced (its next call throws the fatal `producerFenced` failure).
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for an empty transactional id, a
+    ///   transaction timeout outside 1 s...15 min or a coordinator timeout that is not positive;
+    ///   ``KafkaError/closed`` after close.
+    public func transactionalProducer(_ conf: TransactionalProducerConf) throws -> MockTransactionalProducer {
+        guard !conf.transactionalID.isEmpty else {
+            throw KafkaError.invalidConfiguration("TransactionalProducerConf.transactionalID is empty; name the instance's transactional id")
+        }
+        guard conf.transactionTimeout >= .seconds(1), conf.transactionTimeout <= .seconds(900) else {
+            throw KafkaError.invalidConfiguration("TransactionalProducerConf.transactionTimeout is \(conf.transactionTimeout); use 1 s to 15 min")
+        }
+        guard conf.coordinatorTimeout > .zero else {
+            throw KafkaError.invalidConfiguration("TransactionalProducerConf.coordinatorTimeout is \(conf.coordinatorTimeout); use a positive duration")
+        }
+        let epoch = try state.locked { () throws(KafkaError) -> Int in
+            try state.checkOpen()
+            let previous = state.transactionalIDs[conf.transactionalID]
+            if let open = previous?.open { state.endTransaction(open, committed: false) }
+            let epoch = (previous?.epoch ?? 0) + 1
+            state.transactionalIDs[conf.transactionalID] = (epoch, nil)
+            return epoch
+        }
+        return MockTransactionalProducer(state: state, conf: conf, epoch: epoch)
     }
 
     /// An offset coordinator of `conf.consumerGroup` over the shared commit store.

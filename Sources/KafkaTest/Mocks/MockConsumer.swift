@@ -9,6 +9,11 @@ import Kafka
 /// message, a pushed item or close); a position past the log end is
 /// `offsetOutOfRange`. Items queued with ``push(_:)`` come first (Go kafkatest's
 /// `Messages` and `Errors` channels, without blocking the test that pushes).
+///
+/// Messages of ``MockTransactionalProducer``s follow ``ConsumerConf/isolation``: read-committed
+/// (the default) skips those of aborted transactions and reads no further than the first message
+/// of a transaction still open (the last stable offset), counting empty reads there until the
+/// transaction ends; read-uncommitted reads everything. Non-transactional messages are always read.
 public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
     // Safe: `position`, `scripted` are guarded by the shared state's lock.
     public typealias Element = Message
@@ -92,10 +97,17 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
                     if position > Int64(log.count) || position < 0 {
                         throw .broker(.offsetOutOfRange, message: "offset \(position) is outside the log of \(conf.topic)/\(conf.partition) (0...\(log.count))")
                     }
-                    if position < Int64(log.count) {
-                        let end = batch ? log.count : Int(position) + 1
-                        defer { position = Int64(end) }
-                        return .messages(Array(log[Int(position)..<end]))
+                    let stable = state.visibleEnd(conf.topic, conf.partition, conf.isolation)
+                    if position < stable {
+                        let seen = state.visible(conf.topic, conf.partition, from: position, to: stable, conf.isolation)
+                        if seen.isEmpty {
+                            // Only messages of aborted transactions: skipped, as the real consumer does.
+                            position = stable
+                            continue
+                        }
+                        let taken = batch ? seen : [seen[0]]
+                        position = batch ? stable : seen[0].offset + 1
+                        return .messages(taken)
                     }
                     if conf.retryLimit != -1 { return .empty }
                     state.condition.wait()

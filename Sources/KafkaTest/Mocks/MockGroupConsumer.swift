@@ -60,7 +60,14 @@ final class MockGroups: @unchecked Sendable {
 /// (`retryLimit` → ``KafkaError/noData``, through the broker's clock) and start at the
 /// group's committed offset, else at `startOffset`. Commits are visible to later members and
 /// to ``MockOffsetCoordinator``.
-public final class MockGroupConsumer: BatchConsumer, AsyncSequence, @unchecked Sendable {
+///
+/// Messages of ``MockTransactionalProducer``s follow ``GroupConsumerConf/isolation``, as
+/// ``MockConsumer``'s do: read-committed (the default) skips aborted transactions and reads a
+/// partition no further than the first message of a transaction still open; read-uncommitted
+/// reads everything. As a ``TransactionalConsumer`` its handed-out offsets can be committed by
+/// a transaction (``TransactionalProducing/sendOffsets(handedOutBy:)``), and
+/// ``rewindToCommitted()`` reads again what an aborted transaction consumed.
+public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unchecked Sendable {
     // Safe: `positions`, `handedOut` and `lastError` are touched with the state lock held.
     public typealias Element = Message
     public typealias AsyncIterator = ConsumerIterator<MockGroupConsumer>
@@ -168,6 +175,53 @@ public final class MockGroupConsumer: BatchConsumer, AsyncSequence, @unchecked S
         }
     }
 
+    // MARK: - Transactions
+
+    /// Whether the member commits by itself: true for ``GroupConsumerConf/CommitPolicy/automatic(interval:)``
+    /// (the conf's default), which ``TransactionalProducing/sendOffsets(handedOutBy:)`` refuses.
+    public var commitsAutomatically: Bool {
+        if case .automatic = conf.commitPolicy { true } else { false }
+    }
+
+    /// The offset after the last message handed out, per assigned partition this member handed
+    /// something out of since it was assigned (or since ``rewindToCommitted()``): what a
+    /// transaction commits for the messages it consumed. Empty before the first.
+    /// - Throws: ``KafkaError/closed``.
+    public func handedOutOffsets() throws -> [TopicPartition: Int64] {
+        try state.locked { () throws(KafkaError) -> [TopicPartition: Int64] in
+            try checkOpen()
+            return handedOut.filter { positions[$0.key] != nil }
+        }
+    }
+
+    /// The member's group metadata: `ConsumerGroupMetadata(group: conf.group)` (the double has no
+    /// generations, so nothing fences a member's offsets).
+    /// - Throws: ``KafkaError/closed``.
+    public func groupMetadata() throws -> ConsumerGroupMetadata {
+        try state.locked { () throws(KafkaError) in try checkOpen() }
+        return ConsumerGroupMetadata(group: conf.group)
+    }
+
+    /// Moves every assigned partition back to the group's committed offset (where none was
+    /// committed, to where ``GroupConsumerConf/startOffset`` says) and forgets what was handed
+    /// out: after an aborted transaction, the inputs it consumed are read again. The double
+    /// buffers nothing, so nothing else is dropped.
+    /// - Throws: ``KafkaError/closed``.
+    public func rewindToCommitted() throws {
+        try state.locked { () throws(KafkaError) in
+            try checkOpen()
+            for partition in positions.keys {
+                positions[partition] = startPosition(partition)
+                handedOut[partition] = nil
+            }
+        }
+    }
+
+    /// The `async` twin of ``rewindToCommitted()``; never suspends for long.
+    public func rewindToCommitted() async throws {
+        try { () throws in try self.rewindToCommitted() }()
+    }
+
     /// The error of the last rebalance hook that threw, if any; reading it clears it.
     public func takeRebalanceError() -> (any Error)? {
         state.locked {
@@ -200,6 +254,13 @@ public final class MockGroupConsumer: BatchConsumer, AsyncSequence, @unchecked S
         state.committed[conf.group]?["\(partition.topic):\(partition.partition)"]?.0
     }
 
+    /// Where reading `partition` starts: the group's committed offset, else the start rule
+    /// (`.newest`: the newest offset this member's isolation can see).
+    private func startPosition(_ partition: TopicPartition) -> Int64 {
+        committedOffset(partition)
+            ?? (conf.startOffset == .newest ? state.visibleEnd(partition.topic, partition.partition, conf.isolation) : 0)
+    }
+
     private func commitHandedOut() {
         for (partition, offset) in handedOut {
             state.committed[conf.group, default: [:]]["\(partition.topic):\(partition.partition)"] = (offset, "")
@@ -223,18 +284,23 @@ public final class MockGroupConsumer: BatchConsumer, AsyncSequence, @unchecked S
             case .revoked: conf.rebalance.onRevoked
             case .lost: conf.rebalance.onLost
             }
+            // Offsets handed out before a partition came (back) say nothing of where the group stands now.
+            let handedOutNow = state.locked { () -> [TopicPartition: Int64] in
+                if change == .assigned { for partition in partitions { handedOut[partition] = nil } }
+                return handedOut
+            }
             if let hook {
-                let rebalance = Rebalance(change: change, partitions: partitions) { [self] in try commit() }
+                let rebalance = Rebalance(
+                    change: change, partitions: partitions, handedOut: handedOutNow,
+                    groupMetadata: ConsumerGroupMetadata(group: conf.group)
+                ) { [self] in try commit() }
                 do { try hook(rebalance) } catch { state.locked { lastError = error } }
                 rebalance.end()
             }
             state.locked {
                 switch change {
                 case .assigned:
-                    for partition in partitions {
-                        let log = Int64(state.logs[partition.topic]?[Int(partition.partition)].count ?? 0)
-                        positions[partition] = committedOffset(partition) ?? (conf.startOffset == .newest ? log : 0)
-                    }
+                    for partition in partitions { positions[partition] = startPosition(partition) }
                 case .revoked, .lost:
                     for partition in partitions {
                         positions[partition] = nil
@@ -260,12 +326,19 @@ public final class MockGroupConsumer: BatchConsumer, AsyncSequence, @unchecked S
                     let events = takePending()
                     if !events.isEmpty { return .events(events) }
                     for partition in positions.keys.sorted() {
-                        let log = state.logs[partition.topic]?[Int(partition.partition)] ?? []
-                        guard let position = positions[partition], position < Int64(log.count) else { continue }
-                        let end = batch ? log.count : Int(position) + 1
-                        positions[partition] = Int64(end)
-                        handedOut[partition] = Int64(end)
-                        return .messages(Array(log[Int(position)..<end]))
+                        let stable = state.visibleEnd(partition.topic, partition.partition, conf.isolation)
+                        guard let position = positions[partition], position < stable else { continue }
+                        let seen = state.visible(partition.topic, partition.partition, from: position, to: stable, conf.isolation)
+                        guard let first = seen.first, let last = seen.last else {
+                            // Only messages of aborted transactions: skipped, as the real consumer does.
+                            positions[partition] = stable
+                            continue
+                        }
+                        let taken = batch ? seen : [first]
+                        let after = (batch ? last.offset : first.offset) + 1
+                        positions[partition] = batch ? stable : after
+                        handedOut[partition] = after
+                        return .messages(taken)
                     }
                     if conf.retryLimit != -1 { return .empty }
                     state.condition.wait()

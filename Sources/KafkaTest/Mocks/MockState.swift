@@ -12,7 +12,7 @@ public struct ProducedMessages: Sendable, Equatable {
 }
 
 /// The in-memory cluster behind a ``MockBroker`` and everything made from it:
-/// per-partition logs, committed offsets, produced calls not yet read.
+/// per-partition logs, committed offsets, produced calls not yet read, transactions.
 /// One lock (`condition`) guards it all; waiting consumers sleep on it.
 final class MockState: @unchecked Sendable {
     // Safe: every field is read and written with `condition` locked.
@@ -25,6 +25,14 @@ final class MockState: @unchecked Sendable {
     let groups = MockGroups()
     var autoCreateTopics: Bool
     var defaultPartitions: Int32
+    /// Transactions of ``MockTransactionalProducer``s, by number.
+    var transactions: [Int: MockTransaction] = [:]
+    /// The transaction each transactional message belongs to: partition → offset → transaction number.
+    /// Messages not in it are non-transactional, always visible.
+    var transactionMarks: [TopicPartition: [Int64: Int]] = [:]
+    /// Per transactional id, the epoch of its newest producer and the transaction it has open.
+    var transactionalIDs: [String: (epoch: Int, open: Int?)] = [:]
+    var nextTransaction = 0
 
     init(autoCreateTopics: Bool, defaultPartitions: Int32) {
         self.autoCreateTopics = autoCreateTopics
@@ -56,6 +64,82 @@ final class MockState: @unchecked Sendable {
         }
     }
 
+    // MARK: Transactions (lock held)
+
+    /// Opens a transaction for the producer of `transactionalID`; returns its number.
+    func openTransaction(_ transactionalID: String) -> Int {
+        nextTransaction += 1
+        transactions[nextTransaction] = MockTransaction()
+        transactionalIDs[transactionalID]?.open = nextTransaction
+        return nextTransaction
+    }
+
+    /// Marks the messages `stamped` (just appended) as written by transaction `number`.
+    func mark(_ stamped: [Message], transaction number: Int) {
+        guard let first = stamped.first else { return }
+        let partition = TopicPartition(first.topic, first.partition)
+        for message in stamped { transactionMarks[partition, default: [:]][message.offset] = number }
+        if transactions[number]?.firstOffsets[partition] == nil { transactions[number]?.firstOffsets[partition] = first.offset }
+    }
+
+    /// Ends transaction `number`: committed, its sent offsets become the groups' committed
+    /// offsets; aborted, they are dropped. Wakes waiting consumers (the stable offset moved).
+    func endTransaction(_ number: Int, committed: Bool) {
+        guard var transaction = transactions[number], transaction.status == .open else { return }
+        transaction.status = committed ? .committed : .aborted
+        if committed {
+            for (group, offsets) in transaction.offsets {
+                for (partition, offset) in offsets {
+                    self.committed[group, default: [:]]["\(partition.topic):\(partition.partition)"] = (offset, "")
+                }
+            }
+        }
+        transaction.offsets = [:]
+        transaction.firstOffsets = [:]
+        transactions[number] = transaction
+        for (id, entry) in transactionalIDs where entry.open == number { transactionalIDs[id]?.open = nil }
+        condition.broadcast()
+    }
+
+    /// Where reading `topic`/`partition` must stop for `isolation`: the log end for read-uncommitted;
+    /// for read-committed the last stable offset, the first message of a transaction still open (else the log end).
+    func visibleEnd(_ topic: String, _ partition: Int32, _ isolation: IsolationLevel) -> Int64 {
+        let end = Int64(logs[topic].flatMap { Int(partition) < $0.count && partition >= 0 ? $0[Int(partition)].count : nil } ?? 0)
+        guard isolation == .readCommitted else { return end }
+        let key = TopicPartition(topic, partition)
+        var stable = end
+        for transaction in transactions.values where transaction.status == .open {
+            if let first = transaction.firstOffsets[key], first < stable { stable = first }
+        }
+        return stable
+    }
+
+    /// Whether the message at `offset` of `topic`/`partition` belongs to an aborted transaction.
+    func isAborted(_ topic: String, _ partition: Int32, _ offset: Int64) -> Bool {
+        guard let number = transactionMarks[TopicPartition(topic, partition)]?[offset] else { return false }
+        return transactions[number]?.status == .aborted
+    }
+
+    /// The messages of `topic`/`partition` at offsets `from..<to` that `isolation` lets a consumer
+    /// see (read-committed skips those of aborted transactions). Offsets must lie within the log.
+    func visible(_ topic: String, _ partition: Int32, from: Int64, to: Int64, _ isolation: IsolationLevel) -> [Message] {
+        guard from >= 0, from < to, let partitions = logs[topic], partition >= 0, Int(partition) < partitions.count,
+              to <= Int64(partitions[Int(partition)].count) else { return [] }
+        let slice = partitions[Int(partition)][Int(from)..<Int(to)]
+        guard isolation == .readCommitted else { return Array(slice) }
+        return slice.filter { !isAborted(topic, partition, $0.offset) }
+    }
+
+    /// Forgets which messages transactions wrote (after the logs were emptied) and what offsets
+    /// open transactions carry; open transactions stay open.
+    func forgetTransactionContents() {
+        transactionMarks = [:]
+        for number in transactions.keys {
+            transactions[number]?.firstOffsets = [:]
+            transactions[number]?.offsets = [:]
+        }
+    }
+
     /// Appends messages, stamping position and CRC; returns the stamped copies. Call with the lock held.
     func append(_ topic: String, _ partition: Int32, _ messages: [Message]) -> [Message] {
         var log = logs[topic]![Int(partition)]
@@ -73,4 +157,14 @@ final class MockState: @unchecked Sendable {
         condition.broadcast()
         return stamped
     }
+}
+
+/// One transaction of a ``MockTransactionalProducer``, as the in-memory cluster keeps it.
+struct MockTransaction {
+    enum Status { case open, committed, aborted }
+    var status = Status.open
+    /// The offset of its first message, per partition it wrote to (while open: the stable offset's bound).
+    var firstOffsets: [TopicPartition: Int64] = [:]
+    /// The offsets sent with it, by group: committed with it, dropped when it aborts.
+    var offsets: [String: [TopicPartition: Int64]] = [:]
 }
