@@ -54,6 +54,12 @@ public enum KafkaMetricName {
     /// Gauge: 1 once an idempotent producer has its producer id (`eos.idemp_state` "Assigned"), 0 otherwise.
     public static let idempotenceReady = "kafka.producer.idempotence.ready"
 
+    /// Counter: deliveries of a ``Kafka/Sender`` that failed (``Kafka/Sender/failedDeliveries``),
+    /// reported by ``KafkaMetricsReporter/watch(_:clientID:dimensions:)-(Sender,_,_)``.
+    public static let failedDeliveries = "kafka.producer.failed.deliveries"
+    /// Gauge: records a ``Kafka/Sender`` handed over that are not yet acknowledged or failed (``Kafka/Sender/inFlight``).
+    public static let inFlightRecords = "kafka.producer.inflight.records"
+
     /// The dimension names.
     public enum Dimension {
         /// Always "kafka". OpenTelemetry's `messaging.system`.

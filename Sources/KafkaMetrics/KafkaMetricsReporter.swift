@@ -99,6 +99,20 @@ public final class KafkaMetricsReporter: Sendable {
         }
     }
 
+    /// Reports `sender`'s failed deliveries (``KafkaMetricName/failedDeliveries``, a counter) and
+    /// records in flight (``KafkaMetricName/inFlightRecords``) from the next update on, for as long
+    /// as the sender exists (the reporter holds it weakly). Unlike its statistics, these need no
+    /// `statistics.interval.ms`.
+    /// - Parameter clientID: the `messaging.client.id` dimension, when wanted.
+    public func watch(_ sender: Sender, clientID: String? = nil, dimensions: [(String, String)] = []) {
+        var extra = [(KafkaMetricName.Dimension.system, "kafka")]
+        if let clientID { extra.append((KafkaMetricName.Dimension.clientID, clientID)) }
+        state.withLock { state in
+            state.senders.append(SenderState(id: state.nextID, sender: WeakSender(sender), dimensions: extra + dimensions))
+            state.nextID += 1
+        }
+    }
+
     /// Wraps `conf`'s rebalance hooks (they still run, first) so that every partition
     /// assigned, revoked or lost adds to ``KafkaMetricName/rebalancedPartitions``.
     public func instrument(_ conf: inout GroupConsumerConf, clientID: String? = nil, dimensions: [(String, String)] = []) {
@@ -151,8 +165,25 @@ public final class KafkaMetricsReporter: Sendable {
                 recorder.record(lag: lag, source: group.id, dimensions: [(KafkaMetricName.Dimension.system, "kafka")] + group.dimensions + self.dimensions)
                 return false
             }
+            state.senders.removeAll { watched in
+                guard let sender = watched.sender.value else {
+                    recorder.forget(source: watched.id)
+                    return true
+                }
+                let dimensions = watched.dimensions + self.dimensions
+                recorder.count(KafkaMetricName.failedDeliveries, Int64(sender.failedDeliveries), dimensions, source: watched.id)
+                recorder.gauge(KafkaMetricName.inFlightRecords, Double(sender.inFlight), dimensions)
+                recorder.finish(source: watched.id)
+                return false
+            }
             state.metrics = recorder.state
         }
+    }
+
+    private struct SenderState {
+        let id: Int
+        let sender: WeakSender
+        let dimensions: [(String, String)]
     }
 
     private struct SourceState {
@@ -171,8 +202,15 @@ public final class KafkaMetricsReporter: Sendable {
         var nextID = 0
         var sources: [SourceState] = []
         var groups: [GroupState] = []
+        var senders: [SenderState] = []
         var metrics = Recorder.State()
     }
+}
+
+/// A sender the reporter watches without keeping it alive.
+private struct WeakSender: Sendable {
+    weak var value: Sender?
+    init(_ value: Sender) { self.value = value }
 }
 
 /// Holds a swift-metrics object that its handler makes thread-safe.

@@ -55,6 +55,25 @@ struct KafkaMetricsTests {
         }
     }
 
+    @Test("a watched sender: failed deliveries are counted and records in flight reported, without statistics")
+    func senderFailures() async throws {
+        try await withMockCluster(brokers: 1, topics: ["lost": 1]) { cluster in
+            let metrics = TestMetrics()
+            let broker = try await Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            var conf = SenderConf()
+            conf.deliveryTimeout = .milliseconds(500)
+            let sender = try broker.sender(conf)
+            let reporter = KafkaMetricsReporter(interval: .milliseconds(100), factory: metrics)
+            reporter.watch(sender, clientID: "lossy")
+            try cluster.setDown(broker: nil)
+            for index in 0..<4 { _ = try await sender.send(Message(value: "v\(index)"), to: "lost", partition: 0) }
+            let failed = try await eventually(reporter, timeout: .seconds(30)) { metrics.counterTotal(label: Name.failedDeliveries) == 4 }
+            #expect(failed, "failed deliveries counted: \(metrics.counterTotal(label: Name.failedDeliveries)) (the sender says \(sender.failedDeliveries))")
+            #expect(sender.failedDeliveries == 4)
+        }
+    }
+
     @Test("a group consumer's own statistics: consumed messages counted, lag 0 after catching up")
     func groupStatistics() async throws {
         try await withMockCluster(brokers: 1, topics: ["reads": 1]) { cluster in

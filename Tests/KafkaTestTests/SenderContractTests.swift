@@ -98,6 +98,17 @@ struct MockSenderTests {
         await #expect(throws: KafkaError.self) { try await lost.delivered() }
         #expect(failures.count == 2)
     }
+
+    @Test("closing the MockBroker fails the receipts its senders hold, as closing a Broker does")
+    func brokerCloseFailsHeld() async throws {
+        let broker = MockBroker(topics: ["t": 1])
+        let sender = try broker.sender()
+        sender.holdsDeliveries = true
+        let held = try await sender.send(Message(value: "a"), to: "t")
+        broker.close()
+        await #expect(throws: KafkaError.closed) { try await held.delivered() }
+        #expect(throws: KafkaError.closed) { try sender.send(Message(value: "b"), to: "t") }
+    }
 }
 
 /// Failures a test's `onFailure` saw.

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Synchronization
 
 /// An in-memory Kafka for unit tests: conforms to ``Client`` like ``Broker``,
 /// so code written against the protocols runs on it unchanged, with no
@@ -20,6 +21,8 @@ public final class MockBroker: SendingClient, TransactionalClient {
     /// The clock consumer retry waits go through. Default: a ``VirtualClock``, so waits are instant.
     public let clock: any RetryClock
     private let consumers = NSLock()
+    /// The senders made here, so that closing the broker fails the receipts they hold.
+    private let senders = Mutex<[WeakMockSender]>([])
     private nonisolated(unsafe) var consumerInstances: [String: MockConsumer] = [:]
     // nonisolated(unsafe): `consumerInstances` is only touched with `consumers` locked.
 
@@ -103,7 +106,12 @@ public final class MockBroker: SendingClient, TransactionalClient {
     /// A new in-memory sender with a ``Sender``'s rules (see ``MockSender``). Throws ``KafkaError/closed`` after close.
     public func sender(_ conf: SenderConf = SenderConf()) throws -> MockSender {
         try state.locked { () throws(KafkaError) in try state.checkOpen() }
-        return MockSender(state: state, conf: conf)
+        let sender = MockSender(state: state, conf: conf)
+        senders.withLock { senders in
+            senders.removeAll { $0.value == nil }
+            senders.append(WeakMockSender(value: sender))
+        }
+        return sender
     }
 
     /// The consumer of `conf.topic`/`conf.partition`: the same instance for the
@@ -205,12 +213,15 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// Closes the mock: every later call on it and on what it made throws
-    /// ``KafkaError/closed``; blocked consumers wake with it. Idempotent.
+    /// ``KafkaError/closed``; blocked consumers wake with it; the receipts its senders hold fail
+    /// with it. Idempotent.
     public func close() {
         state.locked {
             state.closed = true
             state.condition.broadcast()
         }
+        // As closing a Broker closes its senders: held receipts fail with closed.
+        for sender in senders.withLock({ $0.compactMap(\.value) }) { sender.close() }
     }
 
     /// Waits up to `timeout` for the next produce call not yet read and returns it (Go's `ReadProducers`).
@@ -243,4 +254,9 @@ public struct MockSnapshot: Sendable, Equatable {
     public var topics: [String: [Int]]
     /// Committed offsets by group, then by "topic:partition".
     public var committed: [String: [String: Int64]]
+}
+
+/// A sender a ``MockBroker`` made, held without keeping it alive.
+private struct WeakMockSender: Sendable {
+    weak var value: MockSender?
 }
