@@ -41,7 +41,9 @@ public struct ExactlyOnceLoop<Producer: TransactionalProducing, Consumer: Transa
                 }
                 processed(inputs.count)
             } catch let error as KafkaError where error.transactionFailureKind == .abortable || isDeliveryFailure(error) {
-                // The transaction was aborted: read its inputs again from the committed offsets.
+                // The transaction was aborted (the scoped form's abort is best effort: finish it,
+                // a no-op when it succeeded): read its inputs again from the committed offsets.
+                try await producer.abortTransaction()
                 try consumer.rewindToCommitted()
             }
         }
