@@ -10,8 +10,11 @@ import Synchronization
 /// pool thread (an `async` twin whose blocking body makes another such call) runs inline, so
 /// nested calls never wait for a thread their own caller holds.
 final class CallPool: Sendable {
-    /// The process's pool.
-    static let shared = CallPool(limit: 4)
+    /// The process's pool: 8 threads, so that a few calls abandoned to an unresponsive
+    /// coordinator or broker (each runs until librdkafka gives up, up to its request timeout) do
+    /// not stall every other call of the process (measured with 4: a test suite's abandoned
+    /// commits and watermark queries held all four for over a minute).
+    static let shared = CallPool(limit: 8)
 
     /// The most threads the pool runs.
     let limit: Int

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A member of a balanced consumer group: subscribes to topics, reads the partitions the
@@ -281,6 +282,29 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     /// itself then still completes).
     public func seek(_ partition: TopicPartition, to offset: Int64) async throws {
         try await runBlocking { try self.seek(partition, to: offset) }
+    }
+
+    /// Moves every assigned partition to its first message written at or after `time` (by the
+    /// message timestamp); a partition with none that recent moves to its end. What was already
+    /// fetched (at most one fetch) is handed out first, as with ``seek(_:to:)``.
+    /// - Throws: the leaders' errors; librdkafka's seek error; ``KafkaError/closed``.
+    public func seek(to time: Date) throws {
+        let assigned = try native.assignment()
+        guard !assigned.isEmpty else { return }
+        let millis = Int64(Swift.max(0, Swift.min(9.2e18, (time.timeIntervalSince1970 * 1000).rounded(.down))))
+        let offsets = try native.handle.offsetsForTimes(
+            Dictionary(uniqueKeysWithValues: assigned.map { ($0, millis) }), timeout: broker.conf.readTimeout
+        )
+        for partition in assigned {
+            // librdkafka's logical end (-1) where no message is that recent.
+            try native.seek(partition, to: offsets[partition] ?? -1, timeout: broker.conf.readTimeout)
+        }
+    }
+
+    /// The `async` twin of ``seek(to:)``, run on the library's call pool; cancellable (the seek
+    /// itself then still completes).
+    public func seek(to time: Date) async throws {
+        try await runBlocking { try self.seek(to: time) }
     }
 
     /// The latest statistics JSON librdkafka emitted for this member's handle (with

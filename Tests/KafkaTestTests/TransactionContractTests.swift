@@ -61,7 +61,7 @@ struct TransactionContractTests {
     }
 
     @Test("calls out of order are refused; a repeated commit returns its outcome; close is final", arguments: Target.allCases)
-    func rules(target: Target) throws { try verifyTransactional(Rules(), on: target) }
+    func rules(target: Target) async throws { try await onOwnThread { try verifyTransactional(Rules(), on: target) } }
 
     /// What a transaction body throws to be aborted.
     struct Refused: Error {}
@@ -93,5 +93,13 @@ struct TransactionContractTests {
     }
 
     @Test("the scoped form aborts when its body throws and commits when it returns", arguments: Target.allCases)
-    func scoped(target: Target) throws { try verifyTransactional(Scoped(), on: target) }
+    func scoped(target: Target) async throws { try await onOwnThread { try verifyTransactional(Scoped(), on: target) } }
+}
+
+/// Runs a blocking check on a thread of its own, so that the coordinator waits of the embedded
+/// cluster never hold one of the test pool's two threads.
+func onOwnThread(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }

@@ -62,7 +62,7 @@ struct CallPoolTests {
         await #expect(throws: CancellationError.self) { try await waiting.value }
     }
 
-    @Test("64 concurrent async calls and 16 waiting async consumers: at most 4 kafka-call threads, none per waiting consumer")
+    @Test("64 concurrent async calls and 16 waiting async consumers: at most the pool's 8 kafka-call threads, none per waiting consumer")
     func threadsForManyCalls() async throws {
         let cluster = try MockCluster(brokers: 1, topics: ["threads": 16])
         defer { cluster.close() }

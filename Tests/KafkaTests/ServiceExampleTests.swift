@@ -99,7 +99,7 @@ struct ServiceExampleTests {
         let broker = try await Broker.dial(cluster.addresses)
         defer { broker.close() }
         let producer = try broker.producer()
-        let perPartition = 3_000
+        let perPartition = 1_000
         let total = 2 * perPartition
         for partition in 0..<2 {
             try await producer.produce("ein", partition: Int32(partition), messages: (0..<perPartition).map { Message(value: "v\($0)") })

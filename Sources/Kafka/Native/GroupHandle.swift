@@ -365,7 +365,8 @@ final class GroupHandle: @unchecked Sendable {
         try handle.withHandle { rk in try Self.withList(offsets) { try body(rk, $0) } }
     }
 
-    private static func withList<R>(_ offsets: [TopicPartition: Int64], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) throws -> R {
+    /// Runs `body` with a librdkafka list of `offsets` (sorted), freed afterwards.
+    static func withList<R>(_ offsets: [TopicPartition: Int64], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) throws -> R {
         guard let list = rd_kafka_topic_partition_list_new(Int32(clamping: offsets.count)) else {
             throw KafkaError.local(code: -1, message: "cannot allocate a partition list")
         }
@@ -385,7 +386,6 @@ final class GroupHandle: @unchecked Sendable {
         return result
     }
 
-    /// The partitions of a rebalance callback's list.
     /// The partitions assigned to `rk` now (empty when librdkafka cannot say), from inside a rebalance callback.
     static func assignment(_ rk: OpaquePointer) -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
@@ -394,6 +394,7 @@ final class GroupHandle: @unchecked Sendable {
         return Array(offsets(list).keys)
     }
 
+    /// The partitions of a rebalance callback's list.
     static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartition] {
         Array(offsets(list).keys).sorted()
     }

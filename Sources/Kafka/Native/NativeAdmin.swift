@@ -45,7 +45,7 @@ extension NativeHandle {
     }
 
     /// Sends one admin request with its own result queue and waits for the result event.
-    private func adminRequest(
+    func adminRequest(
         _ rk: OpaquePointer, _ what: String, timeout: Duration,
         send: (OpaquePointer?, OpaquePointer) -> Void, read: (OpaquePointer) throws -> Void
     ) throws {

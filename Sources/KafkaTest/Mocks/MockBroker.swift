@@ -240,11 +240,7 @@ public final class MockBroker: SendingClient, TransactionalClient {
 
     /// The `async` twin of ``readProducers(timeout:)``; waits on a thread outside the cooperative pool.
     public func readProducers(timeout: Duration) async throws -> ProducedMessages {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.readProducers(timeout: timeout) })
-            }
-        }
+        try await offPool { try self.readProducers(timeout: timeout) }
     }
 }
 

@@ -124,9 +124,15 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
     }
 }
 
-/// Runs `body` on a global Dispatch thread, so blocking mock calls never block the cooperative pool.
+/// Runs `body` on a thread of its own, so that a blocking mock call (a consumer waiting for
+/// messages without limit) never holds a thread of the cooperative pool. Not Dispatch's global
+/// queue: on Linux Swift's tasks run on its threads too, so two mock calls waiting there starved
+/// every task of the process, the one that would have woken them included (measured: a test
+/// waiting for a commit hit its time limit).
 func offPool<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = "kafkatest-mock-call"
+        thread.start()
     }
 }
