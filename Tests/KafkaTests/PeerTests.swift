@@ -182,21 +182,30 @@ struct KcatAndTansuTests {
 
     @Test("with librdkafka < 2.2.0, dialling tansu fails with an error that names the tagged-field bug",
           .enabled(if: Tansu.binary != nil && Librdkafka.hasTaggedFieldBug))
-    func tansuTaggedFieldBug() throws {
+    func tansuTaggedFieldBug() async throws {
+        // Seconds of blocking waits: on a thread of its own, never on the task pool's two.
+        try await onThread { try Self.dialTansuWithOldLibrdkafka() }
+    }
+
+    private static func dialTansuWithOldLibrdkafka() throws {
         let binary = try #require(Tansu.binary)
-        let port = 30000 + Int.random(in: 0..<2000)
+        let port = try #require(freeLocalPort(), "no free port on 127.0.0.1")
         let server = try BackgroundServer(URL(fileURLWithPath: binary), [
             "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
             "--storage-engine", "memory://tansu/",
         ])
         defer { server.stop(SIGKILL) }
+        // On a loaded machine tansu can take seconds to listen; the dial's retries must meet tansu, not its start.
+        try #require(acceptsConnections(port: port, within: .seconds(30)), "tansu did not listen on \(port) within 30 s")
         var conf = BrokerConf()
-        conf.dialRetryLimit = 4
+        // A dial attempt long enough for a loaded machine to read tansu's ApiVersion answer (the
+        // error comes as soon as it is read); a short one ends in a plain timeout instead.
+        conf.dialRetryLimit = 2
         conf.dialRetryWait = .milliseconds(300)
-        conf.dialTimeout = .seconds(2)
+        conf.dialTimeout = .seconds(10)
         let error = #expect(throws: KafkaError.self) { try Broker.dial(["127.0.0.1:\(port)"], conf: conf) }
-        #expect(error?.description.contains("Read underflow") == true)
-        #expect(error?.description.contains("needs librdkafka >= 2.2.0") == true)
+        #expect(error?.description.contains("Read underflow") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("needs librdkafka >= 2.2.0") == true, "\(String(describing: error))")
     }
 }
 
@@ -239,4 +248,44 @@ struct LoggingTests {
             _ = try? broker.metadata()  // makes librdkafka use (and fail) the connection
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0).
+func freeLocalPort() -> Int? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { return nil }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return named == 0 ? Int(UInt16(bigEndian: address.sin_port)) : nil
+}
+
+/// True once a TCP connection to 127.0.0.1:`port` succeeds, tried every 50 ms for at most `within`.
+func acceptsConnections(port: Int, within: Duration) -> Bool {
+    let deadline = ContinuousClock.now + within
+    while ContinuousClock.now < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(fd)
+        if connected == 0 { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return false
 }

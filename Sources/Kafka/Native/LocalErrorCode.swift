@@ -10,6 +10,7 @@ enum LocalErrorCode {
     static var purgedInFlight: Int32 { RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue }
     static var messageTimedOut: Int32 { RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue }
     static var unknownPartition: Int32 { RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION.rawValue }
+    static var unsupportedFeature: Int32 { RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE.rawValue }
 }
 
 extension KafkaError {
