@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "kafka-service", targets: ["KafkaServiceExample"]),
         .executable(name: "kafka-produce", targets: ["KafkaProduceExample"]),
         .executable(name: "kafka-consume", targets: ["KafkaConsumeExample"]),
+        .executable(name: "kafka-admin", targets: ["KafkaAdminExample"]),
         .executable(name: "kafka-serve", targets: ["KafkaServeExample"]),
         .executable(name: "kafka-bench", targets: ["KafkaBench"]),
         .executable(name: "kafka-soak", targets: ["KafkaSoak"]),
@@ -74,6 +75,11 @@ let package = Package(
             name: "KafkaConsumeExample",
             dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Consume"
+        ),
+        .executableTarget(
+            name: "KafkaAdminExample",
+            dependencies: ["Kafka", "KafkaEmbedded", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Admin"
         ),
         .executableTarget(
             name: "KafkaServeExample",
