@@ -11,10 +11,12 @@ public enum KafkaMetricName {
     public static let consumedMessages = "messaging.client.consumed.messages"
     /// Counter: bytes of the messages consumed from a partition (`rxbytes`).
     public static let consumedBytes = "kafka.client.consumed.bytes"
-    /// Gauge: messages a consumer is behind the partition's high watermark (`consumer_lag`, or
-    /// ``Kafka/GroupConsumer/lag()`` for a watched group consumer).
+    /// Gauge: messages a consumer is behind the partition's high watermark (`consumer_lag`,
+    /// ``Kafka/GroupConsumer/lag()`` for a watched group consumer, or the cluster's answer for a
+    /// group watched with ``KafkaMetricsReporter/watchLag(ofGroup:topics:admin:dimensions:)``).
     public static let consumerLag = "kafka.consumer.lag"
-    /// Gauge: the group's committed offset of a partition (`committed_offset`).
+    /// Gauge: the group's committed offset of a partition (`committed_offset`, or the cluster's
+    /// answer for a group watched with ``KafkaMetricsReporter/watchLag(ofGroup:topics:admin:dimensions:)``).
     public static let committedOffset = "kafka.consumer.committed.offset"
     /// Gauge: a partition's high watermark as the client last saw it (`hi_offset`).
     public static let highWatermark = "kafka.partition.high_watermark"

@@ -113,6 +113,34 @@ public final class KafkaMetricsReporter: Sendable {
         }
     }
 
+    /// Reports the lag of consumer group `group` in `topics` (nil: every topic it committed in),
+    /// asked of the cluster through `admin` on every update of ``run()`` (or ``updateGroupLag()``):
+    /// ``KafkaMetricName/consumerLag`` and ``KafkaMetricName/committedOffset`` per partition, with
+    /// the group as `messaging.consumer.group.name`. The group need not be served by this process
+    /// (what `kadm.Lag` gives franz-go users). An update whose query fails keeps the last values.
+    /// - Parameter admin: ``Kafka/KafkaAdmin`` (`broker.admin`) or an in-memory double.
+    public func watchLag(ofGroup group: String, topics: [String]? = nil, admin: any AdminClient, dimensions: [(String, String)] = []) {
+        let extra = [(KafkaMetricName.Dimension.system, "kafka"), (KafkaMetricName.Dimension.consumerGroup, group)]
+        state.withLock { state in
+            state.groupLags.append(GroupLagState(id: state.nextID, group: group, topics: topics, admin: admin, dimensions: extra + dimensions))
+            state.nextID += 1
+        }
+    }
+
+    /// Asks the cluster for the lag of every group watched with ``watchLag(ofGroup:topics:admin:dimensions:)``
+    /// and records it. The queries run outside the reporter's lock, one after another.
+    public func updateGroupLag() async {
+        let watched = state.withLock { $0.groupLags }
+        for entry in watched {
+            guard let lag = try? await entry.admin.lag(group: entry.group, topics: entry.topics) else { continue }
+            state.withLock { state in
+                var recorder = Recorder(factory: factory, state: state.metrics)
+                recorder.record(groupLag: lag, source: entry.id, dimensions: entry.dimensions + self.dimensions)
+                state.metrics = recorder.state
+            }
+        }
+    }
+
     /// Wraps `conf`'s rebalance hooks (they still run, first) so that every partition
     /// assigned, revoked or lost adds to ``KafkaMetricName/rebalancedPartitions``.
     public func instrument(_ conf: inout GroupConsumerConf, clientID: String? = nil, dimensions: [(String, String)] = []) {
@@ -141,6 +169,7 @@ public final class KafkaMetricsReporter: Sendable {
     public func run() async {
         while !Task.isCancelled {
             update()
+            await updateGroupLag()
             try? await Task.sleep(for: interval)
         }
     }
@@ -203,7 +232,16 @@ public final class KafkaMetricsReporter: Sendable {
         var sources: [SourceState] = []
         var groups: [GroupState] = []
         var senders: [SenderState] = []
+        var groupLags: [GroupLagState] = []
         var metrics = Recorder.State()
+    }
+
+    private struct GroupLagState: Sendable {
+        let id: Int
+        let group: String
+        let topics: [String]?
+        let admin: any AdminClient
+        let dimensions: [(String, String)]
     }
 }
 
@@ -346,6 +384,17 @@ private struct Recorder {
         }
         if let eos = statistics.eos, let idempotence = eos.idemp_state {
             gauge(KafkaMetricName.idempotenceReady, idempotence == "Assigned" ? 1 : 0, base)
+        }
+        finish(source: source)
+    }
+
+    /// A group's lag as the cluster reports it: lag and committed offset per partition.
+    mutating func record(groupLag: [TopicPartition: GroupLag], source: Int, dimensions base: [(String, String)]) {
+        typealias D = KafkaMetricName.Dimension
+        for (partition, value) in groupLag {
+            let dimensions = base + [(D.destination, partition.topic), (D.partition, "\(partition.partition)")]
+            gauge(KafkaMetricName.consumerLag, Double(value.lag), dimensions)
+            gauge(KafkaMetricName.committedOffset, Double(value.committed), dimensions)
         }
         finish(source: source)
     }

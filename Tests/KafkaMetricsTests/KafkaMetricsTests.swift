@@ -74,6 +74,27 @@ struct KafkaMetricsTests {
         }
     }
 
+    @Test("a group's lag asked of the cluster: lag and committed offset per partition, for a group this process is not in")
+    func groupLagFromTheCluster() async throws {
+        try await withMockCluster(brokers: 1, topics: ["billed": 2]) { cluster in
+            let metrics = TestMetrics()
+            let broker = try await Broker.dial(cluster.addresses)
+            defer { broker.close() }
+            try await broker.producer().produce("billed", partition: 0, messages: (0..<7).map { Message(value: "v\($0)") })
+            try await broker.resetOffsets(group: "billing", to: [TopicPartition("billed", 0): 2, TopicPartition("billed", 1): 0])
+            let reporter = KafkaMetricsReporter(factory: metrics)
+            reporter.watchLag(ofGroup: "billing", topics: ["billed"], admin: broker.admin)
+            await reporter.updateGroupLag()
+            let group = [(D.system, "kafka"), (D.consumerGroup, "billing")]
+            #expect(metrics.gauge(Name.consumerLag, group + partition("billed", 0)) == 5)
+            #expect(metrics.gauge(Name.committedOffset, group + partition("billed", 0)) == 2)
+            #expect(metrics.gauge(Name.consumerLag, group + partition("billed", 1)) == 0)
+            try await broker.resetOffsets(group: "billing", to: [TopicPartition("billed", 0): 6])
+            await reporter.updateGroupLag()
+            #expect(metrics.gauge(Name.consumerLag, group + partition("billed", 0)) == 1)
+        }
+    }
+
     @Test("a group consumer's own statistics: consumed messages counted, lag 0 after catching up")
     func groupStatistics() async throws {
         try await withMockCluster(brokers: 1, topics: ["reads": 1]) { cluster in
