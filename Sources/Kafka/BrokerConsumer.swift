@@ -26,10 +26,14 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, Sendable {
     init(broker: Broker, conf: ConsumerConf) throws {
         try conf.validate()
         try broker.requirePartition(conf.topic, conf.partition)
-        let start: Int64 = switch conf.startOffset {
-        case .oldest: try broker.offsetEarliest(conf.topic, partition: conf.partition)
-        case .newest: try broker.offsetLatest(conf.topic, partition: conf.partition)
-        case .offset(let value): value
+        let start: Int64 = if let time = conf.startTime {
+            try broker.offset(at: time, topic: conf.topic, partition: conf.partition)
+        } else {
+            switch conf.startOffset {
+            case .oldest: try broker.offsetEarliest(conf.topic, partition: conf.partition)
+            case .newest: try broker.offsetLatest(conf.topic, partition: conf.partition)
+            case .offset(let value): value
+            }
         }
         let handle = try broker.consumerHandle(ConsumerSettings(conf), for: conf.topic, conf.partition)
         do {

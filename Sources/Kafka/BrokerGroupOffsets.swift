@@ -84,9 +84,21 @@ extension Broker {
     ///   ``KafkaError/closed``.
     public func offsets(at time: Date, topic: String) throws -> [TopicPartition: Int64] {
         let count = try partitionCount(topic)
-        let millis = Int64((time.timeIntervalSince1970 * 1000).rounded(.down).clamped(to: 0...9.2e18))
+        let millis = Self.milliseconds(time)
         let query = Dictionary(uniqueKeysWithValues: (0..<count).map { (TopicPartition(topic, $0), millis) })
         return try primary.offsetsForTimes(query, timeout: conf.readTimeout)
+    }
+
+    /// The offset of the first message of `topic`/`partition` written at or after `time`, or the
+    /// partition's end (high watermark) when none is that recent.
+    func offset(at time: Date, topic: String, partition: Int32) throws -> Int64 {
+        let found = try primary.offsetsForTimes([TopicPartition(topic, partition): Self.milliseconds(time)], timeout: conf.readTimeout)
+        if let offset = found[TopicPartition(topic, partition)], offset >= 0 { return offset }
+        return try offsetLatest(topic, partition: partition)
+    }
+
+    static func milliseconds(_ time: Date) -> Int64 {
+        Int64((time.timeIntervalSince1970 * 1000).rounded(.down).clamped(to: 0...9.2e18))
     }
 
     /// The `async` twin of ``offsets(at:topic:)``, run on the library's call pool; cancellable.

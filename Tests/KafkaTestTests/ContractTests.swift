@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import KafkaTest
 import Testing
@@ -64,6 +65,29 @@ struct ContractTests {
             } when: { fixture.isTansu }
         }
     }
+
+    struct StartTime: Behaviour {
+        let isInMemory: Bool
+
+        func check<C: Client>(_ fixture: Fixture<C>) throws {
+            let topic = try fixture.makeTopic(1)
+            let stamp: Int64 = 1_700_000_000_000
+            let stamped = (0..<5).map { Message(value: Array("s\($0)".utf8), timestamp: stamp + Int64($0) * 1000) }
+            try fixture.client.producer(ProducerConf()).produce(topic, partition: 0, messages: stamped)
+            var conf = ConsumerConf(topic: topic, partition: 0)
+            conf.startTime = Date(timeIntervalSince1970: Double(stamp + 2500) / 1000)
+            conf.retryLimit = 1
+            let first = try? fixture.client.consumer(conf).consume().offset
+            // librdkafka 2.0.2's mock answers -1 to a lookup by time (the consumer starts at the end)
+            // and tansu the earliest offset; the in-memory broker and Kafka answer as asserted.
+            withKnownIssue("the embedded cluster and tansu do not look offsets up by timestamp") {
+                #expect(first == 3)
+            } when: { !isInMemory }
+        }
+    }
+
+    @Test("startTime starts a partition consumer at the first message stamped at or after it", arguments: Target.allCases)
+    func startTime(target: Target) throws { try verify(StartTime(isInMemory: target == .inMemory), on: target) }
 
     @Test("start offsets oldest, explicit and newest", arguments: Target.allCases)
     func startOffsets(target: Target) throws { try verify(StartOffsets(), on: target) }

@@ -2,8 +2,9 @@
 /// unchanged on `KafkaTest`'s in-memory `MockAdmin`. Each call's meaning, defaults and errors are
 /// ``KafkaAdmin``'s; calls about many items return one outcome per item.
 ///
-/// The `async` requirements have default implementations that call the blocking ones in place,
-/// right for in-memory conformers that never wait; ``KafkaAdmin`` runs its own on the call pool.
+/// A conformer writes its own `async` twins: Swift lets a synchronous method witness an `async`
+/// requirement, so a default in an extension would never run and calls through the protocol
+/// would block the task. ``KafkaAdmin`` runs its twins on the call pool.
 public protocol AdminClient: Sendable {
     /// The cluster's id, its controller and its brokers.
     func cluster() throws -> ClusterDescription
@@ -78,78 +79,6 @@ public protocol AdminClient: Sendable {
     func deleteCommittedOffsets(group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Result<Void, KafkaError>]
     /// The `async` twin of ``deleteRecords(before:)``.
     func deleteRecords(before offsets: [TopicPartition: Int64]) async throws -> [TopicPartition: Result<Int64, KafkaError>]
-}
-
-/// In-place `async` twins for conformers whose calls never wait.
-extension AdminClient {
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func cluster() async throws -> ClusterDescription { try await Task.checkCancellationThen { try cluster() } }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func listTopics(includeInternal: Bool) async throws -> [String] { try await Task.checkCancellationThen { try listTopics(includeInternal: includeInternal) } }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func describeTopics(_ names: [String], configs: Bool) async throws -> [String: Result<TopicDescription, KafkaError>] {
-        try await Task.checkCancellationThen { try describeTopics(names, configs: configs) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func createTopics(_ topics: [NewTopic]) async throws -> [String: Result<Void, KafkaError>] { try await Task.checkCancellationThen { try createTopics(topics) } }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func deleteTopics(_ names: [String]) async throws -> [String: Result<Void, KafkaError>] { try await Task.checkCancellationThen { try deleteTopics(names) } }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func createPartitions(_ totals: [String: Int32]) async throws -> [String: Result<Void, KafkaError>] {
-        try await Task.checkCancellationThen { try createPartitions(totals) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func describeConfigs(_ resources: [ConfigResource]) async throws -> [ConfigResource: Result<[String: ConfigEntry], KafkaError>] {
-        try await Task.checkCancellationThen { try describeConfigs(resources) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func alterConfigs(_ changes: [ConfigResource: [String: String]]) async throws -> [ConfigResource: Result<Void, KafkaError>] {
-        try await Task.checkCancellationThen { try alterConfigs(changes) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func changeConfigs(_ changes: [ConfigResource: [String: String]]) async throws -> [ConfigResource: Result<Void, KafkaError>] {
-        try await Task.checkCancellationThen { try changeConfigs(changes) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func listGroups() async throws -> [GroupListing] { try await Task.checkCancellationThen { try listGroups() } }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func describeGroups(_ groups: [String]) async throws -> [String: Result<GroupDescription, KafkaError>] {
-        try await Task.checkCancellationThen { try describeGroups(groups) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func deleteGroups(_ groups: [String]) async throws -> [String: Result<Void, KafkaError>] { try await Task.checkCancellationThen { try deleteGroups(groups) } }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func committedOffsets(group: String, topics: [String]?) async throws -> [TopicPartition: Int64] {
-        try await Task.checkCancellationThen { try committedOffsets(group: group, topics: topics) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func lag(group: String, topics: [String]?) async throws -> [TopicPartition: GroupLag] {
-        try await Task.checkCancellationThen { try lag(group: group, topics: topics) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) async throws {
-        try await Task.checkCancellationThen { try resetOffsets(group: group, to: offsets) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func planReset(group: String, topic: String, to target: ResetTarget) async throws -> [TopicPartition: ResetStep] {
-        try await Task.checkCancellationThen { try planReset(group: group, topic: topic, to: target) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func deleteCommittedOffsets(group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Result<Void, KafkaError>] {
-        try await Task.checkCancellationThen { try deleteCommittedOffsets(group: group, partitions: partitions) }
-    }
-    /// Checks for cancellation, then calls the blocking twin in place.
-    public func deleteRecords(before offsets: [TopicPartition: Int64]) async throws -> [TopicPartition: Result<Int64, KafkaError>] {
-        try await Task.checkCancellationThen { try deleteRecords(before: offsets) }
-    }
-}
-
-extension Task where Success == Never, Failure == Never {
-    /// Throws `CancellationError` when the current task is cancelled, else returns `body()`.
-    fileprivate static func checkCancellationThen<R>(_ body: () throws -> R) async throws -> R {
-        try checkCancellation()
-        return try body()
-    }
 }
 
 extension KafkaAdmin: AdminClient {}

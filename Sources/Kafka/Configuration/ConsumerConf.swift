@@ -1,3 +1,5 @@
+import Foundation
+
 /// Settings of a single-partition consumer, with Go's `NewConsumerConf` defaults
 /// (and `maxFetchSize` from Go's v1 documentation).
 public struct ConsumerConf: Sendable {
@@ -35,6 +37,10 @@ public struct ConsumerConf: Sendable {
     /// Where reading starts; resolved to a number when the consumer is
     /// created, as Go does. Default ``StartOffset/oldest``.
     public var startOffset: StartOffset = .oldest
+    /// When set, reading starts at the first message written at or after this time (by the
+    /// message timestamp), or at the end when none is that recent, instead of at `startOffset`;
+    /// resolved when the consumer is created (the partition consumer's `seek(to:)`). Default nil.
+    public var startTime: Date?
     /// Whether consumed messages carry their headers. Default true. A record
     /// without headers costs nothing extra either way (the consumer sees the
     /// zero header count itself); a record with headers costs librdkafka's

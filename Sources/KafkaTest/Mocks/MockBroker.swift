@@ -11,6 +11,7 @@ import Synchronization
 ///   ``KafkaError/noData``) and `retryWait` (through `clock`), and can be fed
 ///   scripted messages and errors with ``MockConsumer/push(_:)``.
 /// - Offset coordinators keep commits per group; a never-committed offset reads `(-1, "")`.
+/// - ``admin`` administers it as ``KafkaAdmin`` does a cluster (see ``MockAdmin``).
 /// - ``close()`` makes every later call on anything made from it throw ``KafkaError/closed``.
 /// - ``readProducers(timeout:)`` returns produced calls in order (Go's `ReadProducers`),
 ///   without the producer waiting for the reader.
@@ -69,9 +70,13 @@ public final class MockBroker: SendingClient, TransactionalClient {
         }
     }
 
-    /// Every message of `topic`/`partition`, in offset order.
+    /// Every message `topic`/`partition` still holds (from its low watermark, 0 unless
+    /// ``MockAdmin/deleteRecords(before:)`` moved it), in offset order.
     public func messages(_ topic: String, partition: Int32) -> [Message] {
-        state.locked { state.logs[topic].flatMap { Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? [] }
+        state.locked {
+            let log = state.logs[topic].flatMap { partition >= 0 && Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? []
+            return Array(log.dropFirst(Int(state.logStart(topic, partition))))
+        }
     }
 
     /// Topics, partition logs and committed offsets (what Go's `Server.ServeHTTP` dumped).
@@ -85,10 +90,11 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// Empties every topic and forgets commits, produced calls and what transactions wrote or sent
-    /// (topics stay; open transactions stay open).
+    /// (topics and their settings stay; open transactions stay open; offsets start at 0 again).
     public func reset() {
         state.locked {
             state.logs = state.logs.mapValues { Array(repeating: [], count: $0.count) }
+            state.logStarts = [:]
             state.committed = [:]
             state.produced = []
             state.forgetTransactionContents()
@@ -122,8 +128,16 @@ public final class MockBroker: SendingClient, TransactionalClient {
             try state.requirePartition(conf.topic, conf.partition)
             // The newest offset a consumer of this isolation can see: the last stable one for read-committed.
             let count = state.visibleEnd(conf.topic, conf.partition, conf.isolation)
+            if let time = conf.startTime {
+                // As the real client: the first message stamped at or after `time`, else the end.
+                let millis = Int64(Swift.max(0, Swift.min(9.2e18, (time.timeIntervalSince1970 * 1000).rounded(.down))))
+                let log = state.logs[conf.topic]?[Int(conf.partition)] ?? []
+                // Only what the partition still holds (from its low watermark); a slice keeps the log's indices.
+                let held = log.prefix(Int(count)).dropFirst(Int(state.logStart(conf.topic, conf.partition)))
+                return held.firstIndex { ($0.timestamp ?? Int64.min) >= millis }.map(Int64.init) ?? count
+            }
             return switch conf.startOffset {
-            case .oldest: 0
+            case .oldest: state.logStart(conf.topic, conf.partition)
             case .newest: count
             case .offset(let value): value
             }
@@ -172,17 +186,23 @@ public final class MockBroker: SendingClient, TransactionalClient {
         return MockTransactionalProducer(state: state, conf: conf, epoch: epoch)
     }
 
+    /// The administration client of this in-memory cluster (``Broker/admin``'s double): topics,
+    /// settings, groups, group offsets and records over the same state as everything made here.
+    /// Its calls throw ``KafkaError/closed`` after ``close()``.
+    public var admin: MockAdmin { MockAdmin(state: state) }
+
     /// An offset coordinator of `conf.consumerGroup` over the shared commit store.
     public func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> MockOffsetCoordinator {
         try state.locked { () throws(KafkaError) in try state.checkOpen() }
         return MockOffsetCoordinator(state: state, group: conf.consumerGroup)
     }
 
-    /// The handler's answer, else 0 for an existing partition, else `unknownTopicOrPartition` (Go's default).
+    /// The handler's answer, else the low watermark of an existing partition (0, Go's default,
+    /// unless ``MockAdmin/deleteRecords(before:)`` moved it), else `unknownTopicOrPartition`.
     public func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64 {
         if let offsetEarliestHandler { return try offsetEarliestHandler(topic, partition) }
         _ = try logLength(topic, partition)
-        return 0
+        return state.locked { state.logStart(topic, partition) }
     }
 
     /// The handler's answer, else the partition's length, else `unknownTopicOrPartition` (Go's default).

@@ -7,7 +7,8 @@ import Kafka
 /// rules: `retryLimit + 1` empty reads, each followed by `retryWait` on the
 /// broker's clock, then ``KafkaError/noData`` (never with -1: it waits for a
 /// message, a pushed item or close); a position past the log end is
-/// `offsetOutOfRange`. Items queued with ``push(_:)`` come first (Go kafkatest's
+/// `offsetOutOfRange`, and so is one below the low watermark after
+/// ``MockAdmin/deleteRecords(before:)``. Items queued with ``push(_:)`` come first (Go kafkatest's
 /// `Messages` and `Errors` channels, without blocking the test that pushes).
 ///
 /// Messages of ``MockTransactionalProducer``s follow ``ConsumerConf/isolation``: read-committed
@@ -93,9 +94,16 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
                         let item = scripted.removeFirst()
                         return .messages([try item.get()])
                     }
-                    let log = state.logs[conf.topic]?[Int(conf.partition)] ?? []
-                    if position > Int64(log.count) || position < 0 {
-                        throw .broker(.offsetOutOfRange, message: "offset \(position) is outside the log of \(conf.topic)/\(conf.partition) (0...\(log.count))")
+                    // The topic may have been deleted (MockAdmin) since this consumer was made.
+                    guard let partitions = state.logs[conf.topic], Int(conf.partition) < partitions.count else {
+                        throw .broker(.unknownTopicOrPartition, message: "topic \(conf.topic) partition \(conf.partition) is unknown")
+                    }
+                    let end = Int64(partitions[Int(conf.partition)].count)
+                    // Below the low watermark (records deleted) is out of range too: the real consumer
+                    // runs with auto.offset.reset=error.
+                    let low = state.logStart(conf.topic, conf.partition)
+                    if position > end || position < low {
+                        throw .broker(.offsetOutOfRange, message: "offset \(position) is outside the log of \(conf.topic)/\(conf.partition) (\(low)...\(end))")
                     }
                     let stable = state.visibleEnd(conf.topic, conf.partition, conf.isolation)
                     if position < stable {

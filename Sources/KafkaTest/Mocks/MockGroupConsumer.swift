@@ -254,11 +254,21 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
         state.committed[conf.group]?["\(partition.topic):\(partition.partition)"]?.0
     }
 
-    /// Where reading `partition` starts: the group's committed offset, else the start rule
-    /// (`.newest`: the newest offset this member's isolation can see).
+    /// Where reading `partition` starts: the group's committed offset, else the start rule. A
+    /// committed offset below the low watermark (records deleted) is out of range: the start rule.
     private func startPosition(_ partition: TopicPartition) -> Int64 {
-        committedOffset(partition)
-            ?? (conf.startOffset == .newest ? state.visibleEnd(partition.topic, partition.partition, conf.isolation) : 0)
+        if let committed = committedOffset(partition), committed >= state.logStart(partition.topic, partition.partition) {
+            return committed
+        }
+        return resetPosition(partition)
+    }
+
+    /// The start rule, librdkafka's `auto.offset.reset`: `.newest`, the newest offset this
+    /// member's isolation can see; else the low watermark (0 unless records were deleted).
+    private func resetPosition(_ partition: TopicPartition) -> Int64 {
+        conf.startOffset == .newest
+            ? state.visibleEnd(partition.topic, partition.partition, conf.isolation)
+            : state.logStart(partition.topic, partition.partition)
     }
 
     private func commitHandedOut() {
@@ -326,6 +336,10 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
                     let events = takePending()
                     if !events.isEmpty { return .events(events) }
                     for partition in positions.keys.sorted() {
+                        // Records deleted under the position: out of range, so the start rule applies.
+                        if let position = positions[partition], position < state.logStart(partition.topic, partition.partition) {
+                            positions[partition] = resetPosition(partition)
+                        }
                         let stable = state.visibleEnd(partition.topic, partition.partition, conf.isolation)
                         guard let position = positions[partition], position < stable else { continue }
                         let seen = state.visible(partition.topic, partition.partition, from: position, to: stable, conf.isolation)

@@ -33,6 +33,13 @@ final class MockState: @unchecked Sendable {
     /// Per transactional id, the epoch of its newest producer and the transaction it has open.
     var transactionalIDs: [String: (epoch: Int, open: Int?)] = [:]
     var nextTransaction = 0
+    /// Per partition, the first offset still held (its low watermark), after ``MockAdmin/deleteRecords(before:)``
+    /// moved it; absent, 0. Messages below it stay in `logs`, so that offsets remain array indices.
+    var logStarts: [TopicPartition: Int64] = [:]
+    /// Each topic's own (dynamic) settings, set by ``MockAdmin``; absent, Kafka's defaults only.
+    var topicConfigs: [String: [String: String]] = [:]
+    /// The dynamic settings of the mock's one broker, set by ``MockAdmin``.
+    var brokerConfigs: [String: String] = [:]
 
     init(autoCreateTopics: Bool, defaultPartitions: Int32) {
         self.autoCreateTopics = autoCreateTopics
@@ -62,6 +69,11 @@ final class MockState: @unchecked Sendable {
         guard partition >= 0, Int(partition) < partitions.count else {
             throw .broker(.unknownTopicOrPartition, message: "topic \(topic) has \(partitions.count) partition(s); partition \(partition) does not exist")
         }
+    }
+
+    /// The low watermark of `topic`/`partition`: 0 unless records were deleted. Call with the lock held.
+    func logStart(_ topic: String, _ partition: Int32) -> Int64 {
+        logStarts[TopicPartition(topic, partition)] ?? 0
     }
 
     // MARK: Transactions (lock held)
