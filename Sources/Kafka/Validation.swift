@@ -1,3 +1,12 @@
+/// Kafka's rules for names, as the library checks them before any request.
+public enum KafkaNames {
+    /// Checks Kafka's topic name rule: 1 to 249 characters from `[a-zA-Z0-9._-]`, not "." or "..".
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` saying what is wrong.
+    public static func validateTopic(_ topic: String) throws(KafkaError) {
+        try validateTopicName(topic)
+    }
+}
+
 /// Kafka's topic name rule: 1 to 249 characters from [a-zA-Z0-9._-].
 func validateTopicName(_ topic: String) throws(KafkaError) {
     guard !topic.isEmpty else {

@@ -25,6 +25,23 @@ public struct NewTopic: Sendable, Hashable {
         self.configs = configs
         self.replicaAssignment = replicaAssignment
     }
+
+    /// Checks what a cluster would refuse before any request: an illegal name, counts below 1, an
+    /// empty replica assignment. ``KafkaAdmin/createTopics(_:)`` fails such a topic alone with it.
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` naming the topic and the problem.
+    public func validate() throws(KafkaError) {
+        try validateTopicName(name)
+        if let assignment = replicaAssignment {
+            guard !assignment.isEmpty, assignment.allSatisfy({ !$0.isEmpty }) else {
+                throw .invalidArgument("topic \(name): every partition of a replica assignment needs at least one broker")
+            }
+        } else {
+            guard partitions >= 1 else { throw .invalidArgument("topic \(name) needs at least 1 partition, not \(partitions)") }
+            guard replicationFactor >= 1 else {
+                throw .invalidArgument("topic \(name) needs a replication factor of at least 1, not \(replicationFactor)")
+            }
+        }
+    }
 }
 
 /// A topic as the cluster describes it: its partitions and, when asked for, its settings.

@@ -84,17 +84,7 @@ public struct KafkaAdmin: Sendable {
         var valid: [NewTopic] = []
         for topic in topics {
             do throws(KafkaError) {
-                try validateTopicName(topic.name)
-                if let assignment = topic.replicaAssignment {
-                    guard !assignment.isEmpty, assignment.allSatisfy({ !$0.isEmpty }) else {
-                        throw .invalidArgument("topic \(topic.name): every partition of a replica assignment needs at least one broker")
-                    }
-                } else {
-                    guard topic.partitions >= 1 else { throw .invalidArgument("topic \(topic.name) needs at least 1 partition, not \(topic.partitions)") }
-                    guard topic.replicationFactor >= 1 else {
-                        throw .invalidArgument("topic \(topic.name) needs a replication factor of at least 1, not \(topic.replicationFactor)")
-                    }
-                }
+                try topic.validate()
                 valid.append(topic)
             } catch {
                 outcomes[topic.name] = .failure(error)

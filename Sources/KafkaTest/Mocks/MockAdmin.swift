@@ -98,7 +98,7 @@ public struct MockAdmin: AdminClient {
             var outcomes: [String: Result<Void, KafkaError>] = [:]
             var valid: [NewTopic] = []
             for topic in topics {
-                switch outcome({ () throws(KafkaError) in try Self.check(topic) }) {
+                switch outcome({ () throws(KafkaError) in try topic.validate() }) {
                 case .success: valid.append(topic)
                 case .failure(let error): outcomes[topic.name] = .failure(error)
                 }
@@ -121,7 +121,7 @@ public struct MockAdmin: AdminClient {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [String: Result<Void, KafkaError>] = [:]
             let valid = names.filter { name in
-                if case .failure(let error) = outcome({ () throws(KafkaError) in try validateMockTopicName(name) }) {
+                if case .failure(let error) = outcome({ () throws(KafkaError) in try KafkaNames.validateTopic(name) }) {
                     outcomes[name] = .failure(error)
                     return false
                 }
@@ -190,21 +190,6 @@ public struct MockAdmin: AdminClient {
         try state.locked { () throws(KafkaError) -> R in
             try state.checkOpen()
             return try body()
-        }
-    }
-
-    /// The checks ``KafkaAdmin/createTopics(_:)`` makes before any request, with its messages.
-    private static func check(_ topic: NewTopic) throws(KafkaError) {
-        try validateMockTopicName(topic.name)
-        if let assignment = topic.replicaAssignment {
-            guard !assignment.isEmpty, assignment.allSatisfy({ !$0.isEmpty }) else {
-                throw .invalidArgument("topic \(topic.name): every partition of a replica assignment needs at least one broker")
-            }
-        } else {
-            guard topic.partitions >= 1 else { throw .invalidArgument("topic \(topic.name) needs at least 1 partition, not \(topic.partitions)") }
-            guard topic.replicationFactor >= 1 else {
-                throw .invalidArgument("topic \(topic.name) needs a replication factor of at least 1, not \(topic.replicationFactor)")
-            }
         }
     }
 

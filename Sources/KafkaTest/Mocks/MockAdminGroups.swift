@@ -203,7 +203,7 @@ extension MockAdmin {
         try Self.requireGroupID(group)
         if let topics {
             for topic in topics {
-                try validateMockTopicName(topic)
+                try KafkaNames.validateTopic(topic)
                 guard state.logs[topic] != nil else { throw .broker(.unknownTopicOrPartition, message: "topic \(topic) not found in metadata") }
             }
             // The real call names each partition of each topic, and librdkafka refuses a partition named twice.

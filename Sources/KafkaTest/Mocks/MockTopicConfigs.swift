@@ -104,19 +104,3 @@ enum MockTopicConfigs {
     }
 }
 
-/// Kafka's rules for a topic name, with the messages of `Kafka`'s own check (which that module
-/// keeps internal): ``MockAdmin`` must refuse the names ``KafkaAdmin`` refuses, before any request.
-func validateMockTopicName(_ topic: String) throws(KafkaError) {
-    guard !topic.isEmpty else { throw .invalidArgument("topic name is empty") }
-    guard topic.utf8.count <= 249 else {
-        throw .invalidArgument("topic name is \(topic.utf8.count) characters long; Kafka allows at most 249")
-    }
-    guard topic != "." && topic != ".." else { throw .invalidArgument("topic name \"\(topic)\" is reserved") }
-    for byte in topic.utf8 {
-        let legal = (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
-            || byte == 0x2E || byte == 0x5F || byte == 0x2D
-        guard legal else {
-            throw .invalidArgument("topic name \"\(topic)\" has an illegal character; use only a-z, A-Z, 0-9, '.', '_' and '-'")
-        }
-    }
-}
