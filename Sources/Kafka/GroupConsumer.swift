@@ -69,7 +69,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
                     let rebalance = Rebalance(
                         change: change, partitions: partitions,
                         handedOut: handedOut.offsets(of: Set(GroupHandle.assignment(rk) + partitions)),
-                        groupMetadata: TransactionCalls.groupMetadata(rk, group: group)
+                        groupMetadata: TransactionCalls.groupMetadata(rk, group: group),
+                        commitOffsets: { try GroupHandle.commitGiven(handle.rk, $0) }
                     ) { try GroupHandle.commitStored(handle.rk) }
                     do {
                         try hook(rebalance)
@@ -371,6 +372,7 @@ public final class Rebalance: Sendable {
     /// The member's group metadata while the hook runs (nil where it has none), for a transaction.
     public let groupMetadata: ConsumerGroupMetadata?
     private let commitStored: @Sendable () throws -> Void
+    private let commitGiven: (@Sendable ([TopicPartition: Int64]) throws -> Void)?
     private let active = Mutex(true)
 
     /// A rebalance as a hook sees it; `commit` commits what the member handed out, `handedOut` and
@@ -378,13 +380,32 @@ public final class Rebalance: Sendable {
     /// test doubles of it (KafkaTest's `MockGroupConsumer`).
     public init(
         change: Change, partitions: [TopicPartition], handedOut: [TopicPartition: Int64] = [:],
-        groupMetadata: ConsumerGroupMetadata? = nil, commit: @escaping @Sendable () throws -> Void
+        groupMetadata: ConsumerGroupMetadata? = nil,
+        commitOffsets: (@Sendable ([TopicPartition: Int64]) throws -> Void)? = nil,
+        commit: @escaping @Sendable () throws -> Void
     ) {
         self.change = change
         self.partitions = partitions
         self.handedOut = handedOut
         self.groupMetadata = groupMetadata
+        self.commitGiven = commitOffsets
         self.commitStored = commit
+    }
+
+    /// Commits `offsets` (the next offset to read, per partition) synchronously, from inside
+    /// ``RebalanceHooks/onRevoked``: what a processing loop that finished part of what was handed
+    /// out commits before its partitions go.
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` when called after the hook returned or on a
+    ///   rebalance made without `commitOffsets`; the coordinator's error.
+    public func commit(_ offsets: [TopicPartition: Int64]) throws {
+        try active.withLock { active in
+            guard active else {
+                throw KafkaError.invalidArgument("Rebalance.commit(_:) was called after its hook returned; use GroupConsumer.commit(_:)")
+            }
+            guard let commitGiven else { throw KafkaError.invalidArgument("this rebalance cannot commit given offsets") }
+            guard !offsets.isEmpty else { return }
+            try commitGiven(offsets)
+        }
     }
 
     /// Commits every offset handed out so far (stored when its fetch ended, or by an earlier

@@ -280,6 +280,12 @@ final class GroupHandle: @unchecked Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else { throw KafkaError(code) }
     }
 
+    /// Commits `offsets` from inside a rebalance callback, on its `rk`.
+    static func commitGiven(_ rk: OpaquePointer, _ offsets: [TopicPartition: Int64]) throws {
+        let code = try withList(offsets) { rd_kafka_commit(rk, $0, 0) }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else { throw KafkaError(code) }
+    }
+
     /// Commits every stored offset from inside a rebalance callback, on its `rk`.
     static func commitStored(_ rk: OpaquePointer) throws {
         let code = rd_kafka_commit(rk, nil, 0)

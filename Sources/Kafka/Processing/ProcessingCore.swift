@@ -1,0 +1,248 @@
+import Dispatch
+import Synchronization
+
+/// The shared state of one ``ProcessingLoop``: what is buffered, what runs, what each partition
+/// may commit; guarded by one lock, with the library's waiting primitive for the reader (room in
+/// the buffer), the workers (a message to handle) and revokes (a partition's handlers done).
+final class ProcessingCore: Sendable {
+    /// The ordering key of a buffered message.
+    enum OrderKey: Hashable, Sendable {
+        case key(TopicPartition, [UInt8])
+        case partition(TopicPartition)
+        case unique(UInt64)
+    }
+
+    /// One buffered message.
+    struct Job: Sendable {
+        let id: UInt64
+        let message: Message
+        let partition: TopicPartition
+        let bytes: Int
+    }
+
+    /// What a worker gets when it asks for work.
+    enum Next: Sendable {
+        case job(OrderKey, Job)
+        case stop
+    }
+
+    private struct State {
+        var scheduler = KeyedScheduler<OrderKey, Job>()
+        var frontiers: [TopicPartition: CommitFrontier] = [:]
+        /// Handler tasks running, per partition, by job id (nil until the task is registered).
+        var running: [TopicPartition: [UInt64: Task<Bool, Never>?]] = [:]
+        var waitingPerPartition: [TopicPartition: Int] = [:]
+        var paused: Set<TopicPartition> = []
+        /// Partitions revoked or lost: messages of them that still arrive are dropped.
+        var gone: Set<TopicPartition> = []
+        var bufferedMessages = 0
+        var bufferedBytes = 0
+        var lastCommitted: [TopicPartition: Int64] = [:]
+        var nextID: UInt64 = 0
+        var stopping = false
+        var failure: (any Error)?
+    }
+
+    let conf: ProcessingConf
+    private let state = Mutex(State())
+    private let work = Waiters<Void>()
+    private let room = Waiters<Void>()
+    private let drained = Waiters<Void>()
+
+    init(_ conf: ProcessingConf) {
+        self.conf = conf
+    }
+
+    // MARK: Reader
+
+    /// Waits until the buffer has room for another message.
+    func waitForRoom() async throws {
+        try await room.wait(timeout: nil, onTimeout: ()) { hasRoom ? () : nil }
+    }
+
+    private var hasRoom: Bool {
+        state.withLock { $0.stopping || ($0.bufferedMessages < conf.maxBufferedMessages && $0.bufferedBytes < conf.maxBufferedBytes) }
+    }
+
+    /// Buffers `message`; returns its partition when that partition's waiting messages reached the
+    /// limit (the caller pauses it).
+    func add(_ message: Message) -> TopicPartition? {
+        let partition = TopicPartition(message.topic, message.partition)
+        let pause: TopicPartition? = state.withLock { state in
+            guard !state.stopping, !state.gone.contains(partition) else { return nil }
+            state.nextID &+= 1
+            let bytes = (message.key?.count ?? 0) + (message.value?.count ?? 0)
+            let job = Job(id: state.nextID, message: message, partition: partition, bytes: bytes)
+            let key: OrderKey = switch conf.ordering {
+            case .perKey: message.key.map { .key(partition, $0) } ?? .unique(job.id)
+            case .perPartition: .partition(partition)
+            case .none: .unique(job.id)
+            }
+            state.scheduler.add(job, key: key)
+            state.frontiers[partition, default: CommitFrontier()].handedOut(message.offset)
+            state.bufferedMessages += 1
+            state.bufferedBytes += bytes
+            let waiting = state.waitingPerPartition[partition, default: 0] + 1
+            state.waitingPerPartition[partition] = waiting
+            guard waiting >= conf.maxWaitingPerPartition, !state.paused.contains(partition) else { return nil }
+            state.paused.insert(partition)
+            return partition
+        }
+        _ = work.resumeAll(with: ())
+        return pause
+    }
+
+    // MARK: Workers
+
+    /// The next message a worker handles, waiting for one; `.stop` once the loop stops.
+    func next() async throws -> Next {
+        while true {
+            let taken: Next? = state.withLock { state in
+                if state.stopping { return .stop }
+                guard let (key, job) = state.scheduler.next() else { return nil }
+                state.waitingPerPartition[job.partition, default: 1] -= 1
+                state.running[job.partition, default: [:]][job.id] = .some(nil)
+                return .job(key, job)
+            }
+            if let taken { return taken }
+            try await work.wait(timeout: nil, onTimeout: ()) {
+                // Waiting items whose keys are all busy are no work: only a runnable one wakes a worker.
+                state.withLock { $0.stopping || $0.scheduler.hasRunnable } ? () : nil
+            }
+        }
+    }
+
+    /// Registers the task handling `job`, so a revoke past its deadline can cancel it; false
+    /// when the partition went in the meantime (the task is then cancelled at once).
+    func register(_ task: Task<Bool, Never>, for job: Job) {
+        let keep = state.withLock { state -> Bool in
+            guard state.running[job.partition]?[job.id] != nil else { return false }
+            state.running[job.partition]?[job.id] = task
+            return true
+        }
+        if !keep { task.cancel() }
+    }
+
+    /// Records that `job` ended; `handled` when its offset may be committed. Returns the partition
+    /// to resume when its waiting messages fell to half the limit.
+    func finished(_ job: Job, key: OrderKey, handled: Bool) -> TopicPartition? {
+        let resume: TopicPartition? = state.withLock { state in
+            state.scheduler.finished(key)
+            state.bufferedMessages -= 1
+            state.bufferedBytes -= job.bytes
+            guard state.running[job.partition]?.removeValue(forKey: job.id) != nil else { return nil }
+            if state.running[job.partition]?.isEmpty == true { state.running[job.partition] = nil }
+            if handled { state.frontiers[job.partition]?.finished(job.message.offset) }
+            guard state.paused.contains(job.partition), state.waitingPerPartition[job.partition, default: 0] <= conf.maxWaitingPerPartition / 2 else { return nil }
+            state.paused.remove(job.partition)
+            return job.partition
+        }
+        _ = work.resumeAll(with: ())
+        _ = room.resumeAll(with: ())
+        _ = drained.resumeAll(with: ())
+        return resume
+    }
+
+    // MARK: Commits
+
+    /// The committable offset of every partition whose frontier moved since the last commit.
+    func committable() -> [TopicPartition: Int64] {
+        state.withLock { state in
+            var offsets: [TopicPartition: Int64] = [:]
+            for (partition, frontier) in state.frontiers where !state.gone.contains(partition) {
+                if let offset = frontier.committable, offset != state.lastCommitted[partition] { offsets[partition] = offset }
+            }
+            return offsets
+        }
+    }
+
+    /// Records that `offsets` were committed.
+    func committed(_ offsets: [TopicPartition: Int64]) {
+        state.withLock { state in
+            for (partition, offset) in offsets { state.lastCommitted[partition] = offset }
+        }
+    }
+
+    // MARK: Rebalances
+
+    /// Partitions given to this member: messages of them are taken again, from a fresh frontier.
+    func assigned(_ partitions: [TopicPartition]) {
+        state.withLock { state in
+            for partition in partitions {
+                state.gone.remove(partition)
+                state.frontiers[partition] = nil
+                state.lastCommitted[partition] = nil
+            }
+        }
+    }
+
+    /// Stops taking messages of `partitions`, drops their waiting ones, waits up to `deadline` for
+    /// their handlers (then cancels the rest and waits for them to end), and returns the offsets
+    /// to commit for them before they go; when `lost`, cancels at once and returns none.
+    func revoke(_ partitions: [TopicPartition], deadline: Duration, lost: Bool) -> [TopicPartition: Int64] {
+        let revoked = Set(partitions)
+        state.withLock { state in
+            state.gone.formUnion(revoked)
+            let dropped = state.scheduler.removeWaiting { revoked.contains($0.partition) }
+            // The dropped messages leave the buffer; their bytes with them.
+            state.bufferedMessages -= dropped.count
+            state.bufferedBytes -= dropped.reduce(0) { $0 + $1.bytes }
+            for partition in revoked {
+                state.waitingPerPartition[partition] = nil
+                state.paused.remove(partition)
+            }
+        }
+        _ = room.resumeAll(with: ())
+        let settled = { self.state.withLock { state in revoked.allSatisfy { state.running[$0] == nil } } }
+        if !lost { _ = try? drained.waitBlocking(timeout: deadline, onTimeout: ()) { settled() ? () : nil } }
+        // Past the deadline (or lost): cancel what still runs, then wait for it to end, so that no
+        // handler of a partition that moved runs beside its new owner's.
+        let leftovers = state.withLock { state in revoked.flatMap { state.running[$0]?.values.compactMap { $0 } ?? [] } }
+        for task in leftovers { task.cancel() }
+        while !settled() { _ = try? drained.waitBlocking(timeout: .seconds(1), onTimeout: ()) { settled() ? () : nil } }
+        return state.withLock { state in
+            var offsets: [TopicPartition: Int64] = [:]
+            for partition in revoked {
+                if !lost, let offset = state.frontiers[partition]?.committable, offset != state.lastCommitted[partition] {
+                    offsets[partition] = offset
+                }
+                state.frontiers[partition] = nil
+                state.lastCommitted[partition] = nil
+            }
+            return offsets
+        }
+    }
+
+    // MARK: Stopping
+
+    /// Stops the loop: waiting messages are dropped (their offsets are not committed), workers end
+    /// when their handler does, and handlers still running after `deadline` are cancelled.
+    func stop(deadline: Duration, failure: (any Error)? = nil) {
+        let first = state.withLock { state -> Bool in
+            if let failure, state.failure == nil { state.failure = failure }
+            guard !state.stopping else { return false }
+            state.stopping = true
+            let dropped = state.scheduler.removeWaiting { _ in true }
+            state.bufferedMessages -= dropped.count
+            state.bufferedBytes -= dropped.reduce(0) { $0 + $1.bytes }
+            state.waitingPerPartition = [:]
+            return true
+        }
+        _ = work.resumeAll(with: ())
+        _ = room.resumeAll(with: ())
+        guard first else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: deadline.nanoseconds))) { [self] in
+            let running = state.withLock { $0.running.values.flatMap { $0.values.compactMap { $0 } } }
+            for task in running { task.cancel() }
+        }
+    }
+
+    /// The error that stopped the loop, if a handler's did.
+    var failure: (any Error)? { state.withLock { $0.failure } }
+
+    /// Messages buffered now (waiting or being handled), for tests and metrics.
+    var buffered: Int { state.withLock { $0.bufferedMessages } }
+
+    /// Messages being handled now.
+    var inFlight: Int { state.withLock { $0.running.values.reduce(0) { $0 + $1.count } } }
+}

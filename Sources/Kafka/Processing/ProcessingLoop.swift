@@ -1,0 +1,211 @@
+import Foundation
+
+/// Handles a consumer group's messages concurrently while keeping per-key order: as many messages
+/// in flight as ``ProcessingConf/concurrency`` allows, messages of one key (or partition) one after
+/// another in offset order, and commits that never pass a message still being handled.
+///
+/// ```swift
+/// var group = GroupConsumerConf(group: "billing", topics: ["orders"])
+/// let loop = try ProcessingLoop(broker: broker, group: group) { message in
+///     try await database.apply(message)          // runs beside other keys' messages
+/// }
+/// try await loop.run()                           // until the task is cancelled
+/// ```
+///
+/// - **Commits.** A partition's committable offset advances only past a contiguous run of
+///   handled messages; it is committed every ``ProcessingConf/commitInterval``, before a revoke
+///   and when the loop stops. The group consumer's own commit policy is set to manual.
+/// - **Back-pressure.** The loop stops reading while ``ProcessingConf/maxBufferedMessages`` or
+///   ``ProcessingConf/maxBufferedBytes`` are buffered, and pauses a partition whose waiting
+///   messages reach ``ProcessingConf/maxWaitingPerPartition``.
+/// - **Rebalances.** Before partitions are revoked, the loop stops taking their messages, waits up
+///   to ``ProcessingConf/revokeDeadline`` for their handlers (then cancels them), commits, and
+///   only then lets the rebalance go on; lost partitions' handlers are cancelled at once. The
+///   group's own hooks in ``GroupConsumerConf/rebalance`` still run, after the loop's.
+/// - **Failures** follow ``ProcessingConf/failure``: retries through ``ProcessingConf/clock``, then
+///   a dead-letter topic or a stop. Nothing is skipped silently.
+///
+/// At least once: after a crash, messages handled but not yet committed are handled again.
+public final class ProcessingLoop: Sendable {
+    /// The group consumer the loop reads from (made by the loop; closed when ``run()`` returns).
+    public let consumer: GroupConsumer
+    /// The loop's settings.
+    public let conf: ProcessingConf
+    private let core: ProcessingCore
+    private let handler: @Sendable (Message) async throws -> Void
+    private let deadLetters: Sender?
+
+    /// Joins `group` (its commit policy set to manual, its rebalance hooks wrapped) and prepares
+    /// to hand its messages to `handler`; nothing is read before ``run()``.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings; as ``Broker/groupConsumer(_:)``.
+    public init(
+        broker: Broker, group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(),
+        handler: @escaping @Sendable (Message) async throws -> Void
+    ) throws {
+        try conf.validate()
+        let core = ProcessingCore(conf)
+        var group = group
+        group.commitPolicy = .manual
+        let hooks = group.rebalance
+        let deadline = conf.revokeDeadline
+        group.rebalance.onAssigned = { rebalance in
+            core.assigned(rebalance.partitions)
+            try hooks.onAssigned?(rebalance)
+        }
+        group.rebalance.onRevoked = { rebalance in
+            let offsets = core.revoke(rebalance.partitions, deadline: deadline, lost: false)
+            try rebalance.commit(offsets)
+            core.committed(offsets)
+            try hooks.onRevoked?(rebalance)
+        }
+        group.rebalance.onLost = { rebalance in
+            _ = core.revoke(rebalance.partitions, deadline: .zero, lost: true)
+            try hooks.onLost?(rebalance)
+        }
+        consumer = try broker.groupConsumer(group)
+        if case .retry(_, _, .deadLetter) = conf.failure {
+            do {
+                deadLetters = try broker.sender()
+            } catch {
+                consumer.close()
+                throw error
+            }
+        } else {
+            deadLetters = nil
+        }
+        self.conf = conf
+        self.core = core
+        self.handler = handler
+    }
+
+    /// Messages buffered now, waiting or being handled.
+    public var buffered: Int { core.buffered }
+
+    /// Messages being handled now.
+    public var inFlight: Int { core.inFlight }
+
+    /// Reads and handles messages until the task is cancelled or the consumer is closed; then lets
+    /// the handlers running finish (cancelling them after ``ProcessingConf/revokeDeadline``),
+    /// commits what was handled and closes the consumer.
+    /// - Throws: the handler's error when ``ProcessingConf/failure`` says stop; a fetch error.
+    ///   Cancellation ends the loop without an error.
+    public func run() async throws {
+        let deadline = conf.revokeDeadline
+        do {
+            try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.read() }
+                    for _ in 0..<conf.concurrency { group.addTask { try await self.work() } }
+                    group.addTask { try await self.commitPeriodically() }
+                    // The first child to end ends the loop: the reader when the consumer closed, a
+                    // worker when a handler failed for good.
+                    let first: Result<Void, any Error>
+                    do {
+                        _ = try await group.next()
+                        first = .success(())
+                    } catch {
+                        first = .failure(error)
+                    }
+                    core.stop(deadline: deadline)
+                    group.cancelAll()
+                    while !group.isEmpty { _ = try? await group.next() }
+                    try first.get()
+                }
+            } onCancel: {
+                core.stop(deadline: deadline)
+            }
+        } catch is CancellationError {
+        } catch KafkaError.closed {
+        } catch {
+            core.stop(deadline: deadline, failure: error)
+        }
+        let offsets = core.committable()
+        if !offsets.isEmpty, (try? await consumer.commit(offsets)) != nil { core.committed(offsets) }
+        consumer.close()
+        if let failure = core.failure { throw failure }
+    }
+
+    private func read() async throws {
+        while !Task.isCancelled {
+            try await core.waitForRoom()
+            let message: Message
+            do {
+                message = try await consumer.consume()
+            } catch KafkaError.noData {
+                continue
+            }
+            if let full = core.add(message) { try? consumer.pause([full]) }
+        }
+    }
+
+    private func work() async throws {
+        while case .job(let key, let job) = try await core.next() {
+            let handled = await handle(job)
+            if let resume = core.finished(job, key: key, handled: handled) { try? consumer.resume([resume]) }
+        }
+    }
+
+    /// Runs the handler (with its retries) in a task a revoke can cancel; true when the message
+    /// counts as handled (also when it went to the dead-letter topic).
+    private func handle(_ job: ProcessingCore.Job) async -> Bool {
+        let task = Task<Bool, Never> { [self] in
+            do {
+                try await attempt(job)
+                return true
+            } catch is CancellationError {
+                return false
+            } catch {
+                core.stop(deadline: conf.revokeDeadline, failure: error)
+                return false
+            }
+        }
+        core.register(task, for: job)
+        return await task.value
+    }
+
+    private func attempt(_ job: ProcessingCore.Job) async throws {
+        switch conf.failure {
+        case .stop:
+            try await handler(job.message)
+        case .retry(let attempts, let backoff, let exhausted):
+            var wait = backoff
+            for number in 1...attempts {
+                do {
+                    try await handler(job.message)
+                    return
+                } catch let error as CancellationError {
+                    throw error
+                } catch {
+                    guard number < attempts else {
+                        guard case .deadLetter(let topic) = exhausted, let deadLetters else { throw error }
+                        try await deadLetter(job, error: error, to: topic, via: deadLetters)
+                        return
+                    }
+                    try await conf.clock.sleep(for: wait)
+                    wait = wait * 2
+                }
+            }
+        }
+    }
+
+    private func deadLetter(_ job: ProcessingCore.Job, error: any Error, to topic: String, via sender: Sender) async throws {
+        var message = Message(key: job.message.key, value: job.message.value)
+        message.headers = job.message.headers + [
+            Header(key: "kafka.dlq.topic", value: Array(job.message.topic.utf8)),
+            Header(key: "kafka.dlq.partition", value: Array(String(job.message.partition).utf8)),
+            Header(key: "kafka.dlq.offset", value: Array(String(job.message.offset).utf8)),
+            Header(key: "kafka.dlq.error", value: Array(String(describing: error).utf8)),
+        ]
+        _ = try await sender.send(message, to: topic).delivered()
+    }
+
+    private func commitPeriodically() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: conf.commitInterval)
+            let offsets = core.committable()
+            guard !offsets.isEmpty else { continue }
+            // A partition revoked between the read and the commit is refused; the revoke committed it.
+            if (try? await consumer.commit(offsets)) != nil { core.committed(offsets) }
+        }
+    }
+}
