@@ -32,6 +32,13 @@ struct ServiceExample: AsyncParsableCommand {
     @Flag(help: "Process each batch in a transaction: results and input offsets commit together.") var exactlyOnce = false
     @Option(help: "Transactional id with --exactly-once (default: kafka-service-GROUP); stable across restarts.")
     var transactionalID: String?
+    @Option(help: "Handle up to N messages at once (ProcessingLoop): messages of one key stay in order, commits never pass an unfinished one.")
+    var concurrency: Int?
+
+    func validate() throws {
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if concurrency != nil, exactlyOnce { throw ValidationError("--concurrency and --exactly-once do not combine") }
+    }
 
     func run() async throws {
         await ExampleSupport.run("kafka-service") {
@@ -42,8 +49,12 @@ struct ServiceExample: AsyncParsableCommand {
             conf.assignmentStrategy = .cooperativeSticky
             conf.sessionTimeout = .milliseconds(sessionTimeout)
             conf.heartbeatInterval = .milliseconds(max(100, sessionTimeout / 10))
-            let consumer = try await broker.groupConsumer(conf)
             let processed = ProcessedCount()
+            if let concurrency {
+                try await runConcurrently(broker: broker, conf: conf, concurrency: concurrency, processed: processed)
+                return
+            }
+            let consumer = try await broker.groupConsumer(conf)
             let processor: any Service
             if exactlyOnce {
                 let producer = try await broker.transactionalProducer(TransactionalProducerConf(transactionalID: transactionalID ?? "kafka-service-\(group)"))
@@ -64,6 +75,44 @@ struct ServiceExample: AsyncParsableCommand {
             try await services.run()
             ExampleSupport.note("kafka-service: processed \(processed.value) messages; shut down")
         }
+    }
+}
+
+extension ServiceExample {
+    /// `--concurrency N`: a ``ProcessingLoop`` writes one result per input, up to N at once, in
+    /// order per key; graceful shutdown lets the handlers in flight finish, then commits.
+    func runConcurrently(broker: Broker, conf: GroupConsumerConf, concurrency: Int, processed: ProcessedCount) async throws {
+        let producer = try broker.producer()
+        var processing = ProcessingConf()
+        processing.concurrency = concurrency
+        let output = output
+        let loop = try ProcessingLoop(broker: broker, group: conf, conf: processing) { message in
+            let result = "\(message.topic)/\(message.partition)/\(message.offset): \(String(decoding: message.value ?? [], as: UTF8.self))"
+            try await producer.produce(output, partition: message.partition, messages: [Message(value: result)])
+            processed.increment()
+        }
+        var logger = Logger(label: "kafka-service")
+        logger.logLevel = .notice
+        let services = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: KafkaService(broker: broker, groupConsumers: [loop.consumer])),
+                .init(service: ConcurrentProcessor(loop: loop), successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await services.run()
+        ExampleSupport.note("kafka-service: processed \(processed.value) messages with up to \(concurrency) at once; shut down")
+    }
+}
+
+/// The concurrent loop as a service: graceful shutdown cancels it; handlers in flight finish
+/// (within the loop's deadline) and what they handled is committed.
+struct ConcurrentProcessor: Service {
+    let loop: ProcessingLoop
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await loop.run() }
     }
 }
 

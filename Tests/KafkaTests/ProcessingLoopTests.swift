@@ -166,6 +166,147 @@ struct ProcessingLoopTests {
         #expect(try await broker.committedOffsets(group: "stops", topics: ["in"]) == [TopicPartition("in", 0): 2])
     }
 
+    @Test("a rebalance waits for the handlers of revoked partitions: none runs when the partitions go, none runs on two members at once")
+    func revokeWaits() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["moving": 2])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        for partition in Int32(0)..<2 {
+            try await broker.producer().produce("moving", partition: partition, messages: (0..<60).map { Message(key: Array("k\($0 % 6)".utf8), value: Array("\($0)".utf8)) })
+        }
+        let handled = Mutex<[String: Int]>([:])
+        let running = Mutex<[String: Int]>([:])
+        let overlaps = Mutex<[String]>([])
+        let runningAtRevoke = Mutex<[Int]>([])
+        func handler(_ delay: Duration) -> @Sendable (Message) async throws -> Void {
+            { message in
+                let id = "\(message.partition)/\(message.offset)"
+                running.withLock { running in
+                    running[id, default: 0] += 1
+                    if running[id, default: 0] > 1 { overlaps.withLock { $0.append(id) } }
+                }
+                // A handler cancelled in its sleep (at shutdown) ends too.
+                defer { running.withLock { $0[id, default: 1] -= 1 } }
+                try await Task.sleep(for: delay)
+                handled.withLock { $0[id, default: 0] += 1 }
+            }
+        }
+        var conf = ProcessingConf()
+        conf.concurrency = 4
+        conf.commitInterval = .milliseconds(100)
+        conf.revokeDeadline = .seconds(20)
+        let loops = Mutex<[ProcessingLoop]>([])
+        // The group's own hook runs after the loop's: by then the loop's handlers of those partitions ended.
+        let group = quickGroup("movers", ["moving"]) { conf in
+            conf.rebalance.onRevoked = { rebalance in
+                let revoked = Set(rebalance.partitions)
+                let stillRunning = running.withLock { $0.filter { $0.value > 0 && revoked.contains(TopicPartition("moving", Int32($0.key.prefix { $0 != "/" }) ?? -1)) }.count }
+                runningAtRevoke.withLock { $0.append(stillRunning) }
+            }
+        }
+        let first = try ProcessingLoop(broker: broker, group: group, conf: conf, handler: handler(.milliseconds(60)))
+        loops.withLock { $0.append(first) }
+        let firstRun = Task { try await first.run() }
+        let started = await eventually(within: .seconds(60)) { handled.withLock { $0.count } >= 10 }
+        #expect(started)
+        // A second member joins mid-stream, while the first has handlers running.
+        let second = try ProcessingLoop(broker: broker, group: group, conf: conf, handler: handler(.milliseconds(5)))
+        let secondRun = Task { try await second.run() }
+        let all = await eventually(within: .seconds(90)) { handled.withLock { $0.count } >= 120 }
+        #expect(all, "handled \(handled.withLock { $0.count }) of 120")
+        firstRun.cancel()
+        secondRun.cancel()
+        try await firstRun.value
+        try await secondRun.value
+        let revokes = runningAtRevoke.withLock { $0 }
+        #expect(!revokes.isEmpty, "the second member's join revoked partitions")
+        #expect(revokes.allSatisfy { $0 == 0 }, "handlers of revoked partitions still running when they went: \(revokes)")
+        #expect(overlaps.withLock { $0 }.isEmpty, "one message handled on two members at once: \(overlaps.withLock { $0 })")
+        // librdkafka 2.0.2's mock refuses the commit made in the revoke (REBALANCE_IN_PROGRESS;
+        // Kafka accepts it while the group prepares the rebalance), so what was handled since the
+        // last periodic commit is handled again by the next owner there.
+        let twice = handled.withLock { $0.filter { $0.value > 1 }.keys.sorted() }
+        withKnownIssue("the embedded cluster refuses commits during a rebalance", isIntermittent: true) {
+            #expect(twice.isEmpty, "handled twice: \(twice)")
+        }
+    }
+
+    @Test("throughput grows with the concurrency limit: a handler awaiting 1 ms of real time, one partition, many keys")
+    func throughputScales() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["fast": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        var rates: [Int: Double] = [:]
+        for limit in [1, 8, 64] {
+            let count = limit == 1 ? 300 : 3000
+            let topic = "fast-\(limit)"
+            try cluster.createTopic(topic, partitions: 1)
+            try await broker.producer().produce(topic, partition: 0, messages: (0..<count).map { Message(key: Array("k\($0)".utf8), value: Array("v".utf8)) })
+            let done = Mutex(0)
+            let firstAt = Mutex<ContinuousClock.Instant?>(nil)
+            var conf = ProcessingConf()
+            conf.concurrency = limit
+            conf.maxBufferedMessages = max(1000, limit * 4)
+            let loop = try ProcessingLoop(broker: broker, group: quickGroup("rate-\(limit)", [topic]), conf: conf) { _ in
+                firstAt.withLock { if $0 == nil { $0 = .now } }
+                try await Task.sleep(for: .milliseconds(1))
+                done.withLock { $0 += 1 }
+            }
+            let running = Task { try await loop.run() }
+            let finished = await eventually(within: .seconds(90)) { done.withLock { $0 } >= count }
+            let elapsed = ContinuousClock.now - (firstAt.withLock { $0 } ?? .now)
+            running.cancel()
+            try await running.value
+            #expect(finished)
+            rates[limit] = Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        let line = [1, 8, 64].map { "limit \($0): \(Int(rates[$0] ?? 0)) msgs/s (\(String(format: "%.1f", (rates[$0] ?? 0) / (rates[1] ?? 1))) x)" }
+        FileHandle.standardError.write(Data("ProcessingLoop throughput, 1 ms real-time handler: \(line.joined(separator: ", "))\n".utf8))
+        // Real time on a shared two-core machine running other suites: the bounds are loose (7.3x
+        // and 23x measured with the machine otherwise busy); the table is the measurement.
+        #expect((rates[8] ?? 0) > 2 * (rates[1] ?? 0), "8 handlers at once give at least a quarter of 8x")
+        #expect((rates[64] ?? 0) > 2 * (rates[1] ?? 0), "64 handlers at once give more than 2x")
+    }
+
+    @Test("a handler that never returns for one key: the buffer stays bounded and other keys go on")
+    func boundedMemory() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["stuck": 1])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        // Every third message has the stuck key: its 200 later messages wait behind the first.
+        try await broker.producer().produce("stuck", partition: 0, messages: (0..<600).map { index in
+            Message(key: Array((index % 3 == 0 ? "stuck" : "k\(index)").utf8), value: Array(repeating: 7, count: 100))
+        })
+        let handled = Mutex(0)
+        let most = Mutex(0)
+        var conf = ProcessingConf()
+        conf.concurrency = 8
+        conf.maxBufferedMessages = 50
+        conf.maxWaitingPerPartition = 40
+        conf.revokeDeadline = .milliseconds(100)
+        let loopBox = Mutex<ProcessingLoop?>(nil)
+        let loop = try ProcessingLoop(broker: broker, group: quickGroup("stuck", ["stuck"]), conf: conf) { message in
+            most.withLock { $0 = max($0, loopBox.withLock { $0?.buffered ?? 0 }) }
+            if message.key == Array("stuck".utf8) { try await Task.sleep(for: .seconds(3600)) }
+            handled.withLock { $0 += 1 }
+        }
+        loopBox.withLock { $0 = loop }
+        let running = Task { try await loop.run() }
+        // Others go on until the stuck key's waiting messages fill the buffer; nothing more is read then.
+        let progressed = await eventually(within: .seconds(60)) { handled.withLock { $0 } >= 20 }
+        #expect(progressed, "other keys handled: \(handled.withLock { $0 })")
+        let settled = await eventually(within: .seconds(30)) { loop.buffered >= 40 }
+        #expect(settled)
+        #expect(loop.buffered <= 50, "buffered \(loop.buffered) of at most 50")
+        #expect(most.withLock { $0 } <= 50)
+        running.cancel()
+        try await running.value
+        loopBox.withLock { $0 = nil }
+    }
+
     @Test("invalid settings are refused before the group is joined")
     func validation() async throws {
         let cluster = try MockCluster(brokers: 1, topics: ["in": 1])

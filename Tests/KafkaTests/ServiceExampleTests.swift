@@ -43,8 +43,11 @@ struct ServiceExampleTests {
         return found
     }
 
-    @Test("SIGTERM mid-stream: the service exits cleanly, every committed input has its result, and a restart loses nothing")
-    func gracefulShutdown() async throws {
+    @Test(
+        "SIGTERM mid-stream: the service exits cleanly, every committed input has its result, and a restart loses nothing",
+        arguments: [[], ["--concurrency", "8"]]
+    )
+    func gracefulShutdown(extra: [String]) async throws {
         let cluster = try MockCluster(brokers: 1, topics: ["in": 2, "out": 2])
         defer { cluster.close() }
         let broker = try await Broker.dial(cluster.addresses)
@@ -58,7 +61,7 @@ struct ServiceExampleTests {
             try await producer.produce("in", partition: Int32(partition), messages: (0..<perPartition).map { Message(value: "v\($0)") })
         }
         let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
-        let arguments = ["--brokers", cluster.bootstrapServers, "--input", "in", "--output", "out", "--group", "svc", "--session-timeout", "4000"]
+        let arguments = ["--brokers", cluster.bootstrapServers, "--input", "in", "--output", "out", "--group", "svc", "--session-timeout", "4000"] + extra
         let first = try Self.startService(directory, arguments)
         let started = try await Self.eventually(.seconds(60)) {
             ((try? broker.offsetLatest("out", partition: 0)) ?? 0) + ((try? broker.offsetLatest("out", partition: 1)) ?? 0) >= 20

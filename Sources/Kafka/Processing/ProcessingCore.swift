@@ -35,10 +35,14 @@ final class ProcessingCore: Sendable {
         var paused: Set<TopicPartition> = []
         /// Partitions revoked or lost: messages of them that still arrive are dropped.
         var gone: Set<TopicPartition> = []
+        /// Partitions assigned to this member now.
+        var assigned: Set<TopicPartition> = []
         var bufferedMessages = 0
         var bufferedBytes = 0
         var lastCommitted: [TopicPartition: Int64] = [:]
         var nextID: UInt64 = 0
+        /// Handlers running now.
+        var inFlight = 0
         var stopping = false
         var failure: (any Error)?
     }
@@ -84,7 +88,9 @@ final class ProcessingCore: Sendable {
             state.bufferedBytes += bytes
             let waiting = state.waitingPerPartition[partition, default: 0] + 1
             state.waitingPerPartition[partition] = waiting
-            guard waiting >= conf.maxWaitingPerPartition, !state.paused.contains(partition) else { return nil }
+            // Pausing lets this member's other partitions go on while one is held back; with no
+            // other partition it would only stall the fetcher (the buffer's bound stops reading anyway).
+            guard waiting >= conf.maxWaitingPerPartition, !state.paused.contains(partition), state.assigned.count > 1 else { return nil }
             state.paused.insert(partition)
             return partition
         }
@@ -94,20 +100,27 @@ final class ProcessingCore: Sendable {
 
     // MARK: Workers
 
-    /// The next message a worker handles, waiting for one; `.stop` once the loop stops.
+    /// The next message to hand to a handler, waiting until one is runnable and fewer than
+    /// `concurrency` run; `.stop` once the loop stops and nothing buffered is left. One caller
+    /// (the loop's dispatcher) waits here, so a new message wakes one task, not one per handler.
     func next() async throws -> Next {
         while true {
             let taken: Next? = state.withLock { state in
-                if state.stopping { return .stop }
-                guard let (key, job) = state.scheduler.next() else { return nil }
+                // Stopping drains: what is buffered is still handled, until the deadline drops it.
+                if state.stopping, state.scheduler.waiting == 0 { return .stop }
+                guard state.inFlight < conf.concurrency, let (key, job) = state.scheduler.next() else { return nil }
+                state.inFlight += 1
                 state.waitingPerPartition[job.partition, default: 1] -= 1
                 state.running[job.partition, default: [:]][job.id] = .some(nil)
                 return .job(key, job)
             }
             if let taken { return taken }
             try await work.wait(timeout: nil, onTimeout: ()) {
-                // Waiting items whose keys are all busy are no work: only a runnable one wakes a worker.
-                state.withLock { $0.stopping || $0.scheduler.hasRunnable } ? () : nil
+                // Waiting items whose keys are all busy are no work: only a runnable one, with a
+                // handler free, wakes the dispatcher.
+                state.withLock { state in
+                    (state.stopping && state.scheduler.waiting == 0) || (state.inFlight < conf.concurrency && state.scheduler.hasRunnable)
+                } ? () : nil
             }
         }
     }
@@ -127,6 +140,7 @@ final class ProcessingCore: Sendable {
     /// to resume when its waiting messages fell to half the limit.
     func finished(_ job: Job, key: OrderKey, handled: Bool) -> TopicPartition? {
         let resume: TopicPartition? = state.withLock { state in
+            state.inFlight -= 1
             state.scheduler.finished(key)
             state.bufferedMessages -= 1
             state.bufferedBytes -= job.bytes
@@ -168,6 +182,7 @@ final class ProcessingCore: Sendable {
     /// Partitions given to this member: messages of them are taken again, from a fresh frontier.
     func assigned(_ partitions: [TopicPartition]) {
         state.withLock { state in
+            state.assigned.formUnion(partitions)
             for partition in partitions {
                 state.gone.remove(partition)
                 state.frontiers[partition] = nil
@@ -176,30 +191,40 @@ final class ProcessingCore: Sendable {
         }
     }
 
-    /// Stops taking messages of `partitions`, drops their waiting ones, waits up to `deadline` for
-    /// their handlers (then cancels the rest and waits for them to end), and returns the offsets
-    /// to commit for them before they go; when `lost`, cancels at once and returns none.
+    /// Stops taking new messages of `partitions`, lets their buffered ones be handled for up to
+    /// `deadline` (then drops what still waits and cancels what still runs, and waits for it to
+    /// end), and returns the offsets to commit for them before they go; when `lost`, drops and
+    /// cancels at once and returns none. Draining rather than dropping keeps a partition's commit
+    /// from stopping short of messages of other keys already handled, which the next owner would
+    /// handle again.
     func revoke(_ partitions: [TopicPartition], deadline: Duration, lost: Bool) -> [TopicPartition: Int64] {
         let revoked = Set(partitions)
         state.withLock { state in
             state.gone.formUnion(revoked)
+            state.assigned.subtract(revoked)
+        }
+        let drained = {
+            self.state.withLock { state in
+                revoked.allSatisfy { state.running[$0] == nil && state.waitingPerPartition[$0, default: 0] == 0 }
+            }
+        }
+        if !lost { _ = try? self.drained.waitBlocking(timeout: deadline, onTimeout: ()) { drained() ? () : nil } }
+        // Past the deadline (or lost): drop what waits, cancel what runs, then wait for it to end,
+        // so that no handler of a partition that moved runs beside its new owner's.
+        let leftovers = state.withLock { state in
             let dropped = state.scheduler.removeWaiting { revoked.contains($0.partition) }
-            // The dropped messages leave the buffer; their bytes with them.
             state.bufferedMessages -= dropped.count
             state.bufferedBytes -= dropped.reduce(0) { $0 + $1.bytes }
             for partition in revoked {
                 state.waitingPerPartition[partition] = nil
                 state.paused.remove(partition)
             }
+            return revoked.flatMap { state.running[$0]?.values.compactMap { $0 } ?? [] }
         }
         _ = room.resumeAll(with: ())
-        let settled = { self.state.withLock { state in revoked.allSatisfy { state.running[$0] == nil } } }
-        if !lost { _ = try? drained.waitBlocking(timeout: deadline, onTimeout: ()) { settled() ? () : nil } }
-        // Past the deadline (or lost): cancel what still runs, then wait for it to end, so that no
-        // handler of a partition that moved runs beside its new owner's.
-        let leftovers = state.withLock { state in revoked.flatMap { state.running[$0]?.values.compactMap { $0 } ?? [] } }
+        _ = work.resumeAll(with: ())
         for task in leftovers { task.cancel() }
-        while !settled() { _ = try? drained.waitBlocking(timeout: .seconds(1), onTimeout: ()) { settled() ? () : nil } }
+        while !drained() { _ = try? self.drained.waitBlocking(timeout: .seconds(1), onTimeout: ()) { drained() ? () : nil } }
         return state.withLock { state in
             var offsets: [TopicPartition: Int64] = [:]
             for partition in revoked {
@@ -215,26 +240,37 @@ final class ProcessingCore: Sendable {
 
     // MARK: Stopping
 
-    /// Stops the loop: waiting messages are dropped (their offsets are not committed), workers end
-    /// when their handler does, and handlers still running after `deadline` are cancelled.
+    /// Stops the loop: no new message is taken; the buffered ones are still handled until
+    /// `deadline`, when what still waits is dropped (its offsets are not committed) and what still
+    /// runs is cancelled.
     func stop(deadline: Duration, failure: (any Error)? = nil) {
         let first = state.withLock { state -> Bool in
             if let failure, state.failure == nil { state.failure = failure }
             guard !state.stopping else { return false }
             state.stopping = true
-            let dropped = state.scheduler.removeWaiting { _ in true }
-            state.bufferedMessages -= dropped.count
-            state.bufferedBytes -= dropped.reduce(0) { $0 + $1.bytes }
-            state.waitingPerPartition = [:]
             return true
         }
+        // A failure ends the loop now: what waits is not started.
+        if failure != nil { dropWaiting() }
         _ = work.resumeAll(with: ())
         _ = room.resumeAll(with: ())
         guard first else { return }
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: deadline.nanoseconds))) { [self] in
+            dropWaiting()
             let running = state.withLock { $0.running.values.flatMap { $0.values.compactMap { $0 } } }
             for task in running { task.cancel() }
         }
+    }
+
+    private func dropWaiting() {
+        state.withLock { state in
+            let dropped = state.scheduler.removeWaiting { _ in true }
+            state.bufferedMessages -= dropped.count
+            state.bufferedBytes -= dropped.reduce(0) { $0 + $1.bytes }
+            state.waitingPerPartition = [:]
+        }
+        _ = work.resumeAll(with: ())
+        _ = room.resumeAll(with: ())
     }
 
     /// The error that stopped the loop, if a handler's did.
@@ -244,5 +280,5 @@ final class ProcessingCore: Sendable {
     var buffered: Int { state.withLock { $0.bufferedMessages } }
 
     /// Messages being handled now.
-    var inFlight: Int { state.withLock { $0.running.values.reduce(0) { $0 + $1.count } } }
+    var inFlight: Int { state.withLock { $0.inFlight } }
 }

@@ -48,14 +48,22 @@ public final class ProcessingLoop: Sendable {
         group.commitPolicy = .manual
         let hooks = group.rebalance
         let deadline = conf.revokeDeadline
+        let logger = group.logger ?? broker.conf.logger
         group.rebalance.onAssigned = { rebalance in
             core.assigned(rebalance.partitions)
             try hooks.onAssigned?(rebalance)
         }
         group.rebalance.onRevoked = { rebalance in
             let offsets = core.revoke(rebalance.partitions, deadline: deadline, lost: false)
-            try rebalance.commit(offsets)
-            core.committed(offsets)
+            // A refused commit (e.g. librdkafka's mock answers REBALANCE_IN_PROGRESS, which Kafka
+            // does not while the group prepares a rebalance) leaves the last periodic commit: the
+            // next owner then handles again what was handled since. The group's hooks still run.
+            do {
+                try rebalance.commit(offsets)
+                core.committed(offsets)
+            } catch {
+                logger.warn("processing loop: commit before revoke failed", [("partitions", "\(offsets)"), ("error", "\(error)")])
+            }
             try hooks.onRevoked?(rebalance)
         }
         group.rebalance.onLost = { rebalance in
@@ -93,23 +101,19 @@ public final class ProcessingLoop: Sendable {
         let deadline = conf.revokeDeadline
         do {
             try await withTaskCancellationHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await self.read() }
-                    for _ in 0..<conf.concurrency { group.addTask { try await self.work() } }
                     group.addTask { try await self.commitPeriodically() }
-                    // The first child to end ends the loop: the reader when the consumer closed, a
-                    // worker when a handler failed for good.
-                    let first: Result<Void, any Error>
-                    do {
-                        _ = try await group.next()
-                        first = .success(())
-                    } catch {
-                        first = .failure(error)
+                    // The dispatcher: each runnable message gets a child task while fewer than
+                    // `concurrency` run. It ends when the loop stops (the reader ended, a handler
+                    // failed for good, or the task was cancelled) and what was buffered is done.
+                    while case .job(let key, let job) = try await core.next() {
+                        group.addTask {
+                            let handled = await self.handle(job)
+                            if let resume = self.core.finished(job, key: key, handled: handled) { try? self.consumer.resume([resume]) }
+                        }
                     }
-                    core.stop(deadline: deadline)
                     group.cancelAll()
-                    while !group.isEmpty { _ = try? await group.next() }
-                    try first.get()
                 }
             } onCancel: {
                 core.stop(deadline: deadline)
@@ -125,23 +129,24 @@ public final class ProcessingLoop: Sendable {
         if let failure = core.failure { throw failure }
     }
 
+    /// Reads a fetch at a time until the consumer closes or the task is cancelled, then stops the
+    /// loop; hands the buffer one message at a time while it has room, so it never holds more
+    /// than its bounds (the fetch being handed over waits here).
     private func read() async throws {
+        defer { core.stop(deadline: conf.revokeDeadline) }
         while !Task.isCancelled {
-            try await core.waitForRoom()
-            let message: Message
+            let batch: [Message]
             do {
-                message = try await consumer.consume()
+                batch = try await consumer.consumeBatch()
             } catch KafkaError.noData {
                 continue
+            } catch KafkaError.closed {
+                return
             }
-            if let full = core.add(message) { try? consumer.pause([full]) }
-        }
-    }
-
-    private func work() async throws {
-        while case .job(let key, let job) = try await core.next() {
-            let handled = await handle(job)
-            if let resume = core.finished(job, key: key, handled: handled) { try? consumer.resume([resume]) }
+            for message in batch {
+                try await core.waitForRoom()
+                if let full = core.add(message) { try? consumer.pause([full]) }
+            }
         }
     }
 
