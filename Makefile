@@ -17,9 +17,10 @@ setup:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Serves an embedded cluster with kafka-serve, produces to it and consumes back, end to end.
-# Builds the three programs it runs, so it works as the first command on a fresh clone.
-EXAMPLE_PRODUCTS := kafka-serve kafka-produce kafka-consume
+# Serves an embedded cluster with kafka-serve, produces to it, consumes back into a group and
+# asks kafka-admin for the group's lag, end to end. Builds the four programs it runs, so it
+# works as the first command on a fresh clone.
+EXAMPLE_PRODUCTS := kafka-serve kafka-produce kafka-consume kafka-admin
 example: setup
 	for product in $(EXAMPLE_PRODUCTS); do $(SWIFT) build --product $$product || exit 1; done
 	./scripts/run-examples.sh "$$($(SWIFT) build --show-bin-path)"

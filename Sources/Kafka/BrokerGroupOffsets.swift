@@ -41,7 +41,7 @@ extension Broker {
 
     /// Sets `group`'s committed offsets of the partitions in `offsets` (the next offset to read),
     /// as Kafka's `kafka-consumer-groups --reset-offsets --execute` does. The group must have no
-    /// active member reading those partitions (the coordinator refuses otherwise).
+    /// active members: Kafka's coordinator refuses a reset while any member is in the group.
     /// - Throws: ``KafkaError/invalidArgument(_:)`` for a negative offset or an empty group id;
     ///   the coordinator's error (e.g. `unknownMemberId` while members are active); ``KafkaError/closed``.
     public func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) throws {

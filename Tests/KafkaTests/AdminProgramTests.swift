@@ -8,13 +8,24 @@ import Testing
 /// embedded cluster when run without `--brokers`.
 @Suite("kafka-admin")
 struct AdminProgramTests {
-    @Test("topics list and describe, groups lag and reset-offsets: a dry run prints the plan, --execute commits it")
+    @Test("against kafka-serve: topics list and describe, groups lag and reset-offsets (a dry run prints the plan, --execute commits it)")
     func topicsAndGroups() async throws {
+        // kafka-serve in a process of its own, as an operator would run the two programs.
+        let directory = try #require(Bundle.main.executableURL?.deletingLastPathComponent())
+        let addressFile = FileManager.default.temporaryDirectory.appendingPathComponent("admin-serve-\(UUID().uuidString)").path
+        let topic = "ops"
+        let server = try BackgroundServer(directory.appendingPathComponent("kafka-serve"), [
+            "--topic", "\(topic):2", "--seconds", "300", "--address-file", addressFile,
+        ])
+        defer { server.stop() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try? String(contentsOfFile: addressFile, encoding: .utf8))?.isEmpty ?? true {
+            guard ContinuousClock.now < deadline else { Issue.record("kafka-serve wrote no address within 30 s"); return }
+            try await Task.sleep(for: .milliseconds(50))  // polling for a file another process writes
+        }
+        let brokers = try String(contentsOfFile: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try await onThread {
-            let cluster = try TestCluster()
-            let topic = try cluster.topic(partitions: 2)
-            let brokers = cluster.addresses.joined(separator: ",")
-            let broker = try cluster.dial()
+            let broker = try Broker.dial(brokers.split(separator: ",").map(String.init))
             defer { broker.close() }
             try broker.producer().produce(topic, partition: 0, messages: values(0..<4))
             let group = "admin-cli-\(UUID().uuidString.prefix(6))"

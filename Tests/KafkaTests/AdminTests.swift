@@ -107,6 +107,9 @@ struct AdminTests {
             #expect(throws: KafkaError.invalidArgument("offset -3 is negative; give the next offset the group reads")) {
                 try admin.planReset(group: "ops-group", topic: "ops", to: .offset(-3))
             }
+            #expect(throws: KafkaError.self, "a reset to a time in the future") {
+                try admin.planReset(group: "ops-group", topic: "ops", to: .time(Date().addingTimeInterval(3600)))
+            }
             try admin.resetOffsets(group: "ops-group", to: toFive.mapValues(\.target))
             #expect(try admin.lag(group: "ops-group", topics: ["ops"]) == [p0: GroupLag(committed: 5, end: 6), p1: GroupLag(committed: 2, end: 2)])
         }

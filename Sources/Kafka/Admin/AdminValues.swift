@@ -228,5 +228,18 @@ public enum ResetTarget: Sendable, Hashable {
     case time(Date)
     /// This offset in every partition, held within the partition's watermarks.
     case offset(Int64)
+
+    /// Checks what no reset can mean: a negative offset, a time in the future (nothing was written
+    /// then yet; ``latest`` says "skip to the end").
+    /// - Throws: ``KafkaError/invalidArgument(_:)`` saying what to give instead.
+    public func validate(now: Date = Date()) throws(KafkaError) {
+        switch self {
+        case .offset(let offset) where offset < 0:
+            throw .invalidArgument("offset \(offset) is negative; give the next offset the group reads")
+        case .time(let date) where date > now:
+            throw .invalidArgument("reset time \(date.ISO8601Format()) is in the future; give a past time, or reset to the latest offset")
+        default: return
+        }
+    }
 }
 

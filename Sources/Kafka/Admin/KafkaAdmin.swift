@@ -219,11 +219,10 @@ public struct KafkaAdmin: Sendable {
     /// The offsets a reset of `group` to `target` in every partition of `topic` would commit,
     /// beside what it has committed now: the plan `kafka-consumer-groups --reset-offsets` prints
     /// without `--execute`. Pass `plan.mapValues(\.target)` to ``resetOffsets(group:to:)`` to run it.
-    /// - Throws: `unknownTopicOrPartition`; ``KafkaError/invalidArgument(_:)`` for a negative offset; the queries' errors.
+    /// - Throws: `unknownTopicOrPartition`; ``KafkaError/invalidArgument(_:)`` for a negative offset or
+    ///   a time in the future (``ResetTarget/validate(now:)``); the queries' errors.
     public func planReset(group: String, topic: String, to target: ResetTarget) throws -> [TopicPartition: ResetStep] {
-        if case .offset(let offset) = target, offset < 0 {
-            throw KafkaError.invalidArgument("offset \(offset) is negative; give the next offset the group reads")
-        }
+        try target.validate()
         let committed = try broker.committedOffsets(group: group, topics: [topic])
         let byTime: [TopicPartition: Int64] = if case .time(let date) = target { try broker.offsets(at: date, topic: topic) } else { [:] }
         var plan: [TopicPartition: ResetStep] = [:]

@@ -129,9 +129,7 @@ extension MockAdmin {
     ///   illegal topic name; `unknownTopicOrPartition`; ``KafkaError/closed``.
     public func planReset(group: String, topic: String, to target: ResetTarget) throws -> [TopicPartition: ResetStep] {
         try withOpenState { () throws(KafkaError) in
-            if case .offset(let offset) = target, offset < 0 {
-                throw .invalidArgument("offset \(offset) is negative; give the next offset the group reads")
-            }
+            try target.validate()
             let current = try committed(group, [topic])
             var plan: [TopicPartition: ResetStep] = [:]
             for (index, log) in (state.logs[topic] ?? []).enumerated() {
