@@ -109,7 +109,7 @@ extension ServiceExample {
 /// The concurrent loop as a service: graceful shutdown cancels it; handlers in flight finish
 /// (within the loop's deadline) and what they handled is committed.
 struct ConcurrentProcessor: Service {
-    let loop: ProcessingLoop
+    let loop: ProcessingLoop<GroupConsumer>
 
     func run() async throws {
         try await cancelWhenGracefulShutdown { try await loop.run() }

@@ -196,7 +196,7 @@ struct ProcessingLoopTests {
         conf.concurrency = 4
         conf.commitInterval = .milliseconds(100)
         conf.revokeDeadline = .seconds(20)
-        let loops = Mutex<[ProcessingLoop]>([])
+        let loops = Mutex<[ProcessingLoop<GroupConsumer>]>([])
         // The group's own hook runs after the loop's: by then the loop's handlers of those partitions ended.
         let group = quickGroup("movers", ["moving"]) { conf in
             conf.rebalance.onRevoked = { rebalance in
@@ -287,7 +287,7 @@ struct ProcessingLoopTests {
         conf.maxBufferedMessages = 50
         conf.maxWaitingPerPartition = 40
         conf.revokeDeadline = .milliseconds(100)
-        let loopBox = Mutex<ProcessingLoop?>(nil)
+        let loopBox = Mutex<ProcessingLoop<GroupConsumer>?>(nil)
         let loop = try ProcessingLoop(broker: broker, group: quickGroup("stuck", ["stuck"]), conf: conf) { message in
             most.withLock { $0 = max($0, loopBox.withLock { $0?.buffered ?? 0 }) }
             if message.key == Array("stuck".utf8) { try await Task.sleep(for: .seconds(3600)) }

@@ -56,7 +56,9 @@ public struct ProcessingConf: Sendable {
     /// The default settings.
     public init() {}
 
-    func validate() throws(KafkaError) {
+    /// Checks every field; ``ProcessingLoop`` calls it before it joins the group.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` naming the field and its value.
+    public func validate() throws(KafkaError) {
         guard concurrency >= 1 else { throw .invalidConfiguration("ProcessingConf.concurrency is \(concurrency); use at least 1") }
         guard maxBufferedMessages >= concurrency else {
             throw .invalidConfiguration("ProcessingConf.maxBufferedMessages is \(maxBufferedMessages); use at least concurrency (\(concurrency))")

@@ -26,20 +26,23 @@ import Foundation
 ///   a dead-letter topic or a stop. Nothing is skipped silently.
 ///
 /// At least once: after a crash, messages handled but not yet committed are handled again.
-public final class ProcessingLoop: Sendable {
+public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
     /// The group consumer the loop reads from (made by the loop; closed when ``run()`` returns).
-    public let consumer: GroupConsumer
+    public let consumer: Consumer
     /// The loop's settings.
     public let conf: ProcessingConf
     private let core: ProcessingCore
     private let handler: @Sendable (Message) async throws -> Void
-    private let deadLetters: Sender?
+    private let deadLetters: (any RecordSender)?
 
-    /// Joins `group` (its commit policy set to manual, its rebalance hooks wrapped) and prepares
-    /// to hand its messages to `handler`; nothing is read before ``run()``.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings; as ``Broker/groupConsumer(_:)``.
+    /// Joins `group` with `makeConsumer` (after setting its commit policy to manual and wrapping its
+    /// rebalance hooks) and prepares to hand its messages to `handler`; nothing is read before
+    /// ``run()``. `deadLetters` sends what ``ProcessingConf/Exhausted/deadLetter(topic:)`` gives up on.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings, or a dead-letter
+    ///   policy without `deadLetters`; what `makeConsumer` throws.
     public init(
-        broker: Broker, group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(),
+        group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(), deadLetters: (any RecordSender)? = nil,
+        makeConsumer: (GroupConsumerConf) throws -> Consumer,
         handler: @escaping @Sendable (Message) async throws -> Void
     ) throws {
         try conf.validate()
@@ -48,7 +51,7 @@ public final class ProcessingLoop: Sendable {
         group.commitPolicy = .manual
         let hooks = group.rebalance
         let deadline = conf.revokeDeadline
-        let logger = group.logger ?? broker.conf.logger
+        let logger = group.logger ?? NullKafkaLogger()
         group.rebalance.onAssigned = { rebalance in
             core.assigned(rebalance.partitions)
             try hooks.onAssigned?(rebalance)
@@ -70,17 +73,11 @@ public final class ProcessingLoop: Sendable {
             _ = core.revoke(rebalance.partitions, deadline: .zero, lost: true)
             try hooks.onLost?(rebalance)
         }
-        consumer = try broker.groupConsumer(group)
-        if case .retry(_, _, .deadLetter) = conf.failure {
-            do {
-                deadLetters = try broker.sender()
-            } catch {
-                consumer.close()
-                throw error
-            }
-        } else {
-            deadLetters = nil
+        if case .retry(_, _, .deadLetter(let topic)) = conf.failure, deadLetters == nil {
+            throw KafkaError.invalidConfiguration("ProcessingConf.failure sends to the dead-letter topic \(topic), but no sender was given for it")
         }
+        consumer = try makeConsumer(group)
+        self.deadLetters = deadLetters
         self.conf = conf
         self.core = core
         self.handler = handler
@@ -193,7 +190,7 @@ public final class ProcessingLoop: Sendable {
         }
     }
 
-    private func deadLetter(_ job: ProcessingCore.Job, error: any Error, to topic: String, via sender: Sender) async throws {
+    private func deadLetter(_ job: ProcessingCore.Job, error: any Error, to topic: String, via sender: any RecordSender) async throws {
         var message = Message(key: job.message.key, value: job.message.value)
         message.headers = job.message.headers + [
             Header(key: "kafka.dlq.topic", value: Array(job.message.topic.utf8)),
@@ -201,7 +198,7 @@ public final class ProcessingLoop: Sendable {
             Header(key: "kafka.dlq.offset", value: Array(String(job.message.offset).utf8)),
             Header(key: "kafka.dlq.error", value: Array(String(describing: error).utf8)),
         ]
-        _ = try await sender.send(message, to: topic).delivered()
+        _ = try await sender.send(message, to: topic, partition: nil).delivered()
     }
 
     private func commitPeriodically() async throws {
@@ -211,6 +208,29 @@ public final class ProcessingLoop: Sendable {
             guard !offsets.isEmpty else { continue }
             // A partition revoked between the read and the commit is refused; the revoke committed it.
             if (try? await consumer.commit(offsets)) != nil { core.committed(offsets) }
+        }
+    }
+}
+
+extension ProcessingLoop where Consumer == GroupConsumer {
+    /// Joins `group` on `broker` (its commit policy set to manual, its rebalance hooks wrapped) and
+    /// prepares to hand its messages to `handler`; nothing is read before ``run()``. A dead-letter
+    /// policy sends through a ``Sender`` of `broker`.
+    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings; as ``Broker/groupConsumer(_:)``.
+    public convenience init(
+        broker: Broker, group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(),
+        handler: @escaping @Sendable (Message) async throws -> Void
+    ) throws {
+        try conf.validate()
+        var group = group
+        if group.logger == nil { group.logger = broker.conf.logger }
+        var deadLetters: Sender?
+        if case .retry(_, _, .deadLetter) = conf.failure { deadLetters = try broker.sender() }
+        do {
+            try self.init(group: group, conf: conf, deadLetters: deadLetters, makeConsumer: { try broker.groupConsumer($0) }, handler: handler)
+        } catch {
+            deadLetters?.close()
+            throw error
         }
     }
 }

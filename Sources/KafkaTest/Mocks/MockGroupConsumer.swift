@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Synchronization
 
 /// The in-memory consumer groups of a ``MockBroker``: members, their assignments, and the
 /// rebalance events each member has yet to see. Guarded by the broker's state lock.
@@ -79,6 +80,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
     private let id: Int
     private var positions: [TopicPartition: Int64] = [:]
     private var handedOut: [TopicPartition: Int64] = [:]
+    private var paused: Set<TopicPartition> = []
     private var lastError: (any Error)?
     private var closed = false
 
@@ -109,9 +111,10 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
         try next(batch: false)[0]
     }
 
-    /// The `async` twin of ``consume()``; waits on a thread outside the cooperative pool.
+    /// The `async` twin of ``consume()``; waits on a thread outside the cooperative pool, and
+    /// throws `CancellationError` at once when its task is cancelled.
     nonisolated(nonsending) public func consume() async throws -> Message {
-        try await offPool { try self.consume() }
+        try await cancellableRead(batch: false)[0]
     }
 
     /// Every message available now on the assigned partitions, or the empty-read rules.
@@ -119,9 +122,39 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
         try next(batch: true)
     }
 
-    /// The `async` twin of ``consumeBatch()``.
+    /// The `async` twin of ``consumeBatch()``; cancellable as the `async` ``consume()``.
     nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
-        try await offPool { try self.consumeBatch() }
+        try await cancellableRead(batch: true)
+    }
+
+    private func cancellableRead(batch: Bool) async throws -> [Message] {
+        let cancellation = ReadCancellation()
+        return try await withTaskCancellationHandler {
+            try await offPool { try self.next(batch: batch, cancellation: cancellation) }
+        } onCancel: {
+            cancellation.cancel()
+            // Wakes the read if it waits for messages; it then sees the cancellation.
+            state.locked { state.condition.broadcast() }
+        }
+    }
+
+    /// Stops handing out messages of `partitions` (they stay assigned), as the real client does.
+    /// - Throws: ``KafkaError/closed``.
+    public func pause(_ partitions: [TopicPartition]) throws {
+        try state.locked { () throws(KafkaError) in
+            try checkOpen()
+            paused.formUnion(partitions)
+        }
+    }
+
+    /// Hands out messages of `partitions` again.
+    /// - Throws: ``KafkaError/closed``.
+    public func resume(_ partitions: [TopicPartition]) throws {
+        try state.locked { () throws(KafkaError) in
+            try checkOpen()
+            paused.subtract(partitions)
+            state.condition.broadcast()
+        }
     }
 
     /// Iterates with the `async` ``consume()``, ending at ``KafkaError/noData``.
@@ -302,7 +335,8 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
             if let hook {
                 let rebalance = Rebalance(
                     change: change, partitions: partitions, handedOut: handedOutNow,
-                    groupMetadata: ConsumerGroupMetadata(group: conf.group)
+                    groupMetadata: ConsumerGroupMetadata(group: conf.group),
+                    commitOffsets: { [self] in try commit($0) }
                 ) { [self] in try commit() }
                 do { try hook(rebalance) } catch { state.locked { lastError = error } }
                 rebalance.end()
@@ -315,6 +349,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
                     for partition in partitions {
                         positions[partition] = nil
                         handedOut[partition] = nil
+                        paused.remove(partition)
                     }
                 }
             }
@@ -325,17 +360,19 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
         case messages([Message])
         case events([(Rebalance.Change, [TopicPartition])])
         case empty
+        case cancelled
     }
 
-    private func next(batch: Bool) throws -> [Message] {
+    private func next(batch: Bool, cancellation: ReadCancellation? = nil) throws -> [Message] {
         var emptyReads = 0
         while true {
             let read = try state.locked { () throws(KafkaError) -> Read in
                 while true {
                     try checkOpen()
+                    if cancellation?.isCancelled == true { return .cancelled }
                     let events = takePending()
                     if !events.isEmpty { return .events(events) }
-                    for partition in positions.keys.sorted() {
+                    for partition in positions.keys.sorted() where !paused.contains(partition) {
                         // Records deleted under the position: out of range, so the start rule applies.
                         if let position = positions[partition], position < state.logStart(partition.topic, partition.partition) {
                             positions[partition] = resetPosition(partition)
@@ -361,6 +398,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
             switch read {
             case .messages(let messages): return messages
             case .events(let events): deliver(events)
+            case .cancelled: throw CancellationError()
             case .empty:
                 emptyReads += 1
                 clock.sleep(for: conf.retryWait)
@@ -382,3 +420,12 @@ extension GroupConsumerConf {
         }
     }
 }
+
+/// A flag an `async` read's cancellation handler sets and its reading thread checks.
+final class ReadCancellation: Sendable {
+    private let flag = Mutex(false)
+    var isCancelled: Bool { flag.withLock { $0 } }
+    func cancel() { flag.withLock { $0 = true } }
+}
+
+extension MockGroupConsumer: ProcessableConsumer {}
