@@ -44,6 +44,34 @@ struct ProcessingContractTests {
         return conf
     }
 
+    /// Runs a loop on `target` over a topic of 2 partitions holding ``messages(_:)`` until `count`
+    /// messages were handled; returns the topic and the group's committed offsets afterwards.
+    static func run(
+        on target: Target, group name: String, conf: ProcessingConf, until count: Int, _ tally: Tally,
+        handler: @escaping @Sendable (Message) async throws -> Void
+    ) async throws -> (topic: String, committed: [TopicPartition: Int64]) {
+        switch target {
+        case .inMemory:
+            let broker = MockBroker(topics: ["work": 2])
+            defer { broker.close() }
+            for partition in 0..<2 { broker.addMessages("work", partition: Int32(partition), messages(partition)) }
+            let loop = try ProcessingLoop(broker: broker, group: group("work", name), conf: conf, handler: handler)
+            try await runUntil(count, tally) { try await loop.run() }
+            let coordinator = try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: name))
+            let committed = try Dictionary(uniqueKeysWithValues: (Int32(0)..<2).map { (TopicPartition("work", $0), try coordinator.offset("work", partition: $0).offset) })
+            return ("work", committed)
+        case .cluster:
+            let cluster = try IntegrationCluster(brokers: 1)
+            let topic = try cluster.topic(partitions: 2)
+            let broker = try cluster.dial()
+            defer { broker.close() }
+            for partition in 0..<2 { try await broker.producer().produce(topic, partition: Int32(partition), messages: messages(partition)) }
+            let loop = try ProcessingLoop(broker: broker, group: group(topic, "\(name)-\(topic)"), conf: conf, handler: handler)
+            try await runUntil(count, tally) { try await loop.run() }
+            return (topic, try await broker.committedOffsets(group: "\(name)-\(topic)", topics: [topic]))
+        }
+    }
+
     @Test("every message handled once, each key in offset order, and everything committed", arguments: Target.allCases)
     func handledInOrder(target: Target) async throws {
         let tally = Tally()
@@ -55,28 +83,7 @@ struct ProcessingContractTests {
             tally.seen.withLock { $0.append((message.key ?? [], message.partition, message.offset)) }
             tally.handled.withLock { $0 += 1 }
         }
-        let committed: [TopicPartition: Int64]
-        let topic: String
-        switch target {
-        case .inMemory:
-            let broker = MockBroker(topics: ["work": 2])
-            defer { broker.close() }
-            for partition in 0..<2 { broker.addMessages("work", partition: Int32(partition), Self.messages(partition)) }
-            topic = "work"
-            let loop = try ProcessingLoop(broker: broker, group: Self.group(topic, "contract"), conf: conf, handler: handler)
-            try await Self.runUntil(80, tally) { try await loop.run() }
-            let coordinator = try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: "contract"))
-            committed = try Dictionary(uniqueKeysWithValues: (Int32(0)..<2).map { (TopicPartition(topic, $0), try coordinator.offset(topic, partition: $0).offset) })
-        case .cluster:
-            let cluster = try IntegrationCluster(brokers: 1)
-            topic = try cluster.topic(partitions: 2)
-            let broker = try cluster.dial()
-            defer { broker.close() }
-            for partition in 0..<2 { try await broker.producer().produce(topic, partition: Int32(partition), messages: Self.messages(partition)) }
-            let loop = try ProcessingLoop(broker: broker, group: Self.group(topic, "contract-\(topic)"), conf: conf, handler: handler)
-            try await Self.runUntil(80, tally) { try await loop.run() }
-            committed = try await broker.committedOffsets(group: "contract-\(topic)", topics: [topic])
-        }
+        let (topic, committed) = try await Self.run(on: target, group: "contract", conf: conf, until: 80, tally, handler: handler)
         let all = tally.seen.withLock { $0 }
         #expect(all.count == 80)
         #expect(Set(all.map { "\($0.partition)/\($0.offset)" }).count == 80, "every message once")
@@ -100,28 +107,7 @@ struct ProcessingContractTests {
             if message.partition == 1, message.offset == 5 { try await Task.sleep(for: .seconds(3600)) }
             tally.handled.withLock { $0 += 1 }
         }
-        let committed: [TopicPartition: Int64]
-        let topic: String
-        switch target {
-        case .inMemory:
-            let broker = MockBroker(topics: ["work": 2])
-            defer { broker.close() }
-            for partition in 0..<2 { broker.addMessages("work", partition: Int32(partition), Self.messages(partition)) }
-            topic = "work"
-            let loop = try ProcessingLoop(broker: broker, group: Self.group(topic, "held"), conf: conf, handler: handler)
-            try await Self.runUntil(73, tally) { try await loop.run() }
-            let coordinator = try broker.offsetCoordinator(OffsetCoordinatorConf(consumerGroup: "held"))
-            committed = try Dictionary(uniqueKeysWithValues: (Int32(0)..<2).map { (TopicPartition(topic, $0), try coordinator.offset(topic, partition: $0).offset) })
-        case .cluster:
-            let cluster = try IntegrationCluster(brokers: 1)
-            topic = try cluster.topic(partitions: 2)
-            let broker = try cluster.dial()
-            defer { broker.close() }
-            for partition in 0..<2 { try await broker.producer().produce(topic, partition: Int32(partition), messages: Self.messages(partition)) }
-            let loop = try ProcessingLoop(broker: broker, group: Self.group(topic, "held-\(topic)"), conf: conf, handler: handler)
-            try await Self.runUntil(73, tally) { try await loop.run() }
-            committed = try await broker.committedOffsets(group: "held-\(topic)", topics: [topic])
-        }
+        let (topic, committed) = try await Self.run(on: target, group: "held", conf: conf, until: 73, tally, handler: handler)
         // Partition 1's key k0 waits behind its message at offset 5 (offsets 10, 15, ..., 35): 80 - 7.
         #expect(tally.count == 73)
         #expect(committed == [TopicPartition(topic, 0): 40, TopicPartition(topic, 1): 5])
