@@ -61,6 +61,13 @@ public enum KafkaMetricName {
     public static let failedDeliveries = "kafka.producer.failed.deliveries"
     /// Gauge: records a ``Kafka/Sender`` handed over that are not yet acknowledged or failed (``Kafka/Sender/inFlight``).
     public static let inFlightRecords = "kafka.producer.inflight.records"
+    /// Gauge: messages a watched ``Kafka/ProcessingLoop`` is handling now.
+    public static let processingInFlight = "kafka.processing.inflight"
+    /// Gauge, per partition: messages a watched processing loop buffered, not yet handed to a handler.
+    public static let processingWaiting = "kafka.processing.waiting"
+    /// Gauge, per partition: messages a watched processing loop handled that wait for an earlier
+    /// one to finish before they can be committed (the wait for a contiguous commit).
+    public static let processingHeldBack = "kafka.processing.held_back"
 
     /// The dimension names.
     public enum Dimension {

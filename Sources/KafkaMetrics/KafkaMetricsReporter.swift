@@ -113,6 +113,25 @@ public final class KafkaMetricsReporter: Sendable {
         }
     }
 
+    /// Reports `loop`'s messages in flight (``KafkaMetricName/processingInFlight``) and, per
+    /// partition, its waiting and held-back messages (``KafkaMetricName/processingWaiting``,
+    /// ``KafkaMetricName/processingHeldBack``) from the next update on, for as long as the loop
+    /// exists (the reporter holds it weakly).
+    /// - Parameter group: the `messaging.consumer.group.name` dimension, when wanted.
+    public func watch<Consumer: ProcessableConsumer>(_ loop: ProcessingLoop<Consumer>, group: String? = nil, dimensions: [(String, String)] = []) {
+        var extra = [(KafkaMetricName.Dimension.system, "kafka")]
+        if let group { extra.append((KafkaMetricName.Dimension.consumerGroup, group)) }
+        weak let weakLoop = loop
+        let read: @Sendable () -> (Int, [TopicPartition: ProcessingBacklog])? = {
+            guard let loop = weakLoop else { return nil }
+            return (loop.inFlight, loop.backlog)
+        }
+        state.withLock { state in
+            state.loops.append(LoopState(id: state.nextID, read: read, dimensions: extra + dimensions))
+            state.nextID += 1
+        }
+    }
+
     /// Reports the lag of consumer group `group` in `topics` (nil: every topic it committed in),
     /// asked of the cluster through `admin` on every update of ``run()`` (or ``updateGroupLag()``):
     /// ``KafkaMetricName/consumerLag`` and ``KafkaMetricName/committedOffset`` per partition, with
@@ -205,8 +224,30 @@ public final class KafkaMetricsReporter: Sendable {
                 recorder.finish(source: watched.id)
                 return false
             }
+            state.loops.removeAll { watched in
+                guard let (inFlight, backlog) = watched.read() else {
+                    recorder.forget(source: watched.id)
+                    return true
+                }
+                typealias D = KafkaMetricName.Dimension
+                let dimensions = watched.dimensions + self.dimensions
+                recorder.gauge(KafkaMetricName.processingInFlight, Double(inFlight), dimensions)
+                for (partition, stand) in backlog {
+                    let at = dimensions + [(D.destination, partition.topic), (D.partition, "\(partition.partition)")]
+                    recorder.gauge(KafkaMetricName.processingWaiting, Double(stand.waiting), at)
+                    recorder.gauge(KafkaMetricName.processingHeldBack, Double(stand.heldBack), at)
+                }
+                recorder.finish(source: watched.id)
+                return false
+            }
             state.metrics = recorder.state
         }
+    }
+
+    private struct LoopState {
+        let id: Int
+        let read: @Sendable () -> (Int, [TopicPartition: ProcessingBacklog])?
+        let dimensions: [(String, String)]
     }
 
     private struct SenderState {
@@ -233,6 +274,7 @@ public final class KafkaMetricsReporter: Sendable {
         var groups: [GroupState] = []
         var senders: [SenderState] = []
         var groupLags: [GroupLagState] = []
+        var loops: [LoopState] = []
         var metrics = Recorder.State()
     }
 

@@ -101,13 +101,18 @@ public struct TracingConsumer<Base: Consumer>: Consumer, AsyncSequence {
     }
 
     fileprivate func consumerAttributes(_ attributes: inout SpanAttributes, operation: String, topic: String?, partition: Int32?) {
-        attributes[MessagingAttribute.system] = "kafka"
-        attributes[MessagingAttribute.operationType] = operation
-        attributes[MessagingAttribute.operationName] = operation
-        if let topic { attributes[MessagingAttribute.destinationName] = topic }
-        if let partition, partition >= 0 { attributes[MessagingAttribute.partitionID] = String(partition) }
-        if let consumerGroup { attributes[MessagingAttribute.consumerGroup] = consumerGroup }
+        KafkaTracing.consumerAttributes(&attributes, operation: operation, topic: topic, partition: partition, group: consumerGroup)
     }
+}
+
+/// The attributes of a consumer-side span.
+func consumerAttributes(_ attributes: inout SpanAttributes, operation: String, topic: String?, partition: Int32?, group: String?) {
+    attributes[MessagingAttribute.system] = "kafka"
+    attributes[MessagingAttribute.operationType] = operation
+    attributes[MessagingAttribute.operationName] = operation
+    if let topic { attributes[MessagingAttribute.destinationName] = topic }
+    if let partition, partition >= 0 { attributes[MessagingAttribute.partitionID] = String(partition) }
+    if let group { attributes[MessagingAttribute.consumerGroup] = group }
 }
 
 extension TracingConsumer: BatchConsumer where Base: BatchConsumer {
@@ -191,18 +196,26 @@ extension TracingConsumer {
     private func startProcessSpan(
         _ tracer: any Tracer, _ propagator: any Instrument, _ message: Message, parent: ConsumeSpanParent
     ) -> any Span {
-        let producer = extractContext(propagator, message)
-        let context = parent == .producer ? (producer ?? .currentOrTopLevel) : .currentOrTopLevel
-        let span = tracer.startSpan("process \(message.topic)", context: context, ofKind: .consumer)
-        if let producer { span.addLink(SpanLink(context: producer, attributes: [:])) }
-        if span.isRecording {
-            span.updateAttributes { attributes in
-                consumerAttributes(&attributes, operation: "process", topic: message.topic, partition: message.partition)
-                singleMessageAttributes(&attributes, message)
-            }
-        }
-        return span
+        KafkaTracing.startProcessSpan(tracer, propagator, message, parent: parent, group: consumerGroup)
     }
+}
+
+/// Starts the `process <topic>` span of `message`: a child of the producer's context (or the
+/// current one, per `parent`), linked to the producer's context.
+func startProcessSpan(
+    _ tracer: any Tracer, _ propagator: any Instrument, _ message: Message, parent: ConsumeSpanParent, group: String?
+) -> any Span {
+    let producer = extractContext(propagator, message)
+    let context = parent == .producer ? (producer ?? .currentOrTopLevel) : .currentOrTopLevel
+    let span = tracer.startSpan("process \(message.topic)", context: context, ofKind: .consumer)
+    if let producer { span.addLink(SpanLink(context: producer, attributes: [:])) }
+    if span.isRecording {
+        span.updateAttributes { attributes in
+            consumerAttributes(&attributes, operation: "process", topic: message.topic, partition: message.partition, group: group)
+            singleMessageAttributes(&attributes, message)
+        }
+    }
+    return span
 }
 
 /// Extracts the creation context from the headers into a top-level context; `nil` when nothing was found.

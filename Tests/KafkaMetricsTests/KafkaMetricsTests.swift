@@ -95,6 +95,36 @@ struct KafkaMetricsTests {
         }
     }
 
+    @Test("a watched processing loop: messages in flight, and per partition the waiting and held-back ones")
+    func processingLoop() async throws {
+        let metrics = TestMetrics()
+        let broker = MockBroker(topics: ["jobs": 1])
+        defer { broker.close() }
+        // Offset 1 never finishes; offsets 2...5 (other keys) finish and wait behind it for the commit.
+        broker.addMessages("jobs", partition: 0, (0..<6).map { Message(key: "k\($0)", value: "v") })
+        var group = GroupConsumerConf(group: "workers", topics: ["jobs"])
+        group.retryLimit = -1
+        var conf = ProcessingConf()
+        conf.revokeDeadline = .milliseconds(100)
+        let handled = Mutex(0)
+        let loop = try ProcessingLoop(broker: broker, group: group, conf: conf) { message in
+            if message.offset == 1 { try await Task.sleep(for: .seconds(3600)) }
+            handled.withLock { $0 += 1 }
+        }
+        let reporter = KafkaMetricsReporter(factory: metrics)
+        reporter.watch(loop, group: "workers")
+        let running = Task { try await loop.run() }
+        let dims = [(D.system, "kafka"), (D.consumerGroup, "workers")]
+        let seen = try await eventually(reporter) {
+            handled.withLock { $0 } == 5 && metrics.gauge(Name.processingHeldBack, dims + partition("jobs", 0)) == 4
+        }
+        #expect(seen, "held back: \(String(describing: metrics.gauge(Name.processingHeldBack, dims + partition("jobs", 0))))")
+        #expect(metrics.gauge(Name.processingInFlight, dims) == 1)
+        #expect(metrics.gauge(Name.processingWaiting, dims + partition("jobs", 0)) == 0)
+        running.cancel()
+        try await running.value
+    }
+
     @Test("a group consumer's own statistics: consumed messages counted, lag 0 after catching up")
     func groupStatistics() async throws {
         try await withMockCluster(brokers: 1, topics: ["reads": 1]) { cluster in

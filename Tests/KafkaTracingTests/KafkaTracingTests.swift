@@ -175,6 +175,37 @@ struct KafkaTracingTests {
         }
     }
 
+    @Test("a processing loop's handler wrapped in ProcessingSpans: one process span per message, failures recorded")
+    func processingSpans() async throws {
+        let tracer = processTracer("p")
+        let broker = MockBroker(topics: ["jobs": 1])
+        defer { broker.close() }
+        broker.addMessages("jobs", partition: 0, [Message(key: "a", value: "ok"), Message(key: "b", value: "bad"), Message(key: "c", value: "ok")])
+        var group = GroupConsumerConf(group: "workers", topics: ["jobs"])
+        group.retryLimit = -1
+        var conf = ProcessingConf()
+        conf.failure = .retry(attempts: 1, backoff: .zero, then: .deadLetter(topic: "jobs.dlq"))
+        broker.createTopic("jobs.dlq", partitions: 1)
+        let handled = Mutex(0)
+        let spans = ProcessingSpans(consumerGroup: "workers", tracer: tracer)
+        let loop = try ProcessingLoop(broker: broker, group: group, conf: conf, handler: spans.wrap { message in
+            defer { handled.withLock { $0 += 1 } }
+            if message.value == Array("bad".utf8) { throw KafkaError.invalidArgument("bad job") }
+        })
+        let running = Task { try await loop.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while handled.withLock({ $0 }) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        try await running.value
+        let process = tracer.finishedSpans.filter { $0.operationName == "process jobs" }
+        #expect(process.count == 3)
+        #expect(Set(process.compactMap { int($0.attributes, A.offset) }) == [0, 1, 2])
+        #expect(process.allSatisfy { string($0.attributes, A.consumerGroup) == "workers" })
+        let failed = try #require(process.first { int($0.attributes, A.offset) == 1 })
+        #expect(failed.status?.code == .error)
+        #expect(failed.errors.count == 1)
+    }
+
     @Test("a failed produce records the error on the send span and rethrows")
     func failure() throws {
         let tracer = processTracer("f")

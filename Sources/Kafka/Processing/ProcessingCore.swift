@@ -273,6 +273,20 @@ final class ProcessingCore: Sendable {
         _ = room.resumeAll(with: ())
     }
 
+    /// Per partition with anything buffered or held: messages waiting, running, and handled but
+    /// held back from the commit by an earlier unfinished one.
+    func backlog() -> [TopicPartition: ProcessingBacklog] {
+        state.withLock { state in
+            var result: [TopicPartition: ProcessingBacklog] = [:]
+            for (partition, frontier) in state.frontiers where frontier.count > 0 {
+                let waiting = state.waitingPerPartition[partition, default: 0]
+                let running = state.running[partition]?.count ?? 0
+                result[partition] = ProcessingBacklog(waiting: waiting, running: running, heldBack: max(0, frontier.count - waiting - running))
+            }
+            return result
+        }
+    }
+
     /// The error that stopped the loop, if a handler's did.
     var failure: (any Error)? { state.withLock { $0.failure } }
 
@@ -281,4 +295,21 @@ final class ProcessingCore: Sendable {
 
     /// Messages being handled now.
     var inFlight: Int { state.withLock { $0.inFlight } }
+}
+
+/// Where one partition stands in a ``ProcessingLoop``.
+public struct ProcessingBacklog: Sendable, Hashable {
+    /// Messages buffered, not yet handed to a handler.
+    public let waiting: Int
+    /// Messages being handled now.
+    public let running: Int
+    /// Messages handled but not yet committable: an earlier message of the partition is unfinished.
+    public let heldBack: Int
+
+    /// A partition's backlog.
+    public init(waiting: Int, running: Int, heldBack: Int) {
+        self.waiting = waiting
+        self.running = running
+        self.heldBack = heldBack
+    }
 }

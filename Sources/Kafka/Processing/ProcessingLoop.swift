@@ -89,6 +89,9 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
     /// Messages being handled now.
     public var inFlight: Int { core.inFlight }
 
+    /// Per partition with messages buffered, running or held back from the commit: how many of each.
+    public var backlog: [TopicPartition: ProcessingBacklog] { core.backlog() }
+
     /// Reads and handles messages until the task is cancelled or the consumer is closed; then lets
     /// the handlers running finish (cancelling them after ``ProcessingConf/revokeDeadline``),
     /// commits what was handled and closes the consumer.
