@@ -123,8 +123,11 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
         } catch {
             core.stop(deadline: deadline, failure: error)
         }
+        // The last commit runs whatever ended the loop: in a task of its own, which the caller's
+        // cancellation (the usual way to stop the loop) does not reach.
         let offsets = core.committable()
-        if !offsets.isEmpty, (try? await consumer.commit(offsets)) != nil { core.committed(offsets) }
+        let consumer = consumer
+        if !offsets.isEmpty, (try? await Task { try await consumer.commit(offsets) }.value) != nil { core.committed(offsets) }
         consumer.close()
         if let failure = core.failure { throw failure }
     }
