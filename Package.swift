@@ -88,7 +88,7 @@ let package = Package(
         ),
         .target(
             name: "ExampleSupport",
-            dependencies: ["Kafka", "KafkaEmbedded"],
+            dependencies: ["Kafka", "KafkaEmbedded", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Support"
         ),
         .executableTarget(

@@ -21,6 +21,7 @@ struct CommonOptions: ParsableArguments {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     @Option(help: "Comma-separated host:port list; without it an embedded cluster is started.") var brokers: String?
+    @OptionGroup(title: "TLS and SASL") var security: SecurityOptions
     @Option(help: "Output: text (one line per item) or json.") var format: Format = .text
     @Option(help: "How long each request waits for the cluster, in milliseconds.") var timeout = 30_000
 
@@ -34,7 +35,7 @@ struct CommonOptions: ParsableArguments {
         await ExampleSupport.run("kafka-admin") {
             var embedded: MockCluster?
             let addresses = try ExampleSupport.addresses(brokers: brokers, topic: "example", partitions: 4, program: "kafka-admin", embedded: &embedded)
-            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-admin")
+            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-admin", security: security)
             defer { broker.close() }
             let output = Output(format: format)
             try await body(KafkaAdmin(broker, timeout: .milliseconds(timeout)), output)

@@ -14,6 +14,7 @@ struct Consume: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case lines, json }
 
+    @OptionGroup(title: "TLS and SASL") var security: SecurityOptions
     @Option(help: "Comma-separated host:port list; without it an embedded cluster is started.") var brokers: String?
     @Option(help: "Topic to read.") var topic = "example"
     @Option(name: .customLong("partition"), help: "Partition to read; repeat to merge several.") var partitionList: [Int32] = []
@@ -46,7 +47,7 @@ struct Consume: AsyncParsableCommand {
         await ExampleSupport.run("kafka-consume") {
             var embedded: MockCluster?
             let addresses = try ExampleSupport.addresses(brokers: brokers, topic: topic, partitions: partitions, program: "kafka-consume", embedded: &embedded)
-            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-consume")
+            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-consume", security: security)
             defer { broker.close() }
             if let group, partitionList.isEmpty {
                 try await consumeAsMember(of: group, broker)

@@ -15,6 +15,7 @@ struct Produce: AsyncParsableCommand {
     enum Strategy: String, ExpressibleByArgument, CaseIterable { case random, roundRobin = "round-robin", hash }
     enum Acks: String, ExpressibleByArgument, CaseIterable { case none, local, all }
 
+    @OptionGroup(title: "TLS and SASL") var security: SecurityOptions
     @Option(help: "Comma-separated host:port list; without it an embedded cluster is started.") var brokers: String?
     @Option(help: "Topic to write to.") var topic = "example"
     @Option(help: "Partition to write to (ignored with --strategy).") var partition: Int32 = 0
@@ -45,7 +46,7 @@ struct Produce: AsyncParsableCommand {
         await ExampleSupport.run("kafka-produce") {
             var embedded: MockCluster?
             let addresses = try ExampleSupport.addresses(brokers: brokers, topic: topic, partitions: partitions, program: "kafka-produce", embedded: &embedded)
-            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-produce")
+            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-produce", security: security)
             defer { broker.close() }
             var conf = ProducerConf()
             conf.requiredAcks = switch acks { case .none: .none; case .local: .local; case .all: .all }

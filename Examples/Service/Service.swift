@@ -24,6 +24,7 @@ struct ServiceExample: AsyncParsableCommand {
         abstract: "Consume a topic as a group member, produce a result per message, shut down gracefully on SIGTERM."
     )
 
+    @OptionGroup(title: "TLS and SASL") var security: SecurityOptions
     @Option(help: "Comma-separated host:port list.") var brokers: String
     @Option(help: "Topic to read.") var input: String
     @Option(help: "Topic to write results to.") var output: String
@@ -43,7 +44,7 @@ struct ServiceExample: AsyncParsableCommand {
     func run() async throws {
         await ExampleSupport.run("kafka-service") {
             let addresses = brokers.split(separator: ",").map(String.init)
-            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-service")
+            let broker = try ExampleSupport.dial(addresses, clientID: "kafka-service", security: security)
             var conf = GroupConsumerConf(group: group, topics: [input])
             conf.commitPolicy = .manual
             conf.assignmentStrategy = .cooperativeSticky

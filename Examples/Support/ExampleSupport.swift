@@ -37,9 +37,11 @@ public enum ExampleSupport {
         return cluster.addresses
     }
 
-    /// Dials with a short retry budget, so an unreachable address fails in seconds.
-    public static func dial(_ addresses: [String], clientID: String) throws -> Broker {
+    /// Dials with a short retry budget, so an unreachable address fails in seconds, with the
+    /// TLS and SASL of `security` (default none).
+    public static func dial(_ addresses: [String], clientID: String, security: SecurityOptions? = nil) throws -> Broker {
         var conf = BrokerConf(clientID: clientID)
+        try security?.apply(to: &conf)
         conf.dialRetryLimit = 3
         conf.dialRetryWait = .milliseconds(200)
         conf.dialTimeout = .seconds(3)

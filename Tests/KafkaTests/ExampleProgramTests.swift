@@ -104,6 +104,27 @@ struct ExampleProgramTests {
         #expect(testLibraries.isEmpty, "\(program) loads \(testLibraries)")
     }
 
+    @Test("TLS and SASL flags reach the connection: a TLS client meets a plaintext listener with one line of error; a SASL user without a password is refused before dialling")
+    func securityFlags() async throws {
+        try await onThread {
+            let cluster = try TestCluster()
+            guard !cluster.isExternal else { return }  // a plaintext listener is what this needs
+            let topic = try cluster.topic(partitions: 1)
+            let brokers = cluster.addresses.joined(separator: ",")
+            let tls = try runExample("kafka-produce", ["--brokers", brokers, "--topic", topic, "--count", "1", "--tls-insecure"])
+            #expect(tls.status == 1)
+            let lines = tls.errors.split(separator: "\n")
+            #expect(lines.count == 1 && lines.first?.contains("SSL") == true, "\(tls.errors)")
+            let missing = try runExample("kafka-admin", ["topics", "list", "--brokers", brokers, "--sasl-mechanism", "PLAIN", "--sasl-username", "u",
+                                                         "--sasl-password-env", "KAFKA_TEST_UNSET_PASSWORD"])
+            #expect(missing.status != 0)
+            #expect(missing.errors.contains("no SASL password: set KAFKA_TEST_UNSET_PASSWORD or give --sasl-password-file"))
+            let noFile = try runExample("kafka-consume", ["--brokers", brokers, "--topic", topic, "--tls-ca", "/nonexistent/ca.pem"])
+            #expect(noFile.status != 0)
+            #expect(noFile.errors.contains("--tls-ca /nonexistent/ca.pem: no readable file there"))
+        }
+    }
+
     @Test("kafka-serve serves a cluster on a fixed port that other clients (kcat) can use, and stops by itself")
     func serve() async throws {
         let port = 20000 + Int.random(in: 0..<10000)  // below the ephemeral range the mock brokers use
