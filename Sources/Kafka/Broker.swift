@@ -52,7 +52,8 @@ public final class Broker: Client {
     /// addresses that refuse fails within about `dialRetryLimit × (dialRetryWait + the time
     /// to be refused)`: about 5 s with the defaults. librdkafka reconnects in the
     /// background between attempts, at most `dialRetryWait` apart (its
-    /// `reconnect.backoff.max.ms`, unless `conf.properties` sets it).
+    /// `reconnect.backoff.max.ms`, unless `conf.properties` sets it), and so do the handles of the
+    /// producers and consumers made from the broker.
     ///
     /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list ("no addresses provided");
     ///   ``KafkaError/invalidConfiguration(_:)`` for a bad conf or librdkafka property, with its text;
@@ -62,14 +63,7 @@ public final class Broker: Client {
         try conf.validate()
         let seeds = addresses.map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
         guard !seeds.isEmpty else { throw KafkaError.invalidArgument("no addresses provided") }
-        var properties = baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf)
-        if conf.properties["reconnect.backoff.max.ms"] == nil {
-            // librdkafka takes at most an hour; a longer dialRetryWait still paces the dial's own attempts.
-            let backoff = min(3_600_000, max(10, conf.dialRetryWait.milliseconds))
-            properties.insert(contentsOf: [
-                ("reconnect.backoff.ms", "\(min(100, backoff))"), ("reconnect.backoff.max.ms", "\(backoff)"),
-            ], at: 0)
-        }
+        let properties = baseProperties(seeds, conf) + ProducerSettings(ProducerConf()).properties(conf)
         let handle = try NativeHandle(
             kind: .producer, properties: properties, logger: conf.logger, name: "broker", polled: true, tokenProvider: conf.tokenProvider
         )
@@ -142,6 +136,14 @@ public final class Broker: Client {
             // spans several segments waits for the peer's delayed ACK (about 40 ms).
             ("socket.nagle.disable", "true"),
         ]
+        if conf.properties["reconnect.backoff.max.ms"] == nil {
+            // Every handle reconnects at most `dialRetryWait` apart. librdkafka's own cap (10 s)
+            // also paced its check of message timeouts on a broker that is down: a produce with
+            // every broker down failed up to 5 s after its documented bound. librdkafka takes at
+            // most an hour; a longer dialRetryWait still paces the dial's own attempts.
+            let backoff = min(3_600_000, max(10, conf.dialRetryWait.milliseconds))
+            properties += [("reconnect.backoff.ms", "\(min(100, backoff))"), ("reconnect.backoff.max.ms", "\(backoff)")]
+        }
         // Validated by `BrokerConf.validate()` at dial, so nothing is thrown here.
         properties += (try? conf.securityProperties()) ?? []
         for key in conf.properties.keys.sorted() { properties.append((key, conf.properties[key] ?? "")) }

@@ -112,6 +112,37 @@ struct ReliabilityTests {
     }
 }
 
+extension ReliabilityTests {
+    @Test(
+        "with every broker down and the default leader budget, a produce fails within its documented bound, round after round",
+        .timeLimit(.minutes(2))
+    )
+    func produceWithBrokersDownDefaultBudget() async throws {
+        // requestTimeout 1 s + leaderRetryLimit 10 × leaderRetryWait 500 ms + 1 s = 7 s. Before every
+        // handle capped librdkafka's reconnect backoff, its 10 s backoff also paced the check of
+        // message timeouts: 7.4 to 12.1 s were measured.
+        let bound = Duration.seconds(7)
+        for round in 0..<3 {
+            let elapsed = try await onThread { () -> Duration in
+                let cluster = try MockCluster(brokers: 3, topics: ["down": 3])
+                defer { cluster.close() }
+                let broker = try Broker.dial(cluster.addresses)
+                defer { broker.close() }
+                var conf = ProducerConf()
+                conf.requestTimeout = .seconds(1)
+                conf.retryLimit = 1
+                let producer = try broker.producer(conf)
+                try producer.produce("down", partition: 0, messages: [Message(value: "up")])
+                try cluster.setDown(broker: nil)
+                let start = ContinuousClock.now
+                #expect(throws: KafkaError.self) { try producer.produce("down", partition: 0, messages: [Message(value: "lost")]) }
+                return ContinuousClock.now - start
+            }
+            #expect(elapsed < bound, "round \(round): took \(elapsed), bound \(bound)")
+        }
+    }
+}
+
 extension Broker {
     /// Dials with the default conf changed by `configure`.
     static func dial(_ addresses: [String], _ configure: (inout BrokerConf) -> Void) throws -> Broker {
