@@ -61,7 +61,11 @@ final class ProcessingCore: Sendable {
 
     /// Waits until the buffer has room for another message.
     func waitForRoom() async throws {
-        try await room.wait(timeout: nil, onTimeout: ()) { hasRoom ? () : nil }
+        // A wake-up is a hint, not a grant: one published for an earlier wait can wake this one
+        // after the room was taken again, so the room is checked again after every wake-up.
+        while !hasRoom {
+            try await room.wait(timeout: nil, onTimeout: ()) { hasRoom ? () : nil }
+        }
     }
 
     private var hasRoom: Bool {
@@ -208,7 +212,13 @@ final class ProcessingCore: Sendable {
                 revoked.allSatisfy { state.running[$0] == nil && state.waitingPerPartition[$0, default: 0] == 0 }
             }
         }
-        if !lost { _ = try? self.drained.waitBlocking(timeout: deadline, onTimeout: ()) { drained() ? () : nil } }
+        if !lost {
+            // Until drained or the deadline: a wake-up only says that something ended.
+            let end = ContinuousClock.now + deadline
+            while !drained(), case let left = end - ContinuousClock.now, left > .zero {
+                _ = try? self.drained.waitBlocking(timeout: left, onTimeout: ()) { drained() ? () : nil }
+            }
+        }
         // Past the deadline (or lost): drop what waits, cancel what runs, then wait for it to end,
         // so that no handler of a partition that moved runs beside its new owner's.
         let leftovers = state.withLock { state in
