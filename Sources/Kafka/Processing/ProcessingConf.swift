@@ -46,7 +46,11 @@ public struct ProcessingConf: Sendable {
     public var maxWaitingPerPartition = 250
     /// How often the committable offsets are committed. Default 1 s.
     public var commitInterval: Duration = .seconds(1)
-    /// How long a revoke waits for the handlers of its partitions before cancelling them. Default 10 s.
+    /// How long a revoke lets the buffered and running messages of its partitions be handled
+    /// before it drops and cancels the rest. Default 10 s. Keep it well below the group's rebalance
+    /// timeout (librdkafka's `max.poll.interval.ms`, 300 s by default; librdkafka's embedded
+    /// cluster takes the session timeout): a member still draining past it is evicted, and its
+    /// partitions move while its handlers run.
     public var revokeDeadline: Duration = .seconds(10)
     /// Default: retry 3 attempts from 100 ms, then stop.
     public var failure: FailurePolicy = .retry(attempts: 3, backoff: .milliseconds(100), then: .stop)
