@@ -7,7 +7,7 @@ APT_PACKAGES := librdkafka-dev pkg-config
 TLS_PACKAGES := socat openssl iproute2
 PEER_PACKAGES := kcat python3-kafka
 
-.PHONY: setup example test test-tls test-tansu bench soak sanitize sanitize-thread clean fuzz
+.PHONY: setup example test test-tls test-tansu bench soak sanitize sanitize-thread clean fuzz docs
 
 # Installs the system packages the build needs, only when one is missing.
 setup:
@@ -103,3 +103,10 @@ clean:
 FUZZ_TIME ?= 60
 fuzz:
 	./Fuzz/run.sh $(FUZZ_TIME)
+
+# DocC archives of every library target, through swift-docc-plugin (a plugin dependency only:
+# no target links it). Output: .build/plugins/Swift-DocC/outputs/<Target>.doccarchive. The Swift
+# blocks of the articles are checked by the test suite (Tests/KafkaTestTests/DocSnippetTests.swift).
+DOC_TARGETS := KafkaProto Kafka KafkaEmbedded KafkaTest KafkaMetrics KafkaTracing KafkaServiceLifecycle
+docs: setup
+	$(SWIFT) package generate-documentation $(foreach target,$(DOC_TARGETS),--target $(target))

@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // Only a plugin (`swift package generate-documentation`, `make docs`); no target depends on it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -106,7 +108,17 @@ let package = Package(
             name: "KafkaTests",
             dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "KafkaTestTests", dependencies: ["Kafka", "KafkaTest", "KafkaTestSupport", "ExampleSupport"]),
+        // Also holds the documentation's snippets (Tests/KafkaTestTests/DocSnippets), so it builds
+        // every module the articles show.
+        .testTarget(
+            name: "KafkaTestTests",
+            dependencies: [
+                "Kafka", "KafkaTest", "KafkaTestSupport", "ExampleSupport", "KafkaMetrics", "KafkaTracing", "KafkaServiceLifecycle",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .testTarget(
             name: "KafkaMetricsTests",
             dependencies: ["KafkaMetrics", "KafkaTest", .product(name: "MetricsTestKit", package: "swift-metrics")]

@@ -14,7 +14,8 @@ import KafkaEmbedded
 //   --json FILE          also write the results as JSON (default bench-results.json)
 //   --rounds R           runs of every row, interleaved (each round runs every row once, the order
 //                        of a section's rows reversed every other round); medians are reported (default 5)
-//   --only TEXT          run only the rows whose name contains TEXT (and their raw C baselines)
+//   --only TEXT          run only the rows whose name contains TEXT (and their raw C baselines);
+//                        "processing" runs the ProcessingLoop rows (concurrency 1, 8 and 64) alone
 //   --no-raw             skips the raw C rows (to profile the Swift rows alone); ratios then read "-"
 //   --broker-process     the broker runs in its own process: kafka-serve (from the same bin directory)
 //                        is started as a child and stopped at the end, so the CPU column counts the
@@ -82,7 +83,8 @@ enum KafkaBench {
         ]
         let cluster = try BenchCluster(
             inOwnProcess: CommandLine.arguments.contains("--broker-process"),
-            topics: singlePartitionTopics.map { ($0, 1) } + [("consume", partitions), ("service-raw", 4), ("service-produce", 4), ("service-send", 4), ("send-all", 1)]
+            topics: singlePartitionTopics.map { ($0, 1) } + [("consume", partitions), ("service-raw", 4), ("service-produce", 4), ("service-send", 4), ("send-all", 1),
+                                                          (ProcessingBenchSettings.topic, 1)]
         )
         // A failure below (a thrown error) must not leave a kafka-serve child running.
         defer { cluster.close() }
@@ -128,6 +130,16 @@ enum KafkaBench {
         let rawGroup = "consume: raw C rd_kafka_consumer_poll loop (group)"
         let swiftGroup = "consume: Swift GroupConsumer consume() (group)"
         let swiftGroupBorrowing = "consume: Swift GroupConsumer withBorrowedBatch (group)"
+        // The processing rows read this topic from its start in every run: a distinct key per message.
+        let processingName = "processing"
+        var processing = ProcessingTable()
+        if selected(processingName) {
+            let total = ProcessingBenchSettings.topicSize
+            for start in stride(from: 0, to: total, by: 10_000) {
+                var slice = (start..<min(start + 10_000, total)).map { Message(key: Array("key-\($0)".utf8), value: value) }
+                try await producer.produce(ProcessingBenchSettings.topic, partition: 0, messages: &slice)
+            }
+        }
         var produceLatency = LatencyComparison(
             title: "latency of one sync produce (\(latencyCalls) calls)", rawLabel: "raw C produce + wait for report", swiftLabel: "Swift produce", unit: "us"
         )
@@ -386,6 +398,16 @@ enum KafkaBench {
                 consumeLatency.add(raw: raw, swift: swift)
             }
         }
+        if selected(processingName) {
+            note("processing loop: joining a group per concurrency limit (about \(GroupBenchSettings.sessionTimeoutMilliseconds) ms each) ...")
+            for round in 1...rounds {
+                let limits = round % 2 == 1 ? ProcessingBenchSettings.limits : ProcessingBenchSettings.limits.reversed()
+                for limit in limits {
+                    let result = try await processingRate(broker: broker, limit: limit, round: round)
+                    processing.add(limit: limit, rate: result.rate, cpuPerMessage: result.cpuPerMessage)
+                }
+            }
+        }
         let summaries = Summary.of(rows)
         broker.close()
         cluster.close()
@@ -409,6 +431,7 @@ enum KafkaBench {
         }
         produceLatency.printTable()
         consumeLatency.printTable()
+        processing.printTable()
         print("")
         print(String(format: "peak RSS %.0f MiB", peakRSSMegabytes()))
 
@@ -429,7 +452,7 @@ enum KafkaBench {
                  "ratio": ratioField(row.rateRatio, isBaseline: row.baseline == nil),
                  "cpuRatio": ratioField(row.cpuRatio, isBaseline: row.baseline == nil)] as [String: Any]
             },
-            "latency": produceLatency.json, "consumeLatency": consumeLatency.json,
+            "latency": produceLatency.json, "consumeLatency": consumeLatency.json, "processing": processing.json,
             "peakRSSMiB": peakRSSMegabytes(),
         ]
         if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {

@@ -1,8 +1,10 @@
 #ifndef CRDKAFKA_SHIM_H
 #define CRDKAFKA_SHIM_H
-// The whole C surface the Kafka and KafkaTest modules may touch: librdkafka's
-// public API and its (experimental) mock cluster API, both from Debian's
-// librdkafka-dev or Homebrew's librdkafka.
+// The whole C surface the package may touch: librdkafka's public API and its
+// (experimental) mock cluster API, both from Debian's librdkafka-dev or
+// Homebrew's librdkafka. Of the library modules, only Sources/Kafka/Native and
+// Sources/KafkaEmbedded/Native import it; besides them, the raw librdkafka
+// baselines of Benchmarks/KafkaBench and a few tests in Tests/KafkaTests do.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 

@@ -1,7 +1,7 @@
 /// One fetched message whose key and value are views into librdkafka's fetch buffer: no copy,
 /// no allocation. Valid only inside the closure of ``BrokerConsumer/withBorrowedBatch(_:)`` or
 /// ``GroupConsumer/withBorrowedBatch(_:)``;
-/// copy what must outlive it (``owned()`` makes a ``Message``).
+/// copy what must outlive it (``owned(topic:)`` makes a `Message`).
 public struct BorrowedMessage {
     /// The key's bytes, nil for a null key.
     public let key: UnsafeRawBufferPointer?
@@ -23,7 +23,7 @@ public struct BorrowedMessage {
         self.timestamp = timestamp
     }
 
-    /// A copy as an owned ``Message`` of `topic` (headers are not read on the borrowing path).
+    /// A copy as an owned `Message` of `topic` (headers are not read on the borrowing path).
     public func owned(topic: String) -> Message {
         var message = Message(key: key.map { Array($0) }, value: value.map { Array($0) })
         message.topic = topic

@@ -7,7 +7,7 @@ import Synchronization
 /// `dial` succeeds only after a metadata fetch. librdkafka's threads do the
 /// network I/O; producers with the same settings share one librdkafka handle.
 /// ``close()`` is final, unlike Go's: afterwards every call on the broker and
-/// on everything made from it throws ``KafkaError/closed``.
+/// on everything made from it throws `KafkaError.closed`.
 public final class Broker: Client {
     /// The seed addresses the broker was dialled with.
     public let addresses: [String]
@@ -55,9 +55,9 @@ public final class Broker: Client {
     /// `reconnect.backoff.max.ms`, unless `conf.properties` sets it), and so do the handles of the
     /// producers and consumers made from the broker.
     ///
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list ("no addresses provided");
-    ///   ``KafkaError/invalidConfiguration(_:)`` for a bad conf or librdkafka property, with its text;
-    ///   ``KafkaError/local(code:message:)`` naming the addresses tried when none answered, and, with a
+    /// - Throws: `KafkaError.invalidArgument(_:)` for an empty list ("no addresses provided");
+    ///   `KafkaError.invalidConfiguration(_:)` for a bad conf or librdkafka property, with its text;
+    ///   `KafkaError.local(code:message:)` naming the addresses tried when none answered, and, with a
     ///   librdkafka older than 2.2.0 whose error looks like its tagged-field bug, saying so.
     public static func dial(_ addresses: [String], conf: BrokerConf = BrokerConf()) throws -> Broker {
         try conf.validate()
@@ -153,7 +153,7 @@ public final class Broker: Client {
     // MARK: - Client
 
     /// Returns a producer with `conf`. Producers with equal settings share one librdkafka handle.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for a bad conf or property, ``KafkaError/closed`` after close.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for a bad conf or property, `KafkaError.closed` after close.
     public func producer(_ conf: ProducerConf = ProducerConf()) throws -> BrokerProducer {
         try conf.validate()
         let settings = ProducerSettings(conf)
@@ -172,8 +172,8 @@ public final class Broker: Client {
     }
 
     /// Returns a new ``Sender``, the service producer (send now, learn of delivery later), with its
-    /// own librdkafka handle; ``flush(timeout:)`` and ``close()`` cover it.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for a bad conf or property, ``KafkaError/closed`` after close.
+    /// own librdkafka handle; ``flush(timeout:)-4e0sq`` and ``close()`` cover it.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for a bad conf or property, `KafkaError.closed` after close.
     public func sender(_ conf: SenderConf = SenderConf()) throws -> Sender {
         try conf.validate()
         let native = try SenderHandle(
@@ -194,8 +194,8 @@ public final class Broker: Client {
     }
 
     /// Returns a consumer of `conf.topic`/`conf.partition`, positioned at `conf.startOffset`.
-    /// - Throws: ``KafkaError/broker(_:message:)`` `unknownTopicOrPartition` when the partition
-    ///   does not exist (after `leaderRetryLimit` refreshes), configuration errors, ``KafkaError/closed``.
+    /// - Throws: `KafkaError.broker(_:message:)` `unknownTopicOrPartition` when the partition
+    ///   does not exist (after `leaderRetryLimit` refreshes), configuration errors, `KafkaError.closed`.
     public func consumer(_ conf: ConsumerConf) throws -> BrokerConsumer {
         try BrokerConsumer(broker: self, conf: conf)
     }
@@ -207,9 +207,9 @@ public final class Broker: Client {
 
     /// Returns a member of the consumer group `conf.group`, subscribed to `conf.topics`.
     /// The group's partitions are assigned to it as members join and leave.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for an empty group id, no topics, or a
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for an empty group id, no topics, or a
     ///   bad setting; `unknownTopicOrPartition` naming a subscribed topic that does not exist;
-    ///   ``KafkaError/closed``.
+    ///   `KafkaError.closed`.
     public func groupConsumer(_ conf: GroupConsumerConf) throws -> GroupConsumer {
         try GroupConsumer(broker: self, conf: conf)
     }
@@ -220,20 +220,20 @@ public final class Broker: Client {
     }
 
     /// Returns an offset coordinator for `conf.consumerGroup`.
-    /// - Throws: configuration errors, ``KafkaError/closed``.
+    /// - Throws: configuration errors, `KafkaError.closed`.
     public func offsetCoordinator(_ conf: OffsetCoordinatorConf) throws -> BrokerOffsetCoordinator {
         try BrokerOffsetCoordinator(broker: self, conf: conf)
     }
 
     /// The oldest offset `topic`/`partition` still holds (the low watermark).
     /// - Throws: `unknownTopicOrPartition` for a partition that does not exist; the broker's
-    ///   error after `retryErrLimit` attempts on transient errors; ``KafkaError/closed``.
+    ///   error after `retryErrLimit` attempts on transient errors; `KafkaError.closed`.
     public func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64 {
         try watermarks(topic, partition: partition).low
     }
 
     /// The offset the next message produced to `topic`/`partition` will get (the high watermark).
-    /// Same errors as ``offsetEarliest(_:partition:)``.
+    /// Same errors as ``Broker/offsetEarliest(_:partition:)-6c2vp``.
     public func offsetLatest(_ topic: String, partition: Int32) throws -> Int64 {
         try watermarks(topic, partition: partition).high
     }
@@ -250,7 +250,7 @@ public final class Broker: Client {
         try await runBlocking { try self.offsetLatest(topic, partition: partition) }
     }
 
-    /// Both watermarks of a partition, asked of its leader, with the retry rules of ``offsetEarliest(_:partition:)``.
+    /// Both watermarks of a partition, asked of its leader, with the retry rules of ``offsetEarliest(_:partition:)-6c2vp``.
     public func watermarks(_ topic: String, partition: Int32) throws -> (low: Int64, high: Int64) {
         try requirePartition(topic, partition)
         var lastError = KafkaError.closed
@@ -287,7 +287,7 @@ public final class Broker: Client {
     }
 
     /// Fetches fresh metadata of every topic (creating none) and refreshes the partition-count cache.
-    /// - Throws: the fetch's error after `readTimeout`, ``KafkaError/closed``.
+    /// - Throws: the fetch's error after `readTimeout`, `KafkaError.closed`.
     public func metadata() throws -> ClusterMetadata {
         try refreshMetadata()
     }
@@ -299,8 +299,8 @@ public final class Broker: Client {
 
     /// How many partitions `topic` has, from the metadata cache; an unknown
     /// topic triggers one refresh before it is an error (Go read only the cache).
-    /// - Throws: ``KafkaError/broker(_:message:)`` `unknownTopicOrPartition`
-    ///   ("topic X not found in metadata"), ``KafkaError/invalidArgument(_:)`` for an illegal name.
+    /// - Throws: `KafkaError.broker(_:message:)` `unknownTopicOrPartition`
+    ///   ("topic X not found in metadata"), `KafkaError.invalidArgument(_:)` for an illegal name.
     public func partitionCount(_ topic: String) throws -> Int32 {
         try validateTopicName(topic)
         try checkOpen()
@@ -316,10 +316,10 @@ public final class Broker: Client {
     /// Returns when the controller created the topic; its partitions may take a moment more to
     /// get leaders. librdkafka 2.0.2's embedded mock cluster serves no admin API (use
     /// `MockCluster.createTopic` there).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an illegal name or counts below 1;
-    ///   ``KafkaError/broker(_:message:)`` with the controller's code (`topicAlreadyExists`,
-    ///   `invalidReplicationFactor`, ...); ``KafkaError/timeout(_:)`` without an answer within
-    ///   `timeout` (default: the broker's `readTimeout`); ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for an illegal name or counts below 1;
+    ///   `KafkaError.broker(_:message:)` with the controller's code (`topicAlreadyExists`,
+    ///   `invalidReplicationFactor`, ...); `KafkaError.timeout(_:)` without an answer within
+    ///   `timeout` (default: the broker's `readTimeout`); `KafkaError.closed`.
     public func createTopic(
         _ topic: String, partitions: Int32, replicationFactor: Int32 = 1, config: [String: String] = [:], timeout: Duration? = nil
     ) throws {
@@ -335,8 +335,8 @@ public final class Broker: Client {
     }
 
     /// Deletes `topic` and its data through the cluster's controller.
-    /// - Throws: ``KafkaError/broker(_:message:)`` `unknownTopicOrPartition` when it does not exist;
-    ///   ``KafkaError/timeout(_:)``; ``KafkaError/closed``; as ``createTopic(_:partitions:replicationFactor:config:timeout:)``.
+    /// - Throws: `KafkaError.broker(_:message:)` `unknownTopicOrPartition` when it does not exist;
+    ///   `KafkaError.timeout(_:)`; `KafkaError.closed`; as ``createTopic(_:partitions:replicationFactor:config:timeout:)-96dsc``.
     public func deleteTopic(_ topic: String, timeout: Duration? = nil) throws {
         try validateTopicName(topic)
         try checkOpen()
@@ -398,7 +398,7 @@ public final class Broker: Client {
     }
 
     /// Closes every librdkafka handle of the broker and of everything made
-    /// from it. Blocked and later calls throw ``KafkaError/closed``.
+    /// from it. Blocked and later calls throw `KafkaError.closed`.
     /// Idempotent and safe from any thread; returns when the handles are destroyed, and within
     /// about a second (``closeBound``) with group members open: their last commit and leave
     /// then go on in the background for up to their ``GroupConsumerConf/closeTimeout``
@@ -468,7 +468,7 @@ public final class Broker: Client {
         if state.withLock({ $0.closed }) { throw .closed }
     }
 
-    /// Adopts a child's handle so that closing the broker closes it; throws ``KafkaError/closed`` (and closes it) if the broker is closed.
+    /// Adopts a child's handle so that closing the broker closes it; throws `KafkaError.closed` (and closes it) if the broker is closed.
     func adopt(_ handle: NativeHandle) throws(KafkaError) {
         let closed: Bool = state.withLock { state in
             guard !state.closed else { return true }

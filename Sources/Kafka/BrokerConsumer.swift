@@ -61,10 +61,10 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, Sendable {
     /// From the local buffer when it holds one; otherwise fetches. An empty
     /// fetch (nothing within `conf.requestTimeout`) is followed by
     /// `conf.retryWait`; after `conf.retryLimit + 1` empty fetches the call
-    /// throws ``KafkaError/noData`` (never with `retryLimit` -1). A fetch error is
+    /// throws `KafkaError.noData` (never with `retryLimit` -1). A fetch error is
     /// retried `conf.retryErrLimit` attempts, `conf.retryErrWait` apart.
     ///
-    /// - Throws: ``KafkaError/noData``; ``KafkaError/closed`` promptly once the consumer or
+    /// - Throws: `KafkaError.noData`; `KafkaError.closed` promptly once the consumer or
     ///   its broker is closed, even while blocked; `offsetOutOfRange` (on this and every later
     ///   call, as Go) when the start offset lies outside the log; the last fetch error.
     public func consume() throws -> Message {
@@ -82,9 +82,9 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, Sendable {
         try await reader.next()
     }
 
-    /// Returns what ``consume()`` had buffered, or else the messages of one fetch (as soon as
+    /// Returns what ``consume()-yiqi`` had buffered, or else the messages of one fetch (as soon as
     /// one is there, with the others already arrived; it never waits to fill a batch).
-    /// Same retry, ``KafkaError/noData`` and close rules as ``consume()``.
+    /// Same retry, `KafkaError.noData` and close rules as ``consume()-yiqi``.
     public func consumeBatch() throws -> [Message] {
         try reader.batch()
     }
@@ -97,22 +97,22 @@ public final class BrokerConsumer: BatchConsumer, AsyncSequence, Sendable {
 
     /// Runs `body` over the messages of one fetch as views into librdkafka's buffers: no copy
     /// and no allocation per message, for consumers that parse in place. The views are valid
-    /// only inside `body`; headers are not read. Same retry, ``KafkaError/noData``, error and
-    /// close rules as ``consume()``. Messages ``consume()`` had already fetched come first,
+    /// only inside `body`; headers are not read. Same retry, `KafkaError.noData`, error and
+    /// close rules as ``consume()-yiqi``. Messages ``consume()-yiqi`` had already fetched come first,
     /// one per call (they are owned copies already).
     /// `body` must not call this consumer (it holds the consumer's fetch lock).
-    /// - Throws: as ``consume()``, and whatever `body` throws (the fetch's messages then count as handed out).
+    /// - Throws: as ``consume()-yiqi``, and whatever `body` throws (the fetch's messages then count as handed out).
     public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
         try reader.borrowing(body)
     }
 
-    /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``, throws every other error.
+    /// Iterates with the `async` ``consume()-6yqd7``; ends at `KafkaError.noData`, throws every other error.
     public func makeAsyncIterator() -> Iterator {
         Iterator(self)
     }
 
     /// Stops reading this consumer's partition (other consumers of the broker go on);
-    /// blocked and later calls throw ``KafkaError/closed``. Idempotent.
+    /// blocked and later calls throw `KafkaError.closed`. Idempotent.
     public func close() {
         partitionQueue.close()
         broker.retireIfUnused(partitionQueue.handle)

@@ -1,13 +1,13 @@
 import KafkaProto
 
 extension BrokerConsumer {
-    /// The `AsyncIterator` of ``BrokerConsumer``: the `async` ``BrokerConsumer/consume()``,
-    /// ending the sequence at ``KafkaError/noData`` and throwing every other error.
+    /// The `AsyncIterator` of ``BrokerConsumer``: the `async` ``BrokerConsumer/consume()-6yqd7``,
+    /// ending the sequence at `KafkaError.noData` and throwing every other error.
     ///
     /// A buffered message is handed out by a plain call, without entering another
     /// `async` function, which is what makes `for try await` over a consumer cheap
     /// per message. Messages stay in the consumer until handed out, so iteration
-    /// can stop at any point and a later ``BrokerConsumer/consume()`` continues
+    /// can stop at any point and a later ``BrokerConsumer/consume()-yiqi`` continues
     /// with the next message: no gap, no repeat.
     public struct Iterator: AsyncIteratorProtocol {
         public typealias Element = Message
@@ -21,8 +21,8 @@ extension BrokerConsumer {
             self.waiting = ConsumerIterator(consumer)
         }
 
-        /// The next message, or `nil` once the consumer reports ``KafkaError/noData``.
-        /// - Throws: every error of ``BrokerConsumer/consume()`` but ``KafkaError/noData``.
+        /// The next message, or `nil` once the consumer reports `KafkaError.noData`.
+        /// - Throws: every error of ``BrokerConsumer/consume()-yiqi`` but `KafkaError.noData`.
         nonisolated(nonsending) public mutating func next() async throws -> Message? {
             try await waiting.next()
         }

@@ -25,7 +25,7 @@ extension Broker {
     /// to ``BrokerConf/readTimeout``. (librdkafka 2.0.2's embedded cluster answers only a request
     /// that names the topics.)
     /// - Throws: `unknownTopicOrPartition` for a named topic that does not exist; the coordinator's
-    ///   error (e.g. `groupAuthorizationFailed`); ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    ///   error (e.g. `groupAuthorizationFailed`); `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func committedOffsets(group: String, topics: [String]? = nil) throws -> [TopicPartition: Int64] {
         try validateGroup(group)
         let partitions = try topics.map { topics in
@@ -42,8 +42,8 @@ extension Broker {
     /// Sets `group`'s committed offsets of the partitions in `offsets` (the next offset to read),
     /// as Kafka's `kafka-consumer-groups --reset-offsets --execute` does. The group must have no
     /// active members: Kafka's coordinator refuses a reset while any member is in the group.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a negative offset or an empty group id;
-    ///   the coordinator's error (e.g. `unknownMemberId` while members are active); ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a negative offset or an empty group id;
+    ///   the coordinator's error (e.g. `unknownMemberId` while members are active); `KafkaError.closed`.
     public func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) throws {
         try validateGroup(group)
         for (partition, offset) in offsets where offset < 0 {
@@ -63,7 +63,7 @@ extension Broker {
     /// committed an offset for: the committed offset against the partition's high watermark, asked
     /// of the coordinator and the leaders now (franz-go's `kadm.Lag`). The group need not be
     /// served by this process.
-    /// - Throws: as ``committedOffsets(group:topics:)`` and ``watermarks(_:partition:)``.
+    /// - Throws: as ``committedOffsets(group:topics:)-hzry`` and ``watermarks(_:partition:)-21cwm``.
     public func lag(group: String, topics: [String]? = nil) throws -> [TopicPartition: GroupLag] {
         var result: [TopicPartition: GroupLag] = [:]
         for (partition, committed) in try committedOffsets(group: group, topics: topics) {
@@ -81,7 +81,7 @@ extension Broker {
     /// For each partition of `topic`, the offset of its first message written at or after `time`
     /// (by the message timestamp), or -1 where none is that recent. Waits up to ``BrokerConf/readTimeout``.
     /// - Throws: `unknownTopicOrPartition` for a topic that does not exist; the leaders' errors;
-    ///   ``KafkaError/closed``.
+    ///   `KafkaError.closed`.
     public func offsets(at time: Date, topic: String) throws -> [TopicPartition: Int64] {
         let count = try partitionCount(topic)
         let millis = Self.milliseconds(time)

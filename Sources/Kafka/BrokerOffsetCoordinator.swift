@@ -37,8 +37,8 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
     ///
     /// Transient errors (coordinator moving or loading) are retried
     /// `conf.retryErrLimit` attempts, `conf.retryErrWait` apart.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a negative offset or bad topic/partition;
-    ///   `unknownTopicOrPartition`; the broker's error; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a negative offset or bad topic/partition;
+    ///   `unknownTopicOrPartition`; the broker's error; `KafkaError.closed`.
     public func commit(_ topic: String, partition: Int32, offset: Int64, metadata: String) throws {
         guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) is negative; commit the next offset to read (0 or more)") }
         try broker.requirePartition(topic, partition)
@@ -55,7 +55,7 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
     /// The group's committed offset and metadata for `topic`/`partition`;
     /// `(-1, "")` when it never committed one (librdkafka's "invalid offset",
     /// mapped to what Go reports against a modern Kafka).
-    /// - Throws: `unknownTopicOrPartition`; the broker's error after retries; ``KafkaError/closed``.
+    /// - Throws: `unknownTopicOrPartition`; the broker's error after retries; `KafkaError.closed`.
     public func offset(_ topic: String, partition: Int32) throws -> (offset: Int64, metadata: String) {
         try broker.requirePartition(topic, partition)
         var result: (offset: Int64, metadata: String) = (-1, "")
@@ -70,7 +70,7 @@ public final class BrokerOffsetCoordinator: OffsetCoordinator {
         try await runBlocking { try self.offset(topic, partition: partition) }
     }
 
-    /// Closes the coordinator's handle; later calls throw ``KafkaError/closed``. Idempotent.
+    /// Closes the coordinator's handle; later calls throw `KafkaError.closed`. Idempotent.
     public func close() {
         handle.close()
     }

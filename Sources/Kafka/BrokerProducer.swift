@@ -36,15 +36,15 @@ public final class BrokerProducer: Producer {
     /// attempt: with every broker down a call fails within about that time
     /// plus 1 s (librdkafka checks timeouts once a second). Every message is checked before any is sent, so a bad
     /// message means nothing is written. An offset the broker did not report
-    /// reads -1: every one with ``RequiredAcks/none``, and, with
+    /// reads -1: every one with `RequiredAcks.none`, and, with
     /// `enable.idempotence`, a message librdkafka knows was stored because a
     /// retry found the messages after it stored.
     ///
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty list, a bad topic name or a
+    /// - Throws: `KafkaError.invalidArgument(_:)` for an empty list, a bad topic name or a
     ///   negative partition; `unknownTopicOrPartition` for a partition that does not exist;
     ///   `messageSizeTooLarge` for a message over librdkafka's `message.max.bytes`;
-    ///   ``KafkaError/invalidArgument(_:)`` for a header name containing a NUL byte;
-    ///   ``KafkaError/closed`` when the broker is or gets closed; otherwise the last
+    ///   `KafkaError.invalidArgument(_:)` for a header name containing a NUL byte;
+    ///   `KafkaError.closed` when the broker is or gets closed; otherwise the last
     ///   delivery error once a permanent error occurs or the attempts run out.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
@@ -85,7 +85,7 @@ public final class BrokerProducer: Producer {
         throw outcome.lastError
     }
 
-    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``: suspends
+    /// The `async` twin of ``produce(_:partition:messages:)-93b7h``: suspends
     /// until acknowledged and never blocks a thread (waits for room in librdkafka's queue,
     /// waits for acknowledgements and retry sleeps included).
     ///
@@ -160,7 +160,7 @@ public final class BrokerProducer: Producer {
 
     /// Reads a finished attempt into `outcome`: true when every message is delivered, false when
     /// the failed ones should be sent again.
-    /// - Throws: ``KafkaError/closed`` when the handle closed; a permanent delivery error at once.
+    /// - Throws: `KafkaError.closed` when the handle closed; a permanent delivery error at once.
     private func settle(_ attempt: ProduceAttempt, _ outcome: inout ProduceOutcome) throws -> Bool {
         if attempt.isAbandoned || handle.isClosed { throw KafkaError.closed }
         guard let error = outcome.record(attempt) else { return true }

@@ -3,10 +3,10 @@ extension Broker {
     /// are initialized for `conf.transactionalID`: a transaction the previous instance with that id
     /// left open is aborted (or its commit completed) and that instance fenced. Waits for the
     /// coordinator up to ``TransactionalProducerConf/coordinatorTimeout``.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for a bad conf or property;
-    ///   ``KafkaError/transaction(_:)`` when initialization failed (retriable: try again, e.g. the
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for a bad conf or property;
+    ///   `KafkaError.transaction(_:)` when initialization failed (retriable: try again, e.g. the
     ///   coordinator was not available in time; fatal: e.g. a transaction timeout the broker refuses);
-    ///   ``KafkaError/closed`` after close.
+    ///   `KafkaError.closed` after close.
     public func transactionalProducer(_ conf: TransactionalProducerConf) throws -> TransactionalProducer {
         try conf.validate()
         try checkOpen()

@@ -1,8 +1,8 @@
 import KafkaProto
 
 /// The `AsyncIterator` of every consumer type: calls the `async` `consume()`,
-/// ends the sequence at ``KafkaError/noData`` (a consumer's retry limit ran
-/// out) or ``KafkaError/mxClosed`` (a multiplexer closed, e.g. after its last
+/// ends the sequence at `KafkaError.noData` (a consumer's retry limit ran
+/// out) or `KafkaError.mxClosed` (a multiplexer closed, e.g. after its last
 /// consumer ended) and throws every other error.
 public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
     public typealias Element = Message
@@ -13,7 +13,7 @@ public struct ConsumerIterator<Source: Consumer>: AsyncIteratorProtocol {
         self.source = source
     }
 
-    /// The next message, or `nil` once the source reports ``KafkaError/noData`` or ``KafkaError/mxClosed``.
+    /// The next message, or `nil` once the source reports `KafkaError.noData` or `KafkaError.mxClosed`.
     nonisolated(nonsending) public mutating func next() async throws -> Message? {
         do {
             return try await source.consume()

@@ -19,13 +19,13 @@ public struct Delivery: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The promise of one record's delivery, returned at once by ``Sender/send(_:to:partition:)``.
+/// The promise of one record's delivery, returned at once by ``Sender/send(_:to:partition:)-g4oo``.
 ///
 /// Await it (``delivered()``) or wait for it (``wait()``) to learn the record's offset, or ignore
 /// it: a failure also goes to ``SenderConf/onFailure`` (or the log), so an ignored receipt's error
 /// never vanishes. Resolved exactly once: by the broker's acknowledgement, a delivery error
 /// (librdkafka's code, e.g. its timeout once ``SenderConf/deliveryTimeout`` passed), or
-/// ``KafkaError/closed`` when the sender closed before the record was delivered.
+/// `KafkaError.closed` when the sender closed before the record was delivered.
 public final class DeliveryReceipt: Sendable {
     /// The record's topic.
     public let topic: String
@@ -49,7 +49,7 @@ public final class DeliveryReceipt: Sendable {
     }
 
     /// Suspends until the record is delivered, without holding a thread.
-    /// - Throws: the delivery's ``KafkaError``; `CancellationError` when the task is cancelled (the
+    /// - Throws: the delivery's `KafkaError`; `CancellationError` when the task is cancelled (the
     ///   record's delivery goes on; a later call still learns its outcome).
     public func delivered() async throws -> Delivery {
         switch waitersOrOutcome() {
@@ -60,7 +60,7 @@ public final class DeliveryReceipt: Sendable {
     }
 
     /// Blocks the calling thread until the record is delivered.
-    /// - Throws: the delivery's ``KafkaError``.
+    /// - Throws: the delivery's `KafkaError`.
     public func wait() throws -> Delivery {
         switch waitersOrOutcome() {
         case .known(let outcome): return try outcome.get()

@@ -18,7 +18,7 @@ public final class RandomProducer<Wrapped: Producer>: DistributingProducer {
         try producer.produce(topic, partition: chooser.withLock { $0.choose() }, messages: &messages)
     }
 
-    /// The `async` twin of ``distribute(_:messages:)-(_,inout [Message])``.
+    /// The `async` twin of ``distribute(_:messages:)-4mdgt``.
     public func distribute(_ topic: String, messages: inout [Message]) async throws -> Int64 {
         try await producer.produce(topic, partition: chooser.withLock { $0.choose() }, messages: &messages)
     }
@@ -42,14 +42,14 @@ public final class RoundRobinProducer<Wrapped: Producer>: DistributingProducer {
         try producer.produce(topic, partition: chooser.withLock { $0.choose() }, messages: &messages)
     }
 
-    /// The `async` twin of ``distribute(_:messages:)-(_,inout [Message])``.
+    /// The `async` twin of ``distribute(_:messages:)-8gmw1``.
     public func distribute(_ topic: String, messages: inout [Message]) async throws -> Int64 {
         try await producer.produce(topic, partition: chooser.withLock { $0.choose() }, messages: &messages)
     }
 }
 
 /// Distributes by key hash, Go's `NewHashProducer`: FNV-1a of the key, Go's
-/// arithmetic (see ``Partitioner/hashPartition(key:partitions:)``).
+/// arithmetic (see `Partitioner.hashPartition(key:partitions:)`).
 ///
 /// Every message of a call must map to the same partition; unlike Go, which
 /// skipped the second message, every message is checked.
@@ -66,7 +66,7 @@ public final class HashProducer<Wrapped: Producer>: DistributingProducer {
     }
 
     /// The partition all of `messages` go to.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for no messages ("no messages"), a nil key
+    /// - Throws: `KafkaError.invalidArgument(_:)` for no messages ("no messages"), a nil key
     ///   ("no key"), a partition count of 0 or less, or keys that map to different partitions.
     public func partition(for messages: [Message]) throws -> Int32 {
         guard let first = messages.first else { throw KafkaError.invalidArgument("no messages") }
@@ -87,7 +87,7 @@ public final class HashProducer<Wrapped: Producer>: DistributingProducer {
         try producer.produce(topic, partition: partition(for: messages), messages: &messages)
     }
 
-    /// The `async` twin of ``distribute(_:messages:)-(_,inout [Message])``.
+    /// The `async` twin of ``distribute(_:messages:)-7x2gf``.
     public func distribute(_ topic: String, messages: inout [Message]) async throws -> Int64 {
         try await producer.produce(topic, partition: partition(for: messages), messages: &messages)
     }

@@ -2,7 +2,7 @@
 /// `async` or borrowing, of ``BrokerConsumer`` and ``GroupConsumer`` feeds it what each fetch
 /// brought and does what it answers, so the rules live here alone.
 ///
-/// After `retryLimit + 1` empty fetches the call ends with ``KafkaError/noData`` (never with
+/// After `retryLimit + 1` empty fetches the call ends with `KafkaError.noData` (never with
 /// `retryLimit` -1); after `retryErrLimit` failed fetches with the last error; `retryWait` and
 /// `retryErrWait` between them. An empty fetch is Go's: a wait that brought nothing while the
 /// source had nothing unread (see ``FetchSource/isCaughtUp()``). A wait that brought nothing
@@ -61,7 +61,7 @@ struct FetchMachine {
         }
     }
 
-    /// After a pause: ``KafkaError/closed`` once the source closed, ``KafkaError/noData`` once the
+    /// After a pause: `KafkaError.closed` once the source closed, `KafkaError.noData` once the
     /// empty fetches exceed `retryLimit`.
     func checkAfterPause(isClosed: Bool) throws(KafkaError) {
         if isClosed { throw .closed }

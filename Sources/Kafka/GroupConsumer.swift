@@ -2,15 +2,15 @@ import Foundation
 import Synchronization
 
 /// A member of a balanced consumer group: subscribes to topics, reads the partitions the
-/// group coordinator assigns it, and commits its progress. Made by ``Broker/groupConsumer(_:)``.
+/// group coordinator assigns it, and commits its progress. Made by ``Broker/groupConsumer(_:)-3v53p``.
 ///
-/// It is a ``Consumer`` and ``BatchConsumer`` with Go's rules (`retryLimit` → ``KafkaError/noData``,
+/// It is a ``Consumer`` and ``BatchConsumer`` with Go's rules (`retryLimit` → `KafkaError.noData`,
 /// `retryErrLimit`), so ``Mx``, the distributing producers and user code treat it like any
 /// consumer; messages arrive in order per partition. Rebalances are served while consuming:
 /// the hooks of ``GroupConsumerConf/rebalance`` run before a change takes effect.
 ///
 /// Delivery is at least once: a message's offset becomes committable only after `consume()`
-/// handed it out, and is stored for commit when the next fetch begins, at ``commit()``, and at
+/// handed it out, and is stored for commit when the next fetch begins, at ``commit()-4jh0m``, and at
 /// ``close()``. Each member owns its librdkafka handle.
 public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     public typealias Element = Message
@@ -92,8 +92,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     }
 
     /// Returns the next message of the partitions assigned to this member, with Go's rules
-    /// as ``BrokerConsumer/consume()``; rebalances are served while it waits.
-    /// - Throws: ``KafkaError/noData`` after `retryLimit + 1` empty fetches; ``KafkaError/closed``;
+    /// as ``BrokerConsumer/consume()-yiqi``; rebalances are served while it waits.
+    /// - Throws: `KafkaError.noData` after `retryLimit + 1` empty fetches; `KafkaError.closed`;
     ///   the fetch error after `retryErrLimit` attempts (a subscribed topic that disappeared:
     ///   `unknownTopicOrPartition`).
     public func consume() throws -> Message {
@@ -105,7 +105,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
         try await reader.next()
     }
 
-    /// What ``consume()`` had buffered, or else the messages of one fetch (as soon as one is
+    /// What ``consume()-1csht`` had buffered, or else the messages of one fetch (as soon as one is
     /// there, with the others already arrived; it never waits to fill a batch).
     public func consumeBatch() throws -> [Message] {
         try reader.batch()
@@ -120,17 +120,17 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     /// allocation per message, for consumers that parse in place. The views are valid only inside
     /// `body`; headers are not read. A batch holds messages of one topic (``BorrowedBatch/topic``),
     /// in order per partition; a fetch that brought several topics is handed over one topic at a
-    /// time. Messages ``consume()`` had already fetched come first, one per call (they are owned
+    /// time. Messages ``consume()-1csht`` had already fetched come first, one per call (they are owned
     /// copies already). The batch's messages count as handed out once `body` ran, also when it
-    /// throws: their offsets are stored for the next commit. Same retry, ``KafkaError/noData``,
-    /// error and close rules as ``consume()``; rebalances are served while it waits. `body` must
+    /// throws: their offsets are stored for the next commit. Same retry, `KafkaError.noData`,
+    /// error and close rules as ``consume()-1csht``; rebalances are served while it waits. `body` must
     /// not call this consumer (it holds the consumer's fetch lock): commit after it returns.
-    /// - Throws: as ``consume()``, and whatever `body` throws.
+    /// - Throws: as ``consume()-1csht``, and whatever `body` throws.
     public func withBorrowedBatch<R>(_ body: (BorrowedBatch) throws -> R) throws -> R {
         try reader.borrowing(body)
     }
 
-    /// Iterates with the `async` ``consume()``; ends at ``KafkaError/noData``.
+    /// Iterates with the `async` ``consume()-7bizc``; ends at `KafkaError.noData`.
     public func makeAsyncIterator() -> ConsumerIterator<GroupConsumer> {
         ConsumerIterator(self)
     }
@@ -139,7 +139,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
 
     /// Commits the offsets of every message handed out so far; returns when the coordinator
     /// acknowledged. Nothing handed out since the last commit is not an error.
-    /// - Throws: the coordinator's error; ``KafkaError/closed``.
+    /// - Throws: the coordinator's error; `KafkaError.closed`.
     public func commit() throws {
         try reader.withBuffer { try reader.source.storeHandedOut($0) }
         try native.commit(nil)
@@ -153,8 +153,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     }
 
     /// Commits `message` as processed (its offset + 1 for its partition).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a message of a partition not assigned to
-    ///   this member; the coordinator's error; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a message of a partition not assigned to
+    ///   this member; the coordinator's error; `KafkaError.closed`.
     public func commit(_ message: Message) throws {
         try commit([TopicPartition(message.topic, message.partition): message.offset + 1])
     }
@@ -165,8 +165,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     }
 
     /// Commits `offsets` (the next offset to read, per partition).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member
-    ///   or a negative offset; the coordinator's error; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a partition not assigned to this member
+    ///   or a negative offset; the coordinator's error; `KafkaError.closed`.
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         try checkCommittable(offsets)
         try native.commit(offsets)
@@ -191,17 +191,17 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     // MARK: - Transactions
 
     /// This member's group metadata (group, generation, member id), for
-    /// ``TransactionalProducer/sendOffsets(_:group:)``: the coordinator refuses offsets sent with
+    /// ``TransactionalProducer/sendOffsets(_:group:)-1bl2n``: the coordinator refuses offsets sent with
     /// the metadata of a generation the group has moved on from.
-    /// - Throws: ``KafkaError/closed``; librdkafka's error when it has none.
+    /// - Throws: `KafkaError.closed`; librdkafka's error when it has none.
     public func groupMetadata() throws -> ConsumerGroupMetadata {
         try native.groupMetadata(group: conf.group)
     }
 
     /// The offset after the last message handed out, per assigned partition this member handed
-    /// something out of since it was assigned (or since ``rewindToCommitted()``): the offsets a
+    /// something out of since it was assigned (or since ``GroupConsumer/rewindToCommitted()-7ds52``): the offsets a
     /// transaction commits for the messages it consumed. Empty before the first.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func handedOutOffsets() throws -> [TopicPartition: Int64] {
         // A read holding the buffer stored what was handed out when its fetch began.
         _ = try reader.withBufferIfAvailable { try reader.source.storeHandedOut($0) }
@@ -211,7 +211,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     /// Moves every assigned partition back to the group's committed offset (where none was
     /// committed, to where ``GroupConsumerConf/startOffset`` says), dropping what was fetched and
     /// not handed out: after an aborted transaction, the inputs it consumed are read again.
-    /// - Throws: the coordinator's error; librdkafka's seek error; ``KafkaError/closed``.
+    /// - Throws: the coordinator's error; librdkafka's seek error; `KafkaError.closed`.
     public func rewindToCommitted() throws {
         try reader.withBuffer { buffer in
             try reader.source.discardFetched(buffer)
@@ -273,7 +273,7 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
 
     /// Moves the fetch position of an assigned partition; what was already fetched from it (at
     /// most one fetch) is handed out first.
-    /// - Throws: librdkafka's error (e.g. for a partition not assigned); ``KafkaError/closed``.
+    /// - Throws: librdkafka's error (e.g. for a partition not assigned); `KafkaError.closed`.
     public func seek(_ partition: TopicPartition, to offset: Int64) throws {
         guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) is negative") }
         try native.seek(partition, to: offset, timeout: broker.conf.readTimeout)
@@ -287,8 +287,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
 
     /// Moves every assigned partition to its first message written at or after `time` (by the
     /// message timestamp); a partition with none that recent moves to its end. What was already
-    /// fetched (at most one fetch) is handed out first, as with ``seek(_:to:)``.
-    /// - Throws: the leaders' errors; librdkafka's seek error; ``KafkaError/closed``.
+    /// fetched (at most one fetch) is handed out first, as with ``seek(_:to:)-hmfg``.
+    /// - Throws: the leaders' errors; librdkafka's seek error; `KafkaError.closed`.
     public func seek(to time: Date) throws {
         let assigned = try native.assignment()
         guard !assigned.isEmpty else { return }
@@ -325,8 +325,8 @@ public final class GroupConsumer: BatchConsumer, AsyncSequence, Sendable {
     /// Commits per the policy (automatic: what was handed out), leaves the group at once (the
     /// others rebalance without waiting for the session timeout; ``RebalanceHooks/onRevoked``
     /// runs for the final revoke, and its ``Rebalance/commit()`` covers every message handed out),
-    /// and wakes blocked calls with ``KafkaError/closed``. Close is final: every later call throws
-    /// ``KafkaError/closed``, and messages fetched but not handed out are neither handed out nor
+    /// and wakes blocked calls with `KafkaError.closed`. Close is final: every later call throws
+    /// `KafkaError.closed`, and messages fetched but not handed out are neither handed out nor
     /// committed (the group's next reader of their partition gets them). Idempotent.
     /// Returns within ``GroupConsumerConf/closeTimeout`` (plus librdkafka's own teardown, well under
     /// a second) whatever the coordinator does.
@@ -395,7 +395,7 @@ public final class Rebalance: Sendable {
     /// Commits `offsets` (the next offset to read, per partition) synchronously, from inside
     /// ``RebalanceHooks/onRevoked``: what a processing loop that finished part of what was handed
     /// out commits before its partitions go.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when called after the hook returned or on a
+    /// - Throws: `KafkaError.invalidArgument(_:)` when called after the hook returned or on a
     ///   rebalance made without `commitOffsets`; the coordinator's error.
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         try active.withLock { active in
@@ -411,7 +411,7 @@ public final class Rebalance: Sendable {
     /// Commits every offset handed out so far (stored when its fetch ended, or by an earlier
     /// `commit()`), synchronously: call it from ``RebalanceHooks/onRevoked`` to keep what was
     /// processed before the partitions go.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when called after the hook returned; the coordinator's error.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when called after the hook returned; the coordinator's error.
     public func commit() throws {
         try active.withLock { active in
             guard active else {

@@ -2,7 +2,7 @@ import Logging
 
 /// The logging interface of Go's `kafka.Logger`: four levels, a message and
 /// key/value fields. Named `KafkaLogger` so that it does not clash with
-/// swift-log's `Logger`; ``SwiftLogKafkaLogger`` adapts one to the other.
+/// swift-log's `Logger`, which conforms to it: configurations take a `Logger` directly.
 ///
 /// librdkafka's own log lines reach the broker's logger with their syslog
 /// level mapped (0-3 error, 4 warn, 5-6 info, 7 debug) and the field

@@ -4,21 +4,21 @@ import Synchronization
 /// Merges many consumers into one stream: Go's `kafka.Mx`.
 ///
 /// One worker per consumer (as Go's one goroutine per consumer) reads from
-/// its consumer and hands results over when ``consume()`` asks. Workers of
+/// its consumer and hands results over when ``consume()-72cgh`` asks. Workers of
 /// ``BrokerConsumer``s and ``GroupConsumer``s are tasks on one shared thread
 /// (their reads wait on librdkafka's queue events), so an Mx over 64
 /// partitions adds no thread per partition; workers of other consumers are
 /// threads of their own.
-/// A consumer that throws ``KafkaError/noData`` leaves the set; other errors
+/// A consumer that throws `KafkaError.noData` leaves the set; other errors
 /// are passed through and its worker goes on. When the last worker leaves,
-/// the Mx closes itself and ``consume()`` throws ``KafkaError/mxClosed``. An Mx
+/// the Mx closes itself and ``consume()-72cgh`` throws `KafkaError.mxClosed`. An Mx
 /// over no consumers never closes by itself (as Go's).
 ///
 /// Workers read a ``BatchConsumer`` one fetch at a time with `consumeBatch()`
 /// (other consumers one message at a time) and hold that fetch until it is
 /// handed out, so a hand-over costs a lock, not a thread switch, per message.
 /// Per-consumer order is kept. Workers never use the cooperative pool, so a
-/// blocking ``consume()`` called from a task cannot starve them.
+/// blocking ``consume()-72cgh`` called from a task cannot starve them.
 ///
 /// ``close()`` does not close the merged consumers, returns without waiting
 /// for workers blocked inside them, and drops what they fetched but did not
@@ -83,7 +83,7 @@ public final class Mx: Consumer, AsyncSequence {
     public var workers: Int { state.withLock { $0.liveWorkers } }
 
     /// Returns the next message or error of any merged consumer, blocking the calling thread.
-    /// - Throws: ``KafkaError/mxClosed`` once closed; any error a merged consumer threw (except noData).
+    /// - Throws: `KafkaError.mxClosed` once closed; any error a merged consumer threw (except noData).
     public func consume() throws -> Message {
         switch takeOrQueue() {
         case .ready(let result): return try result.get()
@@ -130,13 +130,13 @@ public final class Mx: Consumer, AsyncSequence {
         }
     }
 
-    /// Iterates with the `async` ``consume()``; ends when the Mx closes.
+    /// Iterates with the `async` ``consume()-8r1ov``; ends when the Mx closes.
     public func makeAsyncIterator() -> ConsumerIterator<Mx> {
         ConsumerIterator(self)
     }
 
-    /// Closes the multiplexer: waiting and later ``consume()`` calls throw
-    /// ``KafkaError/mxClosed``; workers stop after their current read.
+    /// Closes the multiplexer: waiting and later ``consume()-72cgh`` calls throw
+    /// `KafkaError.mxClosed`; workers stop after their current read.
     /// Idempotent, safe from any thread, does not wait for workers.
     public func close() {
         state.withLock { state in

@@ -4,7 +4,7 @@
 /// batch alone gives the offsets: no per-call array beyond the batch. Only a
 /// retry makes `offsets` (delivered so far) and `pending` (to send again).
 struct ProduceOutcome {
-    /// False with ``RequiredAcks/none``: the broker reports no offsets, so every one reads -1.
+    /// False with `RequiredAcks.none`: the broker reports no offsets, so every one reads -1.
     let acknowledgesOffsets: Bool
     /// The number of messages of the call.
     let count: Int

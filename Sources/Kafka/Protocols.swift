@@ -8,17 +8,17 @@ public protocol Producer: Sendable {
     ///
     /// On return each message's `topic`, `partition` and `offset` are set;
     /// the result is the offset of the first message. With
-    /// ``RequiredAcks/none`` no offset is known: the result and every
+    /// `RequiredAcks.none` no offset is known: the result and every
     /// message's offset are -1 (Go returned 0, 1, 2..., which meant nothing).
     ///
-    /// - Throws: ``KafkaError/closed`` after close; ``KafkaError/invalidArgument(_:)``
+    /// - Throws: `KafkaError.closed` after close; `KafkaError.invalidArgument(_:)`
     ///   for a bad topic, partition or an empty message list (nothing is written);
-    ///   ``KafkaError/broker(_:message:)`` or ``KafkaError/local(code:message:)``
+    ///   `KafkaError.broker(_:message:)` or `KafkaError.local(code:message:)`
     ///   when the retry limit runs out.
     @discardableResult
     func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64
 
-    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``:
+    /// The `async` twin of ``produce(_:partition:messages:)-6onl9``:
     /// suspends until acknowledged without blocking a thread.
     @discardableResult
     func produce(_ topic: String, partition: Int32, messages: inout [Message]) async throws -> Int64
@@ -45,8 +45,8 @@ extension Producer {
 /// Reads messages one at a time. Go's `kafka.Consumer`.
 public protocol Consumer: Sendable {
     /// Returns the next message in partition order.
-    /// - Throws: ``KafkaError/noData`` when a retry limit ran out without data,
-    ///   ``KafkaError/closed`` after close, broker and local errors after retries.
+    /// - Throws: `KafkaError.noData` when a retry limit ran out without data,
+    ///   `KafkaError.closed` after close, broker and local errors after retries.
     func consume() throws -> Message
     /// The `async` twin of ``consume()``. Runs on the caller's executor, so a
     /// consume loop on an actor does not hop threads per message.
@@ -55,11 +55,11 @@ public protocol Consumer: Sendable {
 
 /// Reads the messages of one fetch at once. Go's `kafka.BatchConsumer`.
 public protocol BatchConsumer: Consumer {
-    /// Returns the messages of one fetch, after whatever ``Consumer/consume()``
+    /// Returns the messages of one fetch, after whatever ``Consumer/consume()-25sqy``
     /// had already buffered (so mixing the two never repeats a message; Go's did). A fetch
     /// returns as soon as one message is there, with every other one already arrived (up to
     /// 1,000): it never waits to fill a batch.
-    /// Same retry and ``KafkaError/noData`` rules as `consume()`.
+    /// Same retry and `KafkaError.noData` rules as `consume()`.
     func consumeBatch() throws -> [Message]
     /// The `async` twin of ``consumeBatch()``.
     nonisolated(nonsending) func consumeBatch() async throws -> [Message]
@@ -97,7 +97,7 @@ public protocol DistributingProducer: Sendable {
     /// Writes every message of the call to one partition it chooses and
     /// returns the first message's offset; each message's position is set.
     func distribute(_ topic: String, messages: inout [Message]) throws -> Int64
-    /// The `async` twin of ``distribute(_:messages:)-(_,inout [Message])``.
+    /// The `async` twin of ``distribute(_:messages:)-4hj4s``.
     func distribute(_ topic: String, messages: inout [Message]) async throws -> Int64
 }
 
@@ -127,7 +127,7 @@ public protocol Client: Sendable {
     /// The offset coordinator type this client hands out.
     associatedtype ClientOffsetCoordinator: OffsetCoordinator
 
-    /// Creates a producer. Throws ``KafkaError/invalidConfiguration(_:)`` for a bad conf, ``KafkaError/closed`` after close.
+    /// Creates a producer. Throws `KafkaError.invalidConfiguration(_:)` for a bad conf, `KafkaError.closed` after close.
     func producer(_ conf: ProducerConf) throws -> ClientProducer
     /// Creates a consumer of one partition; fails at once for a topic or partition that does not exist.
     func consumer(_ conf: ConsumerConf) throws -> ClientConsumer
@@ -137,14 +137,14 @@ public protocol Client: Sendable {
     func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64
     /// The offset the next produced message will get (the high watermark).
     func offsetLatest(_ topic: String, partition: Int32) throws -> Int64
-    /// Closes the client and everything made from it; later calls throw ``KafkaError/closed``. Idempotent.
+    /// Closes the client and everything made from it; later calls throw `KafkaError.closed`. Idempotent.
     func close()
 }
 
 /// Sends records and reports their deliveries later: ``Sender``, and KafkaTest's `MockSender`.
 public protocol RecordSender: Sendable {
     /// Hands `message` over for `topic` (`partition`, or nil to place it by key) and returns its
-    /// receipt; throws at once for a record that cannot be sent. See ``Sender/send(_:to:partition:)``.
+    /// receipt; throws at once for a record that cannot be sent. See ``Sender/send(_:to:partition:)-g4oo``.
     @discardableResult
     func send(_ message: Message, to topic: String, partition: Int32?) throws -> DeliveryReceipt
     /// The `async` twin: waits for room without holding a thread; cancellable.
@@ -153,7 +153,7 @@ public protocol RecordSender: Sendable {
     /// Waits up to `timeout` for every record in flight; returns how many still are.
     @discardableResult
     func flush(timeout: Duration) -> Int
-    /// Closes the sender; receipts in flight fail with ``KafkaError/closed``. Idempotent.
+    /// Closes the sender; receipts in flight fail with `KafkaError.closed`. Idempotent.
     func close()
 }
 
@@ -161,7 +161,7 @@ public protocol RecordSender: Sendable {
 public protocol SendingClient: Client {
     /// The sender type this client hands out.
     associatedtype ClientSender: RecordSender
-    /// Creates a sender. Throws ``KafkaError/invalidConfiguration(_:)`` for a bad conf, ``KafkaError/closed`` after close.
+    /// Creates a sender. Throws `KafkaError.invalidConfiguration(_:)` for a bad conf, `KafkaError.closed` after close.
     func sender(_ conf: SenderConf) throws -> ClientSender
 }
 

@@ -13,7 +13,7 @@ import Synchronization
 /// send wait or fail (``SenderConf/whenFull``). The Go-style ``BrokerProducer`` is unchanged.
 ///
 /// Each sender has its own librdkafka handle and its poll thread, which resolves the receipts.
-/// ``Broker/flush(timeout:)`` and ``Broker/close()`` cover it, so a ``KafkaService`` flushes it at shutdown.
+/// ``Broker/flush(timeout:)-4e0sq`` and ``Broker/close()`` cover it, so a `KafkaService` flushes it at shutdown.
 public final class Sender: Sendable {
     /// The broker this sender belongs to.
     public let broker: Broker
@@ -50,12 +50,15 @@ public final class Sender: Sendable {
     /// Hands `message` to the producer for `topic` and returns its receipt at once (after waiting
     /// for room when the queue is full and ``SenderConf/whenFull`` says so). The message's own
     /// `topic`, `partition` and `offset` fields are ignored.
-    /// - Parameter partition: where to write it; nil (the default) places it as described on ``Sender``.
-    /// - Throws, at once and with nothing sent: ``KafkaError/invalidArgument(_:)`` for an illegal
+    /// - Parameters:
+    ///   - message: the record: its key, value and headers.
+    ///   - topic: the topic to write to.
+    ///   - partition: where to write it; nil (the default) places it as described on ``Sender``.
+    /// - Throws, at once and with nothing sent: `KafkaError.invalidArgument(_:)` for an illegal
     ///   topic name or a header name with a NUL byte; `unknownTopicOrPartition` for a topic that does
     ///   not exist or a partition out of its range; `messageSizeTooLarge` for a record over
     ///   `message.max.bytes`; librdkafka's queue-full error with ``SenderConf/WhenFull/fail``;
-    ///   ``KafkaError/closed`` once the sender or its broker closed. Delivery errors come through the receipt.
+    ///   `KafkaError.closed` once the sender or its broker closed. Delivery errors come through the receipt.
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) throws -> DeliveryReceipt {
         let target = try place(message, topic, partition, partitions: partitionCount(topic))
@@ -120,8 +123,8 @@ public final class Sender: Sendable {
     }
 
     /// Closes the sender: records not yet acknowledged are dropped and their receipts fail with
-    /// ``KafkaError/closed`` (call ``flush(timeout:)`` first to deliver them); later sends throw
-    /// ``KafkaError/closed``. Idempotent; returns once the handle is gone.
+    /// `KafkaError.closed` (call ``Sender/flush(timeout:)-5uhp2`` first to deliver them); later sends throw
+    /// `KafkaError.closed`. Idempotent; returns once the handle is gone.
     public func close() {
         native.handle.close()
     }

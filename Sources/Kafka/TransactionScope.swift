@@ -10,7 +10,7 @@ extension TransactionalProducing {
     /// thrown, so the caller can rewind its inputs (``TransactionalConsumer/rewindToCommitted()``)
     /// and run the transaction again; a fatal error is thrown as is.
     /// - Returns: what `body` returned, once the transaction committed.
-    /// - Throws: what `body` threw (the transaction aborted); the commit's ``KafkaError/transaction(_:)``;
+    /// - Throws: what `body` threw (the transaction aborted); the commit's `KafkaError.transaction(_:)`;
     ///   as ``beginTransaction()``.
     public func transaction<R>(_ body: () throws -> R) throws -> R {
         try beginTransaction()
@@ -25,7 +25,7 @@ extension TransactionalProducing {
         return value
     }
 
-    /// The `async` twin of ``transaction(_:)-(()->R)``. Cancellation: when the task is cancelled
+    /// The `async` twin of the blocking `transaction(_:)`. Cancellation: when the task is cancelled
     /// before `body` returned (or `body` throws `CancellationError`), the transaction is aborted
     /// and `CancellationError` thrown; once the commit began, it is waited for to its end whatever
     /// happens to the task (a commit cannot be taken back), and its outcome returned or thrown.
@@ -46,9 +46,9 @@ extension TransactionalProducing {
 
     /// Adds the offsets of every message `consumer` handed out, with its group metadata, to the
     /// open transaction.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a consumer that commits automatically (its
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a consumer that commits automatically (its
     ///   commits would also commit, outside the transaction, what the transaction may abort);
-    ///   as ``sendOffsets(_:group:)``.
+    ///   as ``TransactionalProducing/sendOffsets(_:group:)-24aec``.
     public func sendOffsets(handedOutBy consumer: some TransactionalConsumer) throws {
         let (offsets, group) = try Self.transactionInputs(consumer)
         try sendOffsets(offsets, group: group)
@@ -76,7 +76,7 @@ extension TransactionalProducing {
     /// from the committed offsets). Nothing when no transaction is open. For transactions that span
     /// several reads: call it from ``RebalanceHooks/onRevoked``, and check ``isInTransaction`` after
     /// each read (a rebalance served inside the read may have ended the transaction).
-    /// - Throws: as ``sendOffsets(_:group:)`` and ``commitTransaction()``.
+    /// - Throws: as ``TransactionalProducing/sendOffsets(_:group:)-24aec`` and ``TransactionalProducing/commitTransaction()-cmmi``.
     public func endTransaction(before rebalance: Rebalance) throws {
         guard isInTransaction else { return }
         do {

@@ -2,7 +2,7 @@ import Synchronization
 
 /// A producer whose messages, and the consumer offsets sent with them, become visible together
 /// or not at all: Kafka transactions, for consume-transform-produce services that must neither
-/// lose nor duplicate a result. Made by ``Broker/transactionalProducer(_:)``.
+/// lose nor duplicate a result. Made by ``Broker/transactionalProducer(_:)-518p``.
 ///
 /// ```swift
 /// let producer = try broker.transactionalProducer(TransactionalProducerConf(transactionalID: "billing-1"))
@@ -16,11 +16,11 @@ import Synchronization
 /// Making it initializes transactions for its id: a transaction a previous instance with the same
 /// id left open is aborted (or its commit finished), and that instance is fenced: its next
 /// transactional call fails fatally. Between ``beginTransaction()`` and the end
-/// (``commitTransaction()`` or ``abortTransaction()``) the ``Producer`` calls write into the
+/// (``commitTransaction()-5sqbx`` or ``abortTransaction()-7g9ny``) the ``Producer`` calls write into the
 /// transaction; outside one they throw. Consumers with ``IsolationLevel/readCommitted`` (the
 /// default) see the messages only once committed, never those of an aborted transaction.
 ///
-/// Errors of the transactional calls are ``KafkaError/transaction(_:)`` when librdkafka classifies
+/// Errors of the transactional calls are `KafkaError.transaction(_:)` when librdkafka classifies
 /// them: fatal (the producer is unusable from then on: every later call throws the same fatal
 /// error; close it), abortable (abort, rewind the inputs, run the transaction again) or retriable
 /// (make the same call again). Its own handle; ``Broker/close()`` closes it.
@@ -110,10 +110,10 @@ public final class TransactionalProducer: Producer {
 
     // MARK: - Transactions
 
-    /// Begins a transaction: later produce calls and ``sendOffsets(_:group:)`` belong to it until
+    /// Begins a transaction: later produce calls and ``sendOffsets(_:group:)-1bl2n`` belong to it until
     /// it is committed or aborted. Local: sends nothing.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when a transaction is already open or still
-    ///   ending; the fatal ``KafkaError/transaction(_:)`` once the producer is unusable; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when a transaction is already open or still
+    ///   ending; the fatal `KafkaError.transaction(_:)` once the producer is unusable; `KafkaError.closed`.
     public func beginTransaction() throws {
         try checkUsable("beginTransaction")
         try state.withLock { state throws(KafkaError) in
@@ -135,9 +135,9 @@ public final class TransactionalProducer: Producer {
     /// Adds `offsets` (the next offset to read, per partition) of `group` to the open transaction:
     /// they become the group's committed offsets if, and only if, the transaction commits. Waits
     /// for the coordinator up to ``TransactionalProducerConf/coordinatorTimeout``.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when no transaction is open or an offset is
-    ///   negative; ``KafkaError/transaction(_:)`` (retriable: send the same offsets again;
-    ///   abortable; fatal, e.g. fenced); the coordinator's error; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when no transaction is open or an offset is
+    ///   negative; `KafkaError.transaction(_:)` (retriable: send the same offsets again;
+    ///   abortable; fatal, e.g. fenced); the coordinator's error; `KafkaError.closed`.
     public func sendOffsets(_ offsets: [TopicPartition: Int64], group: ConsumerGroupMetadata) throws {
         guard try prepareOffsets(offsets) else { return }
         let timeout = conf.coordinatorTimeout
@@ -181,10 +181,10 @@ public final class TransactionalProducer: Producer {
     /// the offsets sent with them visible together. Waits at most what is left of
     /// ``TransactionalProducerConf/transactionTimeout``. Calling it again after it returned
     /// (or after its `async` caller was cancelled) returns the same commit's outcome.
-    /// - Throws: ``KafkaError/transaction(_:)``: abortable (call ``abortTransaction()``, rewind
+    /// - Throws: `KafkaError.transaction(_:)`: abortable (call ``abortTransaction()-7g9ny``, rewind
     ///   the inputs, run it again), retriable (call it again: the commit goes on in the
-    ///   background and the call resumes it), fatal; ``KafkaError/invalidArgument(_:)`` when no
-    ///   transaction is open; ``KafkaError/closed``.
+    ///   background and the call resumes it), fatal; `KafkaError.invalidArgument(_:)` when no
+    ///   transaction is open; `KafkaError.closed`.
     public func commitTransaction() throws {
         _ = try end(.commit).waitBlocking()
     }
@@ -202,12 +202,12 @@ public final class TransactionalProducer: Producer {
     /// Aborts the open transaction: messages produced in it are purged or never become visible to
     /// read-committed consumers, and its offsets are not committed. Nothing when no transaction
     /// is open. Waits at most what is left of the transaction timeout.
-    /// - Throws: ``KafkaError/transaction(_:)`` retriable (call it again) or fatal; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.transaction(_:)` retriable (call it again) or fatal; `KafkaError.closed`.
     public func abortTransaction() throws {
         _ = try end(.abort).waitBlocking()
     }
 
-    /// The `async` twin of ``abortTransaction()``; cancellation as ``commitTransaction()`` (the
+    /// The `async` twin of ``abortTransaction()``; cancellation as ``commitTransaction()-5sqbx`` (the
     /// abort goes on; calling it again waits for it).
     public func abortTransaction() async throws {
         _ = try await end(.abort).wait()
@@ -275,11 +275,11 @@ public final class TransactionalProducer: Producer {
 
     // MARK: - Producer
 
-    /// Writes `messages` into the open transaction, as ``BrokerProducer/produce(_:partition:messages:)-(_,_,inout [Message])``
+    /// Writes `messages` into the open transaction, as ``BrokerProducer/produce(_:partition:messages:)-93b7h``
     /// with one attempt; returns once librdkafka delivered them (they stay invisible to
     /// read-committed consumers until the commit).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when no transaction is open; the delivery
-    ///   error (the transaction must then be aborted); the fatal error; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when no transaction is open; the delivery
+    ///   error (the transaction must then be aborted); the fatal error; `KafkaError.closed`.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
         try checkUsable("produce")
@@ -287,7 +287,7 @@ public final class TransactionalProducer: Producer {
         return try latching { try producer.produce(topic, partition: partition, messages: &messages) }
     }
 
-    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``; cancellation
+    /// The `async` twin of ``produce(_:partition:messages:)-4qf4m``; cancellation
     /// as ``BrokerProducer``'s (messages already handed over may still be written: abort the
     /// transaction to be sure they are not visible).
     @discardableResult
@@ -305,8 +305,8 @@ public final class TransactionalProducer: Producer {
 
     /// Closes the producer: an open transaction is not committed (the coordinator aborts it at
     /// its timeout, or the next instance with the same id aborts it at once); a commit or abort
-    /// still running goes on in the background and its waiters get ``KafkaError/closed``. Later
-    /// calls throw ``KafkaError/closed``. Idempotent; returns at once whatever the coordinator does.
+    /// still running goes on in the background and its waiters get `KafkaError.closed`. Later
+    /// calls throw `KafkaError.closed`. Idempotent; returns at once whatever the coordinator does.
     public func close() {
         handle.close()
     }

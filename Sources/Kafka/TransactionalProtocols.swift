@@ -1,20 +1,20 @@
 /// A producer that writes inside Kafka transactions: ``TransactionalProducer``, and KafkaTest's
 /// `MockTransactionalProducer`, so that a consume-transform-produce service can be unit-tested
-/// without Kafka. The scoped ``transaction(_:)-(()->R)`` and ``endTransaction(before:)`` come with it.
+/// without Kafka. The scoped `transaction(_:)` and ``endTransaction(before:)`` come with it.
 public protocol TransactionalProducing: Producer {
     /// Whether a transaction is open (begun, and neither committed nor aborted yet).
     var isInTransaction: Bool { get }
     /// Begins a transaction. See ``TransactionalProducer/beginTransaction()``.
     func beginTransaction() throws
-    /// Adds a group's offsets to the open transaction. See ``TransactionalProducer/sendOffsets(_:group:)``.
+    /// Adds a group's offsets to the open transaction. See ``TransactionalProducer/sendOffsets(_:group:)-1bl2n``.
     func sendOffsets(_ offsets: [TopicPartition: Int64], group: ConsumerGroupMetadata) throws
     /// The `async` twin of ``sendOffsets(_:group:)``.
     func sendOffsets(_ offsets: [TopicPartition: Int64], group: ConsumerGroupMetadata) async throws
-    /// Commits the open transaction. See ``TransactionalProducer/commitTransaction()``.
+    /// Commits the open transaction. See ``TransactionalProducer/commitTransaction()-5sqbx``.
     func commitTransaction() throws
     /// The `async` twin of ``commitTransaction()``.
     func commitTransaction() async throws
-    /// Aborts the open transaction; nothing when none is open. See ``TransactionalProducer/abortTransaction()``.
+    /// Aborts the open transaction; nothing when none is open. See ``TransactionalProducer/abortTransaction()-7g9ny``.
     func abortTransaction() throws
     /// The `async` twin of ``abortTransaction()``.
     func abortTransaction() async throws
@@ -32,7 +32,7 @@ public protocol TransactionalConsumer: BatchConsumer {
     func handedOutOffsets() throws -> [TopicPartition: Int64]
     /// The member's group metadata. See ``GroupConsumer/groupMetadata()``.
     func groupMetadata() throws -> ConsumerGroupMetadata
-    /// Moves every assigned partition back to its committed offset. See ``GroupConsumer/rewindToCommitted()``.
+    /// Moves every assigned partition back to its committed offset. See ``GroupConsumer/rewindToCommitted()-7ds52``.
     func rewindToCommitted() throws
 }
 
@@ -40,7 +40,7 @@ public protocol TransactionalConsumer: BatchConsumer {
 public protocol TransactionalClient: Client {
     /// The transactional producer type this client hands out.
     associatedtype ClientTransactionalProducer: TransactionalProducing
-    /// Creates a transactional producer and initializes its transactions. See ``Broker/transactionalProducer(_:)``.
+    /// Creates a transactional producer and initializes its transactions. See ``Broker/transactionalProducer(_:)-518p``.
     func transactionalProducer(_ conf: TransactionalProducerConf) throws -> ClientTransactionalProducer
 }
 

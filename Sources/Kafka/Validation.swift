@@ -1,7 +1,7 @@
 /// Kafka's rules for names, as the library checks them before any request.
 public enum KafkaNames {
     /// Checks Kafka's topic name rule: 1 to 249 characters from `[a-zA-Z0-9._-]`, not "." or "..".
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` saying what is wrong.
+    /// - Throws: `KafkaError.invalidArgument(_:)` saying what is wrong.
     public static func validateTopic(_ topic: String) throws(KafkaError) {
         try validateTopicName(topic)
     }

@@ -19,7 +19,7 @@ public final class BootstrapForwarder: Sendable {
 
     /// Starts listening on 127.0.0.1:`port` and forwarding to `target` ("127.0.0.1:port", a
     /// loopback broker such as one of ``MockCluster/addresses``).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a target that is not "host:port" on
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a target that is not "host:port" on
     ///   loopback, or naming the port and the system's reason when it cannot be bound.
     public init(port: UInt16, target: String) throws {
         let parts = target.split(separator: ":")

@@ -14,7 +14,7 @@ public func withMockCluster<Result>(
     return try await body(cluster)
 }
 
-/// The synchronous form of ``withMockCluster(brokers:topics:_:)-(Int,_,_)``, for
+/// The synchronous form of ``withMockCluster(brokers:topics:_:)-3ckzr``, for
 /// command-line tools, XCTest cases and other code that is not `async`.
 public func withMockCluster<Result>(
     brokers: Int = 3, topics: [String: Int] = [:], _ body: (MockCluster) throws -> Result

@@ -12,7 +12,7 @@ public enum KafkaMetricName {
     /// Counter: bytes of the messages consumed from a partition (`rxbytes`).
     public static let consumedBytes = "kafka.client.consumed.bytes"
     /// Gauge: messages a consumer is behind the partition's high watermark (`consumer_lag`,
-    /// ``Kafka/GroupConsumer/lag()`` for a watched group consumer, or the cluster's answer for a
+    /// `GroupConsumer.lag()` for a watched group consumer, or the cluster's answer for a
     /// group watched with ``KafkaMetricsReporter/watchLag(ofGroup:topics:admin:dimensions:)``).
     public static let consumerLag = "kafka.consumer.lag"
     /// Gauge: the group's committed offset of a partition (`committed_offset`, or the cluster's
@@ -56,12 +56,12 @@ public enum KafkaMetricName {
     /// Gauge: 1 once an idempotent producer has its producer id (`eos.idemp_state` "Assigned"), 0 otherwise.
     public static let idempotenceReady = "kafka.producer.idempotence.ready"
 
-    /// Counter: deliveries of a ``Kafka/Sender`` that failed (``Kafka/Sender/failedDeliveries``),
+    /// Counter: deliveries of a `Sender` that failed (`Sender.failedDeliveries`),
     /// reported by ``KafkaMetricsReporter/watch(_:clientID:dimensions:)-(Sender,_,_)``.
     public static let failedDeliveries = "kafka.producer.failed.deliveries"
-    /// Gauge: records a ``Kafka/Sender`` handed over that are not yet acknowledged or failed (``Kafka/Sender/inFlight``).
+    /// Gauge: records a `Sender` handed over that are not yet acknowledged or failed (`Sender.inFlight`).
     public static let inFlightRecords = "kafka.producer.inflight.records"
-    /// Gauge: messages a watched ``Kafka/ProcessingLoop`` is handling now.
+    /// Gauge: messages a watched `ProcessingLoop` is handling now.
     public static let processingInFlight = "kafka.processing.inflight"
     /// Gauge, per partition: messages a watched processing loop buffered, not yet handed to a handler.
     public static let processingWaiting = "kafka.processing.waiting"

@@ -3,14 +3,16 @@ import Kafka
 import Synchronization
 
 /// Where a ``KafkaMetricsReporter`` reads librdkafka statistics JSON from: any handle whose
-/// latest document can be read without blocking, such as ``Kafka/Broker/latestStatistics()``.
+/// latest document can be read without blocking, such as `Broker.latestStatistics()`.
 public struct StatisticsSource: Sendable {
     let read: @Sendable () -> String?
     let dimensions: [(String, String)]
 
     /// A source that reads the latest document with `read` (nil before the first one).
-    /// - Parameter dimensions: added to every metric of this source, e.g.
-    ///   `("messaging.consumer.group.name", "billing")` for a group consumer's handle.
+    /// - Parameters:
+    ///   - dimensions: added to every metric of this source, e.g.
+    ///     `("messaging.consumer.group.name", "billing")` for a group consumer's handle.
+    ///   - read: returns the handle's latest statistics JSON, or nil; called on every update.
     public init(dimensions: [(String, String)] = [], read: @escaping @Sendable () -> String?) {
         self.read = read
         self.dimensions = dimensions
@@ -25,9 +27,9 @@ public struct StatisticsSource: Sendable {
 
     /// The statistics of `sender`'s own handle: records queued (``KafkaMetricName/queuedMessages``,
     /// ``KafkaMetricName/queuedBytes``: the sender's queue depth), sent, and its brokers' requests
-    /// and errors. Give `statistics.interval.ms` in ``Kafka/SenderConf/properties`` or the broker's;
+    /// and errors. Give `statistics.interval.ms` in `SenderConf.properties` or the broker's;
     /// give the source a dimension (such as a client id) apart from the broker's. The count of
-    /// failed deliveries is ``Kafka/Sender/failedDeliveries``. The source holds the sender weakly.
+    /// failed deliveries is `Sender.failedDeliveries`. The source holds the sender weakly.
     public static func sender(_ sender: Sender, dimensions: [(String, String)] = []) -> StatisticsSource {
         StatisticsSource(dimensions: dimensions) { [weak sender] in sender?.latestStatistics() }
     }
@@ -71,7 +73,10 @@ public final class KafkaMetricsReporter: Sendable {
 
     /// A reporter that records into `factory` (by default the one bootstrapped, or the
     /// task-local one of `withMetricsFactory`, when the reporter is made).
-    /// - Parameter dimensions: added to every metric, e.g. `("service", "billing")`.
+    /// - Parameters:
+    ///   - interval: how long ``run()`` waits between two updates.
+    ///   - dimensions: added to every metric, e.g. `("service", "billing")`.
+    ///   - factory: the swift-metrics factory the metrics are made with.
     public init(interval: Duration = .seconds(5), dimensions: [(String, String)] = [], factory: any MetricsFactory = MetricsSystem.factory) {
         self.interval = interval
         self.dimensions = dimensions
@@ -86,9 +91,12 @@ public final class KafkaMetricsReporter: Sendable {
         }
     }
 
-    /// Reports `group`'s lag per assigned partition (``GroupConsumer/lag()``, which asks
+    /// Reports `group`'s lag per assigned partition (`GroupConsumer.lag()`, which asks
     /// no broker) and its assignment size from the next update on, until it is closed.
-    /// - Parameter clientID: the `messaging.client.id` dimension, when wanted.
+    /// - Parameters:
+    ///   - group: the group member to watch.
+    ///   - clientID: the `messaging.client.id` dimension, when wanted.
+    ///   - dimensions: added to the member's metrics.
     public func watch(_ group: GroupConsumer, clientID: String? = nil, dimensions: [(String, String)] = []) {
         var extra = [(String, String)]()
         if let clientID { extra.append((KafkaMetricName.Dimension.clientID, clientID)) }
@@ -103,7 +111,10 @@ public final class KafkaMetricsReporter: Sendable {
     /// records in flight (``KafkaMetricName/inFlightRecords``) from the next update on, for as long
     /// as the sender exists (the reporter holds it weakly). Unlike its statistics, these need no
     /// `statistics.interval.ms`.
-    /// - Parameter clientID: the `messaging.client.id` dimension, when wanted.
+    /// - Parameters:
+    ///   - sender: the sender to watch.
+    ///   - clientID: the `messaging.client.id` dimension, when wanted.
+    ///   - dimensions: added to the sender's metrics.
     public func watch(_ sender: Sender, clientID: String? = nil, dimensions: [(String, String)] = []) {
         var extra = [(KafkaMetricName.Dimension.system, "kafka")]
         if let clientID { extra.append((KafkaMetricName.Dimension.clientID, clientID)) }
@@ -117,7 +128,10 @@ public final class KafkaMetricsReporter: Sendable {
     /// partition, its waiting and held-back messages (``KafkaMetricName/processingWaiting``,
     /// ``KafkaMetricName/processingHeldBack``) from the next update on, for as long as the loop
     /// exists (the reporter holds it weakly).
-    /// - Parameter group: the `messaging.consumer.group.name` dimension, when wanted.
+    /// - Parameters:
+    ///   - loop: the processing loop to watch.
+    ///   - group: the `messaging.consumer.group.name` dimension, when wanted.
+    ///   - dimensions: added to the loop's metrics.
     public func watch<Consumer: ProcessableConsumer>(_ loop: ProcessingLoop<Consumer>, group: String? = nil, dimensions: [(String, String)] = []) {
         var extra = [(KafkaMetricName.Dimension.system, "kafka")]
         if let group { extra.append((KafkaMetricName.Dimension.consumerGroup, group)) }
@@ -137,7 +151,11 @@ public final class KafkaMetricsReporter: Sendable {
     /// ``KafkaMetricName/consumerLag`` and ``KafkaMetricName/committedOffset`` per partition, with
     /// the group as `messaging.consumer.group.name`. The group need not be served by this process
     /// (what `kadm.Lag` gives franz-go users). An update whose query fails keeps the last values.
-    /// - Parameter admin: ``Kafka/KafkaAdmin`` (`broker.admin`) or an in-memory double.
+    /// - Parameters:
+    ///   - group: the consumer group.
+    ///   - topics: the topics to report; nil for every topic the group committed in.
+    ///   - admin: `KafkaAdmin` (`broker.admin`) or an in-memory double.
+    ///   - dimensions: added to the group's metrics.
     public func watchLag(ofGroup group: String, topics: [String]? = nil, admin: any AdminClient, dimensions: [(String, String)] = []) {
         let extra = [(KafkaMetricName.Dimension.system, "kafka"), (KafkaMetricName.Dimension.consumerGroup, group)]
         state.withLock { state in

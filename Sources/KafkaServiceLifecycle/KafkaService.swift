@@ -2,7 +2,7 @@ import Foundation
 import Kafka
 import ServiceLifecycle
 
-/// Runs a ``Broker`` (and the group consumers made from it) as a `Service` of a
+/// Runs a `Broker` (and the group consumers made from it) as a `Service` of a
 /// swift-service-lifecycle `ServiceGroup`.
 ///
 /// `run()` waits for the group's graceful shutdown (SIGTERM, SIGINT, or a service ending),

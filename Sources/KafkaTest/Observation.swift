@@ -8,7 +8,7 @@ public struct RequestCounts: Sendable, Equatable {
     public let perBroker: [Int32: [String: Int]]
 
     /// Parses a statistics JSON document; brokers without a node id (bootstrap entries) are skipped.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when the text is not librdkafka statistics.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when the text is not librdkafka statistics.
     public init(statistics json: String) throws {
         guard let root = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
               let brokers = root["brokers"] as? [String: Any] else {
@@ -31,7 +31,7 @@ public struct RequestCounts: Sendable, Equatable {
 extension Broker {
     /// Waits up to `timeout` for statistics emitted after this call and returns their request counts.
     /// The broker must have been dialled with the `statistics.interval.ms` property set.
-    /// - Throws: ``KafkaError/timeout(_:)`` saying what it waited for.
+    /// - Throws: `KafkaError.timeout(_:)` saying what it waited for.
     public func requestCounts(timeout: Duration = .seconds(5)) async throws -> RequestCounts {
         let before = latestStatistics()
         let deadline = ContinuousClock.now + timeout
@@ -43,7 +43,7 @@ extension Broker {
     }
 }
 
-/// What a ``MockCluster`` holds, as its clients see it (Go kafkatest.Server's ServeHTTP dump, typed).
+/// What a `MockCluster` holds, as its clients see it (Go kafkatest.Server's ServeHTTP dump, typed).
 public struct ClusterSnapshot: Sendable, Equatable {
     /// One partition: its watermarks and leader.
     public struct Partition: Sendable, Equatable {

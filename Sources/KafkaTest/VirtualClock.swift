@@ -1,7 +1,7 @@
 import Kafka
 import Synchronization
 
-/// A ``RetryClock`` whose sleeps return at once and are recorded, so tests
+/// A `RetryClock` whose sleeps return at once and are recorded, so tests
 /// of retry counts and waits run instantly and deterministically. Give it to
 /// `BrokerConf.clock` (or a mock's conf) and read ``sleeps`` afterwards.
 public final class VirtualClock: RetryClock {

@@ -1,7 +1,7 @@
 import Kafka
 import Tracing
 
-/// One `process <topic>` span per message a ``Kafka/ProcessingLoop`` handles, as
+/// One `process <topic>` span per message a `ProcessingLoop` handles, as
 /// ``TracingConsumer/withConsumeSpan(_:parent:isolation:_:)`` makes: a child of the producer's
 /// trace (or the current context, per ``ConsumeSpanParent``), linked to it, with the consumer
 /// group, topic, partition and offset; a handler error is recorded on the span and rethrown.

@@ -1,7 +1,7 @@
 import Kafka
 import Tracing
 
-/// A ``RecordSender`` (a `Sender`, or KafkaTest's `MockSender`) that traces every send and
+/// A `RecordSender` (a `Sender`, or KafkaTest's `MockSender`) that traces every send and
 /// propagates the trace to consumers in the record's headers, as ``TracingProducer`` does.
 ///
 /// Each send is one span of kind `.producer`, named `send <topic>`, a child of the caller's

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaTest
+import KafkaTestSupport
 import Synchronization
 import Testing
 
@@ -25,6 +26,20 @@ final class HandlerLog: Sendable {
     var count: Int { state.withLock { $0.seen.count } }
     var mostRunning: Int { state.withLock { $0.mostRunning } }
     var seen: [(key: String, partition: Int32, offset: Int64)] { state.withLock { $0.seen } }
+}
+
+/// Keeps the warnings and errors logged, with their fields, in order.
+final class WarningLog: KafkaLogger {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+    func debug(_ message: String, _ fields: [(String, String)]) {}
+    func info(_ message: String, _ fields: [(String, String)]) {}
+    func warn(_ message: String, _ fields: [(String, String)]) { add(message, fields) }
+    func error(_ message: String, _ fields: [(String, String)]) { add(message, fields) }
+    private func add(_ message: String, _ fields: [(String, String)]) {
+        lines.withLock { $0.append(([message] + fields.map { "\($0.0)=\($0.1)" }).joined(separator: " ")) }
+    }
 }
 
 /// Polls `condition` every 10 ms for at most `within`.
@@ -166,19 +181,23 @@ struct ProcessingLoopTests {
         #expect(try await broker.committedOffsets(group: "stops", topics: ["in"]) == [TopicPartition("in", 0): 2])
     }
 
-    @Test("a rebalance waits for the handlers of revoked partitions: none runs when the partitions go, none runs on two members at once")
+    @Test("a rebalance waits for the handlers of revoked partitions: none runs when the partitions go, none runs on two members at once, none is handled twice where the broker takes the commit made in the revoke")
     func revokeWaits() async throws {
-        let cluster = try MockCluster(brokers: 1, topics: ["moving": 2])
-        defer { cluster.close() }
+        // One embedded broker, or the brokers of KAFKA_BROKERS (tansu in `make test-tansu`).
+        let cluster = try TestCluster(brokers: 1)
+        let topic = try await onThread { try cluster.topic("moving", partitions: 2) }
+        let groupID = "movers-\(topic)"
         let broker = try await Broker.dial(cluster.addresses)
         defer { broker.close() }
         for partition in Int32(0)..<2 {
-            try await broker.producer().produce("moving", partition: partition, messages: (0..<60).map { Message(key: Array("k\($0 % 6)".utf8), value: Array("\($0)".utf8)) })
+            try await broker.producer().produce(topic, partition: partition, messages: (0..<60).map { Message(key: Array("k\($0 % 6)".utf8), value: Array("\($0)".utf8)) })
         }
+        let end = Dictionary(uniqueKeysWithValues: (Int32(0)..<2).map { (TopicPartition(topic, $0), Int64(60)) })
         let handled = Mutex<[String: Int]>([:])
         let running = Mutex<[String: Int]>([:])
         let overlaps = Mutex<[String]>([])
         let runningAtRevoke = Mutex<[Int]>([])
+        let secondAssigned = Mutex<[TopicPartition]>([])
         func handler(_ delay: Duration) -> @Sendable (Message) async throws -> Void {
             { message in
                 let id = "\(message.partition)/\(message.offset)"
@@ -200,24 +219,41 @@ struct ProcessingLoopTests {
         // evicted while its handlers ran, and the partitions moved under them.
         conf.revokeDeadline = .seconds(2)
         let loops = Mutex<[ProcessingLoop<GroupConsumer>]>([])
-        // The group's own hook runs after the loop's: by then the loop's handlers of those partitions ended.
-        let group = quickGroup("movers", ["moving"]) { conf in
-            conf.rebalance.onRevoked = { rebalance in
-                let revoked = Set(rebalance.partitions)
-                let stillRunning = running.withLock { $0.filter { $0.value > 0 && revoked.contains(TopicPartition("moving", Int32($0.key.prefix { $0 != "/" }) ?? -1)) }.count }
-                runningAtRevoke.withLock { $0.append(stillRunning) }
+        // The loop logs a commit the broker refused in the revoke ("commit before revoke failed").
+        let warnings = WarningLog()
+        // The group's own hooks run after the loop's: by then the loop's handlers of those partitions ended.
+        func member(_ name: String) -> GroupConsumerConf {
+            quickGroup(groupID, [topic]) { conf in
+                conf.logger = warnings
+                conf.rebalance.onAssigned = { rebalance in
+                    if name == "second" { secondAssigned.withLock { $0 += rebalance.partitions } }
+                }
+                conf.rebalance.onRevoked = { rebalance in
+                    let revoked = Set(rebalance.partitions)
+                    let stillRunning = running.withLock { $0.filter { $0.value > 0 && revoked.contains(TopicPartition(topic, Int32($0.key.prefix { $0 != "/" }) ?? -1)) }.count }
+                    runningAtRevoke.withLock { $0.append(stillRunning) }
+                }
             }
         }
-        let first = try ProcessingLoop(broker: broker, group: group, conf: conf, handler: handler(.milliseconds(60)))
+        let first = try ProcessingLoop(broker: broker, group: member("first"), conf: conf, handler: handler(.milliseconds(60)))
         loops.withLock { $0.append(first) }
         let firstRun = Task { try await first.run() }
         let started = await eventually(within: .seconds(60)) { handled.withLock { $0.count } >= 10 }
         #expect(started)
         // A second member joins mid-stream, while the first has handlers running.
-        let second = try ProcessingLoop(broker: broker, group: group, conf: conf, handler: handler(.milliseconds(5)))
+        let second = try ProcessingLoop(broker: broker, group: member("second"), conf: conf, handler: handler(.milliseconds(5)))
         let secondRun = Task { try await second.run() }
         let all = await eventually(within: .seconds(90)) { handled.withLock { $0.count } >= 120 }
         #expect(all, "handled \(handled.withLock { $0.count }) of 120")
+        // The first member handles what it was handed inside the revoke (up to the deadline), so
+        // all can be handled before the rebalance ends: wait for the second member's partitions,
+        // then for the group's commits to reach the end. A next owner that starts below the end
+        // (a commit refused in the revoke) handles the rest again before committing it.
+        let handedOver = await eventually(within: .seconds(20)) { !secondAssigned.withLock { $0.isEmpty } }
+        #expect(handedOver, "the rebalance gave the second member partitions")
+        let settled = await eventually(within: .seconds(10)) { (try? broker.committedOffsets(group: groupID, topics: [topic])) == end }
+        let committed = try? await broker.committedOffsets(group: groupID, topics: [topic])
+        #expect(settled, "committed \(String(describing: committed))")
         firstRun.cancel()
         secondRun.cancel()
         try await firstRun.value
@@ -226,12 +262,19 @@ struct ProcessingLoopTests {
         #expect(!revokes.isEmpty, "the second member's join revoked partitions")
         #expect(revokes.allSatisfy { $0 == 0 }, "handlers of revoked partitions still running when they went: \(revokes)")
         #expect(overlaps.withLock { $0 }.isEmpty, "one message handled on two members at once: \(overlaps.withLock { $0 })")
-        // librdkafka 2.0.2's mock refuses the commit made in the revoke (REBALANCE_IN_PROGRESS;
-        // Kafka accepts it while the group prepares the rebalance), so what was handled since the
-        // last periodic commit is handled again by the next owner there.
+        // The embedded cluster refuses the commit made in the revoke with REBALANCE_IN_PROGRESS
+        // (measured with librdkafka 2.0.2's mock and 2.16's; Kafka accepts a commit of the current
+        // generation while the group prepares the rebalance), so the next owners handle again what
+        // was handled since the last periodic commit (112 to 116 of the 120 in every run measured).
+        // tansu takes it (OffsetCommit answered with error code 0, NONE, in librdkafka's
+        // wait-unassign-call state while heartbeats get REBALANCE_IN_PROGRESS; measured with
+        // librdkafka 2.16), and nothing was handled twice: against real brokers this is a hard check.
         let twice = handled.withLock { $0.filter { $0.value > 1 }.keys.sorted() }
+        let refused = warnings.all.filter { $0.contains("commit before revoke failed") }
         withKnownIssue("the embedded cluster refuses commits during a rebalance", isIntermittent: true) {
-            #expect(twice.isEmpty, "handled twice: \(twice)")
+            #expect(twice.count == 0, "handled twice: \(twice.prefix(10))...; commits refused in the revoke: \(refused)")
+        } when: {
+            !cluster.isExternal
         }
     }
 

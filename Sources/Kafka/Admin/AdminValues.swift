@@ -1,6 +1,6 @@
 import Foundation
 
-/// A topic to create with ``KafkaAdmin/createTopics(_:)``.
+/// A topic to create with ``KafkaAdmin/createTopics(_:)-458rv``.
 public struct NewTopic: Sendable, Hashable {
     /// The topic's name.
     public var name: String
@@ -27,8 +27,8 @@ public struct NewTopic: Sendable, Hashable {
     }
 
     /// Checks what a cluster would refuse before any request: an illegal name, counts below 1, an
-    /// empty replica assignment. ``KafkaAdmin/createTopics(_:)`` fails such a topic alone with it.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` naming the topic and the problem.
+    /// empty replica assignment. ``KafkaAdmin/createTopics(_:)-458rv`` fails such a topic alone with it.
+    /// - Throws: `KafkaError.invalidArgument(_:)` naming the topic and the problem.
     public func validate() throws(KafkaError) {
         try validateTopicName(name)
         if let assignment = replicaAssignment {
@@ -77,7 +77,7 @@ public enum ConfigResource: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// One setting of a topic or broker, as ``KafkaAdmin/describeConfigs(_:)`` reads it.
+/// One setting of a topic or broker, as ``KafkaAdmin/describeConfigs(_:)-9p7e1`` reads it.
 public struct ConfigEntry: Sendable, Hashable {
     /// Where a setting's value comes from.
     public enum Source: Sendable, Hashable {
@@ -103,7 +103,7 @@ public struct ConfigEntry: Sendable, Hashable {
     public let source: Source
     /// True when the value is the default (not set anywhere).
     public let isDefault: Bool
-    /// True when it cannot be changed with ``KafkaAdmin/alterConfigs(_:)``.
+    /// True when it cannot be changed with ``KafkaAdmin/alterConfigs(_:)-5ekxc``.
     public let isReadOnly: Bool
     /// True for a secret (a password); its value is then nil.
     public let isSensitive: Bool
@@ -135,7 +135,7 @@ public enum GroupState: String, Sendable, Hashable, CaseIterable {
     case unknown = "Unknown"
 }
 
-/// A consumer group as ``KafkaAdmin/listGroups()`` finds it.
+/// A consumer group as ``KafkaAdmin/listGroups()-9y2pp`` finds it.
 public struct GroupListing: Sendable, Hashable {
     /// The group id.
     public let id: String
@@ -175,7 +175,7 @@ public struct GroupMember: Sendable, Hashable {
     }
 }
 
-/// A consumer group as ``KafkaAdmin/describeGroups(_:)`` describes it.
+/// A consumer group as ``KafkaAdmin/describeGroups(_:)-74g32`` describes it.
 public struct GroupDescription: Sendable, Hashable {
     /// The group id.
     public let id: String
@@ -218,7 +218,7 @@ public struct ClusterDescription: Sendable, Hashable {
     }
 }
 
-/// Where ``KafkaAdmin/planReset(group:topic:to:)`` moves a group in each partition of a topic.
+/// Where ``KafkaAdmin/planReset(group:topic:to:)-10vzz`` moves a group in each partition of a topic.
 public enum ResetTarget: Sendable, Hashable {
     /// The first offset still held (the low watermark).
     case earliest
@@ -231,7 +231,7 @@ public enum ResetTarget: Sendable, Hashable {
 
     /// Checks what no reset can mean: a negative offset, a time in the future (nothing was written
     /// then yet; ``latest`` says "skip to the end").
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` saying what to give instead.
+    /// - Throws: `KafkaError.invalidArgument(_:)` saying what to give instead.
     public func validate(now: Date = Date()) throws(KafkaError) {
         switch self {
         case .offset(let offset) where offset < 0:

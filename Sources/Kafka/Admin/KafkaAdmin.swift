@@ -4,13 +4,13 @@ import Foundation
 /// records and the cluster, as Kafka's own tools and franz-go's `kadm` offer them.
 ///
 /// Made by ``Broker/admin``; it shares the broker's connection and lives as long as the broker
-/// (closing the broker ends its calls with ``KafkaError/closed``). Every call waits up to
+/// (closing the broker ends its calls with `KafkaError.closed`). Every call waits up to
 /// ``timeout`` (default: the broker's ``BrokerConf/readTimeout``) and has an `async` twin that runs
 /// on the library's call pool and is cancellable (the request itself then still completes on the
 /// cluster). Calls about many items return one outcome per item: one topic or group that fails
 /// does not hide the others' results; the call itself throws only when no answer came at all.
 ///
-/// librdkafka 2.0.2's embedded cluster (``MockCluster`` in `KafkaEmbedded`) serves only group
+/// librdkafka 2.0.2's embedded cluster (`MockCluster` in `KafkaEmbedded`) serves only group
 /// offsets of this API; the calls it would mishandle (deleting groups or their offsets, describing
 /// groups) throw `unsupportedFeature` there instead of reaching it.
 public struct KafkaAdmin: Sendable {
@@ -28,7 +28,7 @@ public struct KafkaAdmin: Sendable {
     // MARK: Cluster
 
     /// The cluster's id, its controller and its brokers.
-    /// - Throws: ``KafkaError/timeout(_:)`` or the metadata request's error; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)` or the metadata request's error; `KafkaError.closed`.
     public func cluster() throws -> ClusterDescription {
         try broker.checkOpen()
         let metadata = try broker.metadata()
@@ -39,14 +39,14 @@ public struct KafkaAdmin: Sendable {
     // MARK: Topics
 
     /// The names of every topic, sorted; internal topics (`__consumer_offsets`, `__transaction_state`) only when `includeInternal`.
-    /// - Throws: the metadata request's error; ``KafkaError/closed``.
+    /// - Throws: the metadata request's error; `KafkaError.closed`.
     public func listTopics(includeInternal: Bool = false) throws -> [String] {
         try broker.metadata().topics.map(\.name).filter { includeInternal || !$0.hasPrefix("__") }.sorted()
     }
 
     /// Each topic's partitions (leader, replicas, in-sync replicas) and, when `configs` (default
     /// false), its settings; a topic that does not exist gets `unknownTopicOrPartition`.
-    /// - Throws: only when the metadata could not be read at all; ``KafkaError/closed``.
+    /// - Throws: only when the metadata could not be read at all; `KafkaError.closed`.
     public func describeTopics(_ names: [String], configs: Bool = false) throws -> [String: Result<TopicDescription, KafkaError>] {
         let metadata = try broker.metadata()
         var settings: [ConfigResource: Result<[String: ConfigEntry], KafkaError>] = [:]
@@ -77,7 +77,7 @@ public struct KafkaAdmin: Sendable {
 
     /// Creates each topic; an illegal name or count fails that topic alone, before any request.
     /// Returns when the controller answered; partitions may take a moment more to get leaders.
-    /// - Throws: ``KafkaError/timeout(_:)`` when the controller did not answer within ``timeout``; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)` when the controller did not answer within ``timeout``; `KafkaError.closed`.
     public func createTopics(_ topics: [NewTopic]) throws -> [String: Result<Void, KafkaError>] {
         try broker.checkOpen()
         var outcomes: [String: Result<Void, KafkaError>] = [:]
@@ -96,7 +96,7 @@ public struct KafkaAdmin: Sendable {
     }
 
     /// Deletes each topic and its data.
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func deleteTopics(_ names: [String]) throws -> [String: Result<Void, KafkaError>] {
         try broker.checkOpen()
         var outcomes: [String: Result<Void, KafkaError>] = [:]
@@ -116,7 +116,7 @@ public struct KafkaAdmin: Sendable {
 
     /// Raises each topic's partition count to the total given (partitions can only be added;
     /// keys placed by hash move to other partitions afterwards).
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func createPartitions(_ totals: [String: Int32]) throws -> [String: Result<Void, KafkaError>] {
         try broker.checkOpen()
         var outcomes: [String: Result<Void, KafkaError>] = [:]
@@ -136,7 +136,7 @@ public struct KafkaAdmin: Sendable {
     // MARK: Settings
 
     /// Every setting of each topic or broker: its value, source and flags.
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func describeConfigs(_ resources: [ConfigResource]) throws -> [ConfigResource: Result<[String: ConfigEntry], KafkaError>] {
         try broker.checkOpen()
         guard !resources.isEmpty else { return [:] }
@@ -145,8 +145,8 @@ public struct KafkaAdmin: Sendable {
 
     /// Sets each resource's dynamic settings to exactly the ones given: Kafka's AlterConfigs
     /// replaces the whole set, so a dynamic setting not named returns to its default. To change
-    /// one setting, read the others with ``describeConfigs(_:)`` first (``changeConfigs(_:)`` does).
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    /// one setting, read the others with ``describeConfigs(_:)-9p7e1`` first (``changeConfigs(_:)-7k0i1`` does).
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func alterConfigs(_ changes: [ConfigResource: [String: String]]) throws -> [ConfigResource: Result<Void, KafkaError>] {
         try broker.checkOpen()
         guard !changes.isEmpty else { return [:] }
@@ -156,7 +156,7 @@ public struct KafkaAdmin: Sendable {
     /// Changes the settings named in each resource and keeps its other dynamic settings (read
     /// first, then written back with the changes: what IncrementalAlterConfigs does, which
     /// librdkafka 2.0.2 lacks). Not atomic against another writer between the read and the write.
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func changeConfigs(_ changes: [ConfigResource: [String: String]]) throws -> [ConfigResource: Result<Void, KafkaError>] {
         let current = try describeConfigs(Array(changes.keys))
         var merged: [ConfigResource: [String: String]] = [:]
@@ -179,14 +179,14 @@ public struct KafkaAdmin: Sendable {
     // MARK: Consumer groups
 
     /// Every consumer group the brokers know, sorted by id, with its state.
-    /// - Throws: ``KafkaError/timeout(_:)`` or the brokers' error when none answered; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)` or the brokers' error when none answered; `KafkaError.closed`.
     public func listGroups() throws -> [GroupListing] {
         try broker.checkOpen()
         return try broker.primary.listGroups(timeout: timeout)
     }
 
     /// Each group's state, assignor, coordinator and members with their partitions.
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``; `unsupportedFeature` on the embedded cluster.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`; `unsupportedFeature` on the embedded cluster.
     public func describeGroups(_ groups: [String]) throws -> [String: Result<GroupDescription, KafkaError>] {
         try refuseOnEmbeddedCluster("DescribeConsumerGroups")
         guard !groups.isEmpty else { return [:] }
@@ -194,32 +194,32 @@ public struct KafkaAdmin: Sendable {
     }
 
     /// Deletes each group and its committed offsets; a group with members is refused (`nonEmptyGroup`).
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``; `unsupportedFeature` on the embedded cluster.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`; `unsupportedFeature` on the embedded cluster.
     public func deleteGroups(_ groups: [String]) throws -> [String: Result<Void, KafkaError>] {
         try refuseOnEmbeddedCluster("DeleteGroups")
         guard !groups.isEmpty else { return [:] }
         return try broker.primary.deleteGroups(groups, timeout: timeout).mapValues(Self.outcome)
     }
 
-    /// The committed offsets of `group` (see ``Broker/committedOffsets(group:topics:)``).
+    /// The committed offsets of `group` (see ``Broker/committedOffsets(group:topics:)-hzry``).
     public func committedOffsets(group: String, topics: [String]? = nil) throws -> [TopicPartition: Int64] {
         try broker.committedOffsets(group: group, topics: topics)
     }
 
-    /// How far behind `group` is per partition (see ``Broker/lag(group:topics:)``).
+    /// How far behind `group` is per partition (see ``Broker/lag(group:topics:)-2q6j8``).
     public func lag(group: String, topics: [String]? = nil) throws -> [TopicPartition: GroupLag] {
         try broker.lag(group: group, topics: topics)
     }
 
-    /// Sets `group`'s committed offsets (see ``Broker/resetOffsets(group:to:)``).
+    /// Sets `group`'s committed offsets (see ``Broker/resetOffsets(group:to:)-56sml``).
     public func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) throws {
         try broker.resetOffsets(group: group, to: offsets)
     }
 
     /// The offsets a reset of `group` to `target` in every partition of `topic` would commit,
     /// beside what it has committed now: the plan `kafka-consumer-groups --reset-offsets` prints
-    /// without `--execute`. Pass `plan.mapValues(\.target)` to ``resetOffsets(group:to:)`` to run it.
-    /// - Throws: `unknownTopicOrPartition`; ``KafkaError/invalidArgument(_:)`` for a negative offset or
+    /// without `--execute`. Pass `plan.mapValues(\.target)` to ``resetOffsets(group:to:)-1vm5z`` to run it.
+    /// - Throws: `unknownTopicOrPartition`; `KafkaError.invalidArgument(_:)` for a negative offset or
     ///   a time in the future (``ResetTarget/validate(now:)``); the queries' errors.
     public func planReset(group: String, topic: String, to target: ResetTarget) throws -> [TopicPartition: ResetStep] {
         try target.validate()
@@ -241,8 +241,8 @@ public struct KafkaAdmin: Sendable {
     }
 
     /// Deletes `group`'s committed offsets of `partitions` (the group must not be reading them).
-    /// - Throws: the coordinator's error for the whole group (e.g. `groupIdNotFound`); ``KafkaError/timeout(_:)``;
-    ///   ``KafkaError/closed``; `unsupportedFeature` on the embedded cluster.
+    /// - Throws: the coordinator's error for the whole group (e.g. `groupIdNotFound`); `KafkaError.timeout(_:)`;
+    ///   `KafkaError.closed`; `unsupportedFeature` on the embedded cluster.
     public func deleteCommittedOffsets(group: String, partitions: [TopicPartition]) throws -> [TopicPartition: Result<Void, KafkaError>] {
         try refuseOnEmbeddedCluster("DeleteConsumerGroupOffsets")
         guard !group.isEmpty else { throw KafkaError.invalidArgument("the group id is empty; name the consumer group") }
@@ -254,7 +254,7 @@ public struct KafkaAdmin: Sendable {
 
     /// Deletes every record before the offset given in each partition (-1: before the high
     /// watermark, everything); each partition's new low watermark, or its error.
-    /// - Throws: ``KafkaError/timeout(_:)``; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.timeout(_:)`; `KafkaError.closed`.
     public func deleteRecords(before offsets: [TopicPartition: Int64]) throws -> [TopicPartition: Result<Int64, KafkaError>] {
         try broker.checkOpen()
         var outcomes: [TopicPartition: Result<Int64, KafkaError>] = [:]

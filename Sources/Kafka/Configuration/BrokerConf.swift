@@ -9,23 +9,23 @@ public struct BrokerConf: Sendable {
     /// Timeout of one dial attempt: how long a metadata fetch may take to
     /// connect (librdkafka `socket.connection.setup.timeout.ms`). Default 10 s.
     public var dialTimeout: Duration = .seconds(10)
-    /// Number of metadata attempts ``Broker/dial(_:conf:)`` makes before failing. Default 10; must be at least 1.
+    /// Number of metadata attempts ``Broker/dial(_:conf:)-358i1`` makes before failing. Default 10; must be at least 1.
     public var dialRetryLimit: Int = 10
     /// Wait between dial attempts. Default 500 ms.
     public var dialRetryWait: Duration = .milliseconds(500)
     /// Number of metadata refreshes made to find an unknown topic or
     /// partition before an operation gives up with `unknownTopicOrPartition`.
     /// Default 10; valid range 1...`Int.max`: below 1, dial throws
-    /// ``KafkaError/invalidConfiguration(_:)``. With `leaderRetryWait` it also bounds how long
+    /// `KafkaError.invalidConfiguration(_:)`. With `leaderRetryWait` it also bounds how long
     /// librdkafka keeps a produced message waiting for a leader (`message.timeout.ms`); that
     /// product saturates at `Int32.max` ms (about 24.8 days) instead of overflowing.
     public var leaderRetryLimit: Int = 10
     /// Wait between those refreshes. Default 500 ms; valid range zero and up (any length:
     /// waits go through ``clock``, and past `Int32.max` ms the message timeout saturates as above).
-    /// A negative wait makes dial throw ``KafkaError/invalidConfiguration(_:)``.
+    /// A negative wait makes dial throw `KafkaError.invalidConfiguration(_:)`.
     public var leaderRetryWait: Duration = .milliseconds(500)
-    /// Attempts made by ``Broker/offsetEarliest(_:partition:)`` and
-    /// ``Broker/offsetLatest(_:partition:)`` on transient errors. Default 10; must be at least 1.
+    /// Attempts made by ``Broker/offsetEarliest(_:partition:)-6c2vp`` and
+    /// ``Broker/offsetLatest(_:partition:)-4nxqk`` on transient errors. Default 10; must be at least 1.
     public var retryErrLimit: Int = 10
     /// Wait between those attempts. Default 500 ms.
     public var retryErrWait: Duration = .milliseconds(500)

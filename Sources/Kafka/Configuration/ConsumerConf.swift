@@ -9,7 +9,7 @@ public struct ConsumerConf: Sendable {
     public var partition: Int32
     /// How long one call waits for data before the wait counts as an empty fetch (Go's retry
     /// window). It counts only when the partition is caught up: a fetch of it came back and left
-    /// nothing unread, so ``KafkaError/noData`` never hides data. A message that arrives ends the
+    /// nothing unread, so `KafkaError.noData` never hides data. A message that arrives ends the
     /// wait at once. Default 50 ms.
     public var requestTimeout: Duration = .milliseconds(50)
     /// How long a broker may hold a fetch that found nothing new before answering (the long-poll,
@@ -17,7 +17,7 @@ public struct ConsumerConf: Sendable {
     /// latency only on brokers that do not, and it delays other partitions joining a shared
     /// handle's fetch. Default nil: the smaller of ``requestTimeout`` and 100 ms.
     public var fetchWait: Duration? = nil
-    /// Empty fetches allowed before `consume` throws ``KafkaError/noData``:
+    /// Empty fetches allowed before `consume` throws `KafkaError.noData`:
     /// one call makes `retryLimit + 1` empty fetches, each followed by
     /// `retryWait`, then throws (Go's count). -1, the default, waits for data
     /// until the consumer is closed. Values below -1 are rejected.
@@ -35,7 +35,7 @@ public struct ConsumerConf: Sendable {
     /// `max.partition.fetch.bytes`). Default 2,000,000.
     public var maxFetchSize: Int32 = 2_000_000
     /// Where reading starts; resolved to a number when the consumer is
-    /// created, as Go does. Default ``StartOffset/oldest``.
+    /// created, as Go does. Default `StartOffset.oldest`.
     public var startOffset: StartOffset = .oldest
     /// When set, reading starts at the first message written at or after this time (by the
     /// message timestamp), or at the end when none is that recent, instead of at `startOffset`;

@@ -17,7 +17,7 @@ public struct GroupConsumerConf: Sendable {
         /// once: a message's offset is committable only after it was handed out), and
         /// ``GroupConsumer/close()`` commits once more.
         case automatic(interval: Duration)
-        /// Only ``GroupConsumer/commit()`` and its siblings commit.
+        /// Only ``GroupConsumer/commit()-4jh0m`` and its siblings commit.
         case manual
     }
 
@@ -35,8 +35,8 @@ public struct GroupConsumerConf: Sendable {
     public var sessionTimeout: Duration = .seconds(45)
     /// How often the member sends heartbeats. Default 3 s; less than `sessionTimeout`.
     public var heartbeatInterval: Duration = .seconds(3)
-    /// Where a partition with no committed offset starts: ``StartOffset/oldest`` (the default)
-    /// or ``StartOffset/newest``; an explicit offset is a configuration error.
+    /// Where a partition with no committed offset starts: `StartOffset.oldest` (the default)
+    /// or `StartOffset.newest`; an explicit offset is a configuration error.
     public var startOffset: StartOffset = .oldest
     /// Default ``CommitPolicy/automatic(interval:)`` every 5 s.
     public var commitPolicy: CommitPolicy = .automatic(interval: .seconds(5))
@@ -47,7 +47,7 @@ public struct GroupConsumerConf: Sendable {
     /// The broker's long-poll, as ``ConsumerConf/fetchWait``. Default nil: the smaller of
     /// ``requestTimeout`` and 100 ms.
     public var fetchWait: Duration? = nil
-    /// Empty fetches before ``KafkaError/noData``; -1 (the default) waits for ever. As ``ConsumerConf/retryLimit``.
+    /// Empty fetches before `KafkaError.noData`; -1 (the default) waits for ever. As ``ConsumerConf/retryLimit``.
     public var retryLimit: Int = -1
     /// Wait after an empty fetch. Default 0, unlike ``ConsumerConf/retryWait``: a member reads
     /// many partitions through one queue that fills as fetch responses arrive, so a sleep after

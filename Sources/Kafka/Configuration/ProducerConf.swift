@@ -1,6 +1,6 @@
 /// Settings of a producer, with Go's `NewProducerConf` defaults.
 public struct ProducerConf: Sendable {
-    /// Codec for message batches. Default ``Compression/none``.
+    /// Codec for message batches. Default `Compression.none`.
     public var compression: Compression = .none
     /// How long the broker may take to reach `requiredAcks` (librdkafka
     /// `request.timeout.ms`, the broker-side ack timeout as in Go). Default 5 s.
@@ -12,7 +12,7 @@ public struct ProducerConf: Sendable {
     /// every broker down a call therefore fails within
     /// `requestTimeout + leaderRetryLimit × leaderRetryWait + 1 s` (11 s with the defaults).
     public var requestTimeout: Duration = .seconds(5)
-    /// Acknowledgement level. Default ``RequiredAcks/all``, as Go's `NewProducerConf`.
+    /// Acknowledgement level. Default `RequiredAcks.all`, as Go's `NewProducerConf`.
     public var requiredAcks: RequiredAcks = .all
     /// Total number of attempts of one `produce` call, not retries (as Go).
     /// Only transient errors the broker reports back are retried (not enough

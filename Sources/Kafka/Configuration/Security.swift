@@ -98,7 +98,7 @@ public struct SASLConfiguration: Sendable {
 
 extension BrokerConf {
     /// The librdkafka properties of ``tls`` and ``sasl``; checks files and PEM text first.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` naming the field, never a secret.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` naming the field, never a secret.
     func securityProperties() throws(KafkaError) -> [(String, String)] {
         guard tls != nil || sasl != nil else { return [] }
         var result: [(String, String)] = []

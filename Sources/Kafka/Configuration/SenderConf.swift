@@ -11,7 +11,7 @@ public struct SenderConf: Sendable {
         case fail
     }
 
-    /// How a keyed record without an explicit partition is placed. Default ``KeyPlacement/murmur2``,
+    /// How a keyed record without an explicit partition is placed. Default `KeyPlacement.murmur2`,
     /// Java's default, so a mixed fleet puts one key on one partition. Records without a key are
     /// placed sticky: one random partition per topic for ``stickyWindow``, then another.
     public var keyPlacement: KeyPlacement = .murmur2
@@ -35,7 +35,7 @@ public struct SenderConf: Sendable {
     /// How long a record may take from its send to its acknowledgement, retries included
     /// (`message.timeout.ms`); past it the receipt fails with librdkafka's timeout. Default 120 s, as Java.
     public var deliveryTimeout: Duration = .seconds(120)
-    /// Codec for batches. Default ``Compression/none``.
+    /// Codec for batches. Default `Compression.none`.
     public var compression: Compression = .none
     /// Called with every record whose delivery failed, awaited or not, on the library's
     /// thread that serves delivery reports: it must return quickly. Default nil: each failure is

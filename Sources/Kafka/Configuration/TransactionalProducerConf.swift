@@ -11,7 +11,7 @@ public struct TransactionalProducerConf: Sendable {
     public var transactionTimeout: Duration = .seconds(60)
     /// How long making the producer waits for the transaction coordinator (`init_transactions`:
     /// finishing or fencing the previous instance's transaction) and how long
-    /// ``TransactionalProducer/sendOffsets(_:group:)`` waits for it. Default 30 s; must be positive.
+    /// ``TransactionalProducer/sendOffsets(_:group:)-1bl2n`` waits for it. Default 30 s; must be positive.
     public var coordinatorTimeout: Duration = .seconds(30)
     /// Produce settings: ``ProducerConf/compression`` and ``ProducerConf/requestTimeout`` apply;
     /// acknowledgement is always all replicas and production idempotent (transactions require

@@ -2,7 +2,7 @@ import Crdkafka
 import KafkaProto
 
 extension FetchBuffer {
-    /// Converts one fetched record into a caller-owned ``Message`` at the end of the buffer:
+    /// Converts one fetched record into a caller-owned `Message` at the end of the buffer:
     /// key and value copied, headers read when asked.
     func append(
         _ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String, readsHeaders: Bool, tipOffset: Int64

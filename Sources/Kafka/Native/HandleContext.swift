@@ -55,7 +55,7 @@ final class HandleContext: Sendable {
         }
     }
 
-    /// Fails every receipt still in flight with ``KafkaError/closed`` (the handle is closing).
+    /// Fails every receipt still in flight with `KafkaError.closed` (the handle is closing).
     func failOutstandingReceipts() {
         let outstanding = receipts.withLock { receipts in
             defer { receipts.removeAll() }

@@ -22,8 +22,8 @@ public enum Librdkafka {
 
 extension KafkaError {
     /// Maps a librdkafka error code to the library's error: Kafka protocol
-    /// codes (-1 and positive) become ``KafkaError/broker(_:message:)``,
-    /// librdkafka's local codes (below -1) ``KafkaError/local(code:message:)``.
+    /// codes (-1 and positive) become `KafkaError.broker(_:message:)`,
+    /// librdkafka's local codes (below -1) `KafkaError.local(code:message:)`.
     init(_ code: rd_kafka_resp_err_t, detail: String? = nil) {
         let raw = code.rawValue
         // librdkafka's texts start with "Broker: " or "Local: ", which a reader does not need;

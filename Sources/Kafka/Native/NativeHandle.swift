@@ -55,7 +55,7 @@ final class NativeHandle: @unchecked Sendable {
     /// Creates a handle from `properties`.
     /// - Parameter polled: start a thread that serves the handle's main queue
     ///   (delivery reports, errors, statistics); producers need it.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` with librdkafka's text.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` with librdkafka's text.
     /// - Parameter tokenProvider: answers librdkafka's OAUTHBEARER token refreshes (SASL OAUTHBEARER only).
     /// - Parameter teardownLimit: see ``teardownLimit``; default nil.
     /// - Parameter receipts: delivery reports resolve ``DeliveryReceipt``s (a ``Sender``); default false.
@@ -112,7 +112,7 @@ final class NativeHandle: @unchecked Sendable {
 
     var isClosed: Bool { isClosedFlag.load(ordering: .acquiring) }
 
-    /// Runs `body` with the live handle. Throws ``KafkaError/closed`` once closing began.
+    /// Runs `body` with the live handle. Throws `KafkaError.closed` once closing began.
     func withHandle<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
         try enter()
         defer { leave() }
@@ -207,7 +207,7 @@ final class NativeHandle: @unchecked Sendable {
     /// Runs `body`, one blocking librdkafka call (watermarks, commit, metadata), on a thread of
     /// the ``CallPool``, and waits for its result or for closing, whichever comes first:
     /// ``close()`` returns at once whatever such a call is waiting for, and the caller gets
-    /// ``KafkaError/closed``; the handle is destroyed when the call returns. Called on a pool
+    /// `KafkaError.closed`; the handle is destroyed when the call returns. Called on a pool
     /// thread (inside an `async` twin's body), it runs inline.
     func detached<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> R) throws -> R {
         if CallPool.isPoolThread {
@@ -226,12 +226,12 @@ final class NativeHandle: @unchecked Sendable {
         return try await completion.wait()
     }
 
-    /// Counts a detached call in, or throws ``KafkaError/closed`` once closing began.
+    /// Counts a detached call in, or throws `KafkaError.closed` once closing began.
     private func enterDetached() throws(KafkaError) {
         guard lock.withLock({ lifecycle.enterDetached() }) else { throw .closed }
     }
 
-    /// Starts `body` on the pool; its completion ends with ``KafkaError/closed`` when closing begins first.
+    /// Starts `body` on the pool; its completion ends with `KafkaError.closed` when closing begins first.
     private func startDetached<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> R) throws -> Completion<R> {
         try enterDetached()
         let completion = Completion<R>()

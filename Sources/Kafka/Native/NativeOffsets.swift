@@ -6,7 +6,7 @@ import Glibc
 /// Watermark queries and group offset requests, each one blocking librdkafka call.
 extension NativeHandle {
     /// Asks the leader of `topic`/`partition` for its low and high watermarks.
-    /// - Throws: the query's error mapped to ``KafkaError``; ``KafkaError/closed``.
+    /// - Throws: the query's error mapped to `KafkaError`; `KafkaError.closed`.
     func queryWatermarks(_ topic: String, _ partition: Int32, timeout: Duration) throws -> (low: Int64, high: Int64) {
         let millis = timeout.milliseconds
         let pair = try detached { rk -> Pair in

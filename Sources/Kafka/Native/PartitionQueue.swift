@@ -36,7 +36,7 @@ final class PartitionQueue: @unchecked Sendable {
     static let batchCapacity = 1000
 
     /// Starts reading `topic`/`partition` at `start` on `handle`, which the caller claimed the partition on.
-    /// - Throws: librdkafka's error for the start; ``KafkaError/closed``.
+    /// - Throws: librdkafka's error for the start; `KafkaError.closed`.
     init(handle: NativeHandle, topic: String, partition: Int32, start: Int64) throws {
         let (rkt, queue): (OpaquePointer, OpaquePointer) = try handle.withHandle { rk in
             let rkt = try handle.topic(topic)
@@ -70,7 +70,7 @@ final class PartitionQueue: @unchecked Sendable {
         borrowed.deallocate()
     }
 
-    /// Stops the partition and frees its queue; a blocked fetch returns with ``KafkaError/closed``.
+    /// Stops the partition and frees its queue; a blocked fetch returns with `KafkaError.closed`.
     /// Idempotent; returns once no fetch is using the queue.
     func close() {
         let first: Bool = gate.withLock {
@@ -107,7 +107,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// partition's high watermark (it learns it from each fetch response, so an unknown one means
     /// no fetch of this partition came back yet, e.g. while another partition's long-poll holds
     /// the shared connection) and the consumer's position (`start` before its first message) is
-    /// at or past it. An empty wait counts as Go's empty fetch only then, so ``KafkaError/noData``
+    /// at or past it. An empty wait counts as Go's empty fetch only then, so `KafkaError.noData`
     /// is never reported while the partition holds unread data. False once closed.
     func isCaughtUp(from start: Int64) -> Bool {
         (try? using { rk -> Bool in
@@ -139,7 +139,7 @@ final class PartitionQueue: @unchecked Sendable {
     }
 
     /// Runs `body` with the live handle as one of this queue's users, whom ``close()`` waits for
-    /// before the queue is freed. Throws ``KafkaError/closed`` once this queue or its handle closed.
+    /// before the queue is freed. Throws `KafkaError.closed` once this queue or its handle closed.
     private func using<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
         try gate.withLock {
             guard lifecycle.enter() else { throw KafkaError.closed }
@@ -162,7 +162,7 @@ final class PartitionQueue: @unchecked Sendable {
 
     /// Waits up to `timeout` for messages and appends them to `buffer` (which must be empty).
     /// - Parameter startOffset: named in the error for a start outside the log.
-    /// - Throws: ``KafkaError/closed`` once this queue or its handle closed.
+    /// - Throws: `KafkaError.closed` once this queue or its handle closed.
     func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool, startOffset: Int64) throws -> FetchOutcome {
         try using { rk in
             let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)

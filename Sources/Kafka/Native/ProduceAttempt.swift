@@ -71,7 +71,7 @@ final class ProduceAttempt: @unchecked Sendable {
     private let reports = Waiters<Bool>()
 
     /// Prepares an attempt for `indices` of `messages` (all when nil) and registers it with the handle.
-    /// - Throws: ``KafkaError/closed`` when the handle is closed; the topic handle's error.
+    /// - Throws: `KafkaError.closed` when the handle is closed; the topic handle's error.
     init(handle: NativeHandle, topic: String, partition: Int32, messages: [Message], indices: [Int]?) throws {
         let count = indices?.count ?? messages.count
         self.count = count

@@ -8,7 +8,7 @@ import Crdkafka
 /// (any number: consumers are `Sendable`, and several tasks may read one). The callback is
 /// enabled only while a task waits: a consumer read by blocking calls, or one that keeps up with
 /// its fetches, costs librdkafka's fetching thread nothing per enqueue. Closing wakes the waiters
-/// with ``KafkaError/closed``; a timeout or cancellation ends one wait alone. A use of ``Waiters``.
+/// with `KafkaError.closed`; a timeout or cancellation ends one wait alone. A use of ``Waiters``.
 final class QueueSignal: @unchecked Sendable {
     // Safe: `armed` and `queue` are touched only with `lock` held; `queue` is set to nil by
     // ``detach()`` before its owner destroys the queue.
@@ -27,7 +27,7 @@ final class QueueSignal: @unchecked Sendable {
     /// - Parameter hasMessages: checked after the callback is enabled and the waiter registered,
     ///   so an element that arrived before is not missed (the callback fires only on
     ///   empty-to-non-empty, and only while enabled).
-    /// - Throws: ``KafkaError/closed`` once closed; `CancellationError` when the task is cancelled.
+    /// - Throws: `KafkaError.closed` once closed; `CancellationError` when the task is cancelled.
     func wait(timeout: Duration, hasMessages: () -> Bool) async throws -> Bool {
         arm()
         defer { disarm() }
@@ -39,7 +39,7 @@ final class QueueSignal: @unchecked Sendable {
         waiters.resumeAll(with: true)
     }
 
-    /// Wakes every waiter with ``KafkaError/closed``; later waits throw it at once.
+    /// Wakes every waiter with `KafkaError.closed`; later waits throw it at once.
     func close() {
         waiters.close(with: .closed)
     }

@@ -25,7 +25,7 @@ final class SenderHandle: Sendable {
 
     /// Hands `message` to librdkafka for `topic`/`partition`. The receipt is registered before
     /// librdkafka can report on it, and withdrawn when the record was refused.
-    /// - Throws: librdkafka's error for a refused record; ``KafkaError/closed`` once closing began.
+    /// - Throws: librdkafka's error for a refused record; `KafkaError.closed` once closing began.
     func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt) throws -> Enqueued {
         try handle.withHandle { rk in
             let rkt = try handle.topic(topic)

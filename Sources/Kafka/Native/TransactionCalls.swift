@@ -2,7 +2,7 @@ import Crdkafka
 import KafkaProto
 
 /// librdkafka's transactional calls on a producer's `rd_kafka_t`, each turning librdkafka's
-/// `rd_kafka_error_t` into a ``KafkaError`` classified as librdkafka classifies it.
+/// `rd_kafka_error_t` into a `KafkaError` classified as librdkafka classifies it.
 enum TransactionCalls {
     /// `rd_kafka_init_transactions`, waiting up to `timeout`.
     static func initialize(_ rk: OpaquePointer, timeout: Duration) throws(KafkaError) {

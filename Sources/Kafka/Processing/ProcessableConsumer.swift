@@ -2,8 +2,8 @@
 /// ``GroupConsumerConf`` whose rebalance hooks it wrapped. ``GroupConsumer`` conforms, and so does
 /// `KafkaTest`'s `MockGroupConsumer`, so a loop runs on the in-memory tier unchanged.
 public protocol ProcessableConsumer: Sendable {
-    /// The next messages handed out (at least one); ``KafkaError/noData`` after the retry limit,
-    /// ``KafkaError/closed`` once closed.
+    /// The next messages handed out (at least one); `KafkaError.noData` after the retry limit,
+    /// `KafkaError.closed` once closed.
     func consumeBatch() async throws -> [Message]
     /// Commits `offsets` (the next offset to read, per partition).
     func commit(_ offsets: [TopicPartition: Int64]) async throws

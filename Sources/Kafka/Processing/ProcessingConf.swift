@@ -54,14 +54,14 @@ public struct ProcessingConf: Sendable {
     public var revokeDeadline: Duration = .seconds(10)
     /// Default: retry 3 attempts from 100 ms, then stop.
     public var failure: FailurePolicy = .retry(attempts: 3, backoff: .milliseconds(100), then: .stop)
-    /// Where retry backoffs wait. Default the system clock (a ``VirtualClock`` from `KafkaTest` in tests).
+    /// Where retry backoffs wait. Default the system clock (a `VirtualClock` from `KafkaTest` in tests).
     public var clock: any RetryClock = SystemRetryClock()
 
     /// The default settings.
     public init() {}
 
     /// Checks every field; ``ProcessingLoop`` calls it before it joins the group.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` naming the field and its value.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` naming the field and its value.
     public func validate() throws(KafkaError) {
         guard concurrency >= 1 else { throw .invalidConfiguration("ProcessingConf.concurrency is \(concurrency); use at least 1") }
         guard maxBufferedMessages >= concurrency else {

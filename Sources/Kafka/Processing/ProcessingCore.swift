@@ -20,17 +20,17 @@ final class ProcessingCore: Sendable {
         let bytes: Int
     }
 
-    /// What a worker gets when it asks for work.
+    /// What a worker gets when it asks for work: a job, and the slot its handler runs in.
     enum Next: Sendable {
-        case job(OrderKey, Job)
+        case job(OrderKey, Job, HandlerSlot)
         case stop
     }
 
     private struct State {
         var scheduler = KeyedScheduler<OrderKey, Job>()
         var frontiers: [TopicPartition: CommitFrontier] = [:]
-        /// Handler tasks running, per partition, by job id (nil until the task is registered).
-        var running: [TopicPartition: [UInt64: Task<Bool, Never>?]] = [:]
+        /// The slots of the handlers running, per partition, by job id.
+        var running: [TopicPartition: [UInt64: HandlerSlot]] = [:]
         var waitingPerPartition: [TopicPartition: Int] = [:]
         var paused: Set<TopicPartition> = []
         /// Partitions revoked or lost: messages of them that still arrive are dropped.
@@ -115,8 +115,9 @@ final class ProcessingCore: Sendable {
                 guard state.inFlight < conf.concurrency, let (key, job) = state.scheduler.next() else { return nil }
                 state.inFlight += 1
                 state.waitingPerPartition[job.partition, default: 1] -= 1
-                state.running[job.partition, default: [:]][job.id] = .some(nil)
-                return .job(key, job)
+                let slot = HandlerSlot()
+                state.running[job.partition, default: [:]][job.id] = slot
+                return .job(key, job, slot)
             }
             if let taken { return taken }
             try await work.wait(timeout: nil, onTimeout: ()) {
@@ -127,17 +128,6 @@ final class ProcessingCore: Sendable {
                 } ? () : nil
             }
         }
-    }
-
-    /// Registers the task handling `job`, so a revoke past its deadline can cancel it; false
-    /// when the partition went in the meantime (the task is then cancelled at once).
-    func register(_ task: Task<Bool, Never>, for job: Job) {
-        let keep = state.withLock { state -> Bool in
-            guard state.running[job.partition]?[job.id] != nil else { return false }
-            state.running[job.partition]?[job.id] = task
-            return true
-        }
-        if !keep { task.cancel() }
     }
 
     /// Records that `job` ended; `handled` when its offset may be committed. Returns the partition
@@ -229,11 +219,11 @@ final class ProcessingCore: Sendable {
                 state.waitingPerPartition[partition] = nil
                 state.paused.remove(partition)
             }
-            return revoked.flatMap { state.running[$0]?.values.compactMap { $0 } ?? [] }
+            return revoked.flatMap { state.running[$0].map { Array($0.values) } ?? [] }
         }
         _ = room.resumeAll(with: ())
         _ = work.resumeAll(with: ())
-        for task in leftovers { task.cancel() }
+        for slot in leftovers { slot.cancel() }
         while !drained() { _ = try? self.drained.waitBlocking(timeout: .seconds(1), onTimeout: ()) { drained() ? () : nil } }
         return state.withLock { state in
             var offsets: [TopicPartition: Int64] = [:]
@@ -267,8 +257,8 @@ final class ProcessingCore: Sendable {
         guard first else { return }
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: deadline.nanoseconds))) { [self] in
             dropWaiting()
-            let running = state.withLock { $0.running.values.flatMap { $0.values.compactMap { $0 } } }
-            for task in running { task.cancel() }
+            let running = state.withLock { $0.running.values.flatMap { $0.values } }
+            for slot in running { slot.cancel() }
         }
     }
 
@@ -296,6 +286,9 @@ final class ProcessingCore: Sendable {
             return result
         }
     }
+
+    /// True once the loop stops: nothing new is taken.
+    var isStopping: Bool { state.withLock { $0.stopping } }
 
     /// The error that stopped the loop, if a handler's did.
     var failure: (any Error)? { state.withLock { $0.failure } }

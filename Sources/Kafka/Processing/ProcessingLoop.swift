@@ -38,7 +38,7 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
     /// Joins `group` with `makeConsumer` (after setting its commit policy to manual and wrapping its
     /// rebalance hooks) and prepares to hand its messages to `handler`; nothing is read before
     /// ``run()``. `deadLetters` sends what ``ProcessingConf/Exhausted/deadLetter(topic:)`` gives up on.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings, or a dead-letter
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for invalid settings, or a dead-letter
     ///   policy without `deadLetters`; what `makeConsumer` throws.
     public init(
         group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(), deadLetters: (any RecordSender)? = nil,
@@ -99,22 +99,13 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
     ///   Cancellation ends the loop without an error.
     public func run() async throws {
         let deadline = conf.revokeDeadline
+        // The handlers are children of one task of the loop's own, which the caller's cancellation
+        // does not reach: a stop lets them finish until the deadline and then cancels each through
+        // its slot, as a revoke does.
+        let handling = Task { try await self.readAndHandle() }
         do {
             try await withTaskCancellationHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { try await self.read() }
-                    group.addTask { try await self.commitPeriodically() }
-                    // The dispatcher: each runnable message gets a child task while fewer than
-                    // `concurrency` run. It ends when the loop stops (the reader ended, a handler
-                    // failed for good, or the task was cancelled) and what was buffered is done.
-                    while case .job(let key, let job) = try await core.next() {
-                        group.addTask {
-                            let handled = await self.handle(job)
-                            if let resume = self.core.finished(job, key: key, handled: handled) { try? self.consumer.resume([resume]) }
-                        }
-                    }
-                    group.cancelAll()
-                }
+                try await handling.value
             } onCancel: {
                 core.stop(deadline: deadline)
             }
@@ -132,12 +123,31 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
         if let failure = core.failure { throw failure }
     }
 
+    /// Runs the reader, the periodic commits and a handler per runnable message, until the loop
+    /// stops and what was buffered is done.
+    private func readAndHandle() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.read() }
+            group.addTask { try await self.commitPeriodically() }
+            // The dispatcher: each runnable message gets a child task while fewer than
+            // `concurrency` run. It ends when the loop stops (the reader ended, a handler
+            // failed for good, or the loop was cancelled) and what was buffered is done.
+            while case .job(let key, let job, let slot) = try await core.next() {
+                group.addTask {
+                    let handled = await self.handle(job, in: slot)
+                    if let resume = self.core.finished(job, key: key, handled: handled) { try? self.consumer.resume([resume]) }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
     /// Reads a fetch at a time until the consumer closes or the task is cancelled, then stops the
     /// loop; hands the buffer one message at a time while it has room, so it never holds more
     /// than its bounds (the fetch being handed over waits here).
     private func read() async throws {
         defer { core.stop(deadline: conf.revokeDeadline) }
-        while !Task.isCancelled {
+        while !Task.isCancelled, !core.isStopping {
             let batch: [Message]
             do {
                 batch = try await consumer.consumeBatch()
@@ -153,10 +163,10 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
         }
     }
 
-    /// Runs the handler (with its retries) in a task a revoke can cancel; true when the message
-    /// counts as handled (also when it went to the dead-letter topic).
-    private func handle(_ job: ProcessingCore.Job) async -> Bool {
-        let task = Task<Bool, Never> { [self] in
+    /// Runs the handler (with its retries) in `slot`, through which a revoke or a stop can cancel
+    /// it; true when the message counts as handled (also when it went to the dead-letter topic).
+    private func handle(_ job: ProcessingCore.Job, in slot: HandlerSlot) async -> Bool {
+        await slot.run {
             do {
                 try await attempt(job)
                 return true
@@ -167,8 +177,6 @@ public final class ProcessingLoop<Consumer: ProcessableConsumer>: Sendable {
                 return false
             }
         }
-        core.register(task, for: job)
-        return await task.value
     }
 
     private func attempt(_ job: ProcessingCore.Job) async throws {
@@ -222,7 +230,7 @@ extension ProcessingLoop where Consumer == GroupConsumer {
     /// Joins `group` on `broker` (its commit policy set to manual, its rebalance hooks wrapped) and
     /// prepares to hand its messages to `handler`; nothing is read before ``run()``. A dead-letter
     /// policy sends through a ``Sender`` of `broker`.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings; as ``Broker/groupConsumer(_:)``.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for invalid settings; as ``Broker/groupConsumer(_:)-3v53p``.
     public convenience init(
         broker: Broker, group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(),
         handler: @escaping @Sendable (Message) async throws -> Void

@@ -34,8 +34,8 @@ public final class MockCluster: Sendable {
     public static let maxBrokers = 64
 
     /// Starts a cluster of `brokers` brokers (default 3) on loopback.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for fewer than 1 or more than ``maxBrokers`` brokers;
-    ///   ``KafkaError/local(code:message:)`` when librdkafka cannot start it.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for fewer than 1 or more than ``maxBrokers`` brokers;
+    ///   `KafkaError.local(code:message:)` when librdkafka cannot start it.
     public init(brokers: Int = 3) throws {
         guard (1...Self.maxBrokers).contains(brokers) else {
             throw KafkaError.invalidArgument("a mock cluster has 1 to \(Self.maxBrokers) brokers, not \(brokers)")
@@ -63,7 +63,7 @@ public final class MockCluster: Sendable {
         close()
     }
 
-    /// The bootstrap addresses as a list, for ``Broker/dial(_:conf:)``.
+    /// The bootstrap addresses as a list, for `Broker.dial(_:conf:)`.
     public var addresses: [String] {
         bootstrapServers.split(separator: ",").map(String.init)
     }
@@ -101,7 +101,7 @@ public final class MockCluster: Sendable {
     // MARK: - Topics
 
     /// Creates `topic` with `partitions` partitions and `replicationFactor` replicas (at most the broker count).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` with librdkafka's reason (e.g. the topic exists).
+    /// - Throws: `KafkaError.invalidArgument(_:)` with librdkafka's reason (e.g. the topic exists).
     public func createTopic(_ topic: String, partitions: Int = 1, replicationFactor: Int = 1) throws {
         // librdkafka's mock aborts the process on counts it cannot allocate, and accepts nonsense ones.
         guard (1...Self.maxPartitions).contains(partitions) else {

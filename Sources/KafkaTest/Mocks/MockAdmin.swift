@@ -1,11 +1,11 @@
 import Foundation
 import Kafka
 
-/// The in-memory double of ``KafkaAdmin``: an ``AdminClient`` over a ``MockBroker``'s own state,
+/// The in-memory double of `KafkaAdmin`: an `AdminClient` over a ``MockBroker``'s own state,
 /// made by ``MockBroker/admin``. What it changes, the broker's producers, consumers, group members
 /// and offset coordinators see at once, and the other way round.
 ///
-/// Each call answers as ``KafkaAdmin`` does against a one-broker Kafka cluster: the same per-item
+/// Each call answers as `KafkaAdmin` does against a one-broker Kafka cluster: the same per-item
 /// outcomes (one bad item fails alone), the same checks before any request with the same
 /// messages, and the broker's error codes where Kafka's broker would refuse:
 ///
@@ -27,15 +27,15 @@ import Kafka
 ///   it is `.stable` with members, `.empty` without, `.dead` (and empty) when unknown, and
 ///   "simple" when no member ever joined it. Member ids are `"<client.id>-<n>"`, with `client.id`
 ///   from the member's `properties`, else `swift-kafka`; their host is `/127.0.0.1`.
-/// - Offsets: a group with members refuses ``resetOffsets(group:to:)`` with `unknownConsumerID`
+/// - Offsets: a group with members refuses ``resetOffsets(group:to:)-4a5ig`` with `unknownConsumerID`
 ///   (Kafka's UNKNOWN_MEMBER_ID) whichever partitions it reads, as Kafka's coordinator does, and
-///   ``deleteCommittedOffsets(group:partitions:)`` of a topic it subscribes to with `groupSubscribedToTopic`.
-/// - Records: ``deleteRecords(before:)`` moves the partition's low watermark, which
+///   ``deleteCommittedOffsets(group:partitions:)-9n8bt`` of a topic it subscribes to with `groupSubscribedToTopic`.
+/// - Records: ``deleteRecords(before:)-6tuhk`` moves the partition's low watermark, which
 ///   ``MockBroker/offsetEarliest(_:partition:)`` then reports; a consumer reading below it gets
 ///   `offsetOutOfRange` and a group member starts again per its `startOffset`.
-///   ``planReset(group:topic:to:)`` to `.time` uses the messages' timestamps (those without one never match).
+///   ``planReset(group:topic:to:)-12new`` to `.time` uses the messages' timestamps (those without one never match).
 ///
-/// Every call throws ``KafkaError/closed`` once the broker is closed. Each has an `async` twin that
+/// Every call throws `KafkaError.closed` once the broker is closed. Each has an `async` twin that
 /// throws `CancellationError` in a cancelled task, else answers in place (the mock never waits).
 public struct MockAdmin: AdminClient {
     let state: MockState
@@ -46,7 +46,7 @@ public struct MockAdmin: AdminClient {
 
     /// The one broker of the in-memory cluster: node 1 at 127.0.0.1:9092 (nothing listens there).
     public static let broker = BrokerMetadata(id: 1, host: "127.0.0.1", port: 9092)
-    /// The cluster id ``cluster()`` reports: `"mock-broker"`.
+    /// The cluster id ``cluster()-4kah3`` reports: `"mock-broker"`.
     public static let clusterID = "mock-broker"
     /// The most partitions one topic may have in the mock (each is an array in memory): 100,000.
     /// Asking for more fails with `policyViolation`.
@@ -55,7 +55,7 @@ public struct MockAdmin: AdminClient {
     // MARK: Cluster
 
     /// The cluster: id ``clusterID``, controller 1, and ``broker`` as its only broker.
-    /// - Throws: ``KafkaError/closed`` after the broker was closed.
+    /// - Throws: `KafkaError.closed` after the broker was closed.
     public func cluster() throws -> ClusterDescription {
         try withOpenState { ClusterDescription(clusterID: Self.clusterID, controllerID: Self.broker.id, brokers: [Self.broker]) }
     }
@@ -63,15 +63,15 @@ public struct MockAdmin: AdminClient {
     // MARK: Topics
 
     /// Every topic's name, sorted; names starting with `__` only when `includeInternal` (default false).
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func listTopics(includeInternal: Bool = false) throws -> [String] {
         try withOpenState { state.logs.keys.filter { includeInternal || !$0.hasPrefix("__") }.sorted() }
     }
 
     /// Each topic's partitions (leader 1, replicas and in-sync replicas `[1]`) and, when `configs`
-    /// (default false), its settings as ``describeConfigs(_:)`` reads them; a topic that does not
+    /// (default false), its settings as ``describeConfigs(_:)-7suu5`` reads them; a topic that does not
     /// exist gets `unknownTopicOrPartition` ("topic NAME not found in metadata").
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func describeTopics(_ names: [String], configs: Bool = false) throws -> [String: Result<TopicDescription, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [String: Result<TopicDescription, KafkaError>] = [:]
@@ -90,9 +90,9 @@ public struct MockAdmin: AdminClient {
     }
 
     /// Creates each topic, with its settings; partitions start empty at offset 0. An illegal name
-    /// or count fails with ``KafkaAdmin``'s `invalidArgument`; the broker's refusals are listed on
+    /// or count fails with `KafkaAdmin`'s `invalidArgument`; the broker's refusals are listed on
     /// ``MockAdmin``. A name given twice in one call fails with `invalidRequest`, as Kafka answers.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func createTopics(_ topics: [NewTopic]) throws -> [String: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [String: Result<Void, KafkaError>] = [:]
@@ -116,7 +116,7 @@ public struct MockAdmin: AdminClient {
     /// Deletes each topic: its records, settings and low watermarks, and every group's committed
     /// offsets in it. An illegal name fails with `invalidArgument`, an unknown topic with
     /// `unknownTopicOrPartition`, a name given twice with `invalidRequest`.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func deleteTopics(_ names: [String]) throws -> [String: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [String: Result<Void, KafkaError>] = [:]
@@ -143,9 +143,9 @@ public struct MockAdmin: AdminClient {
     }
 
     /// Raises each topic's partition count to the total given; the new partitions start empty.
-    /// A total below 1 fails with ``KafkaAdmin``'s `invalidArgument`; a total not above today's with
+    /// A total below 1 fails with `KafkaAdmin`'s `invalidArgument`; a total not above today's with
     /// `invalidPartitions`, an unknown topic with `unknownTopicOrPartition`, as Kafka answers.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func createPartitions(_ totals: [String: Int32]) throws -> [String: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [String: Result<Void, KafkaError>] = [:]
@@ -164,11 +164,11 @@ public struct MockAdmin: AdminClient {
 
     /// Deletes every record before the offset given in each partition (-1: before the high
     /// watermark, everything) by moving its low watermark, which never moves back; each
-    /// partition's new low watermark. An offset below -1 fails with ``KafkaAdmin``'s
+    /// partition's new low watermark. An offset below -1 fails with `KafkaAdmin`'s
     /// `invalidArgument`; as Kafka answers, an offset past the high watermark with
     /// `offsetOutOfRange`, an unknown partition with `unknownTopicOrPartition`, a partition of a
     /// topic whose `cleanup.policy` lacks `delete` with `policyViolation`.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func deleteRecords(before offsets: [TopicPartition: Int64]) throws -> [TopicPartition: Result<Int64, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [TopicPartition: Result<Int64, KafkaError>] = [:]

@@ -6,9 +6,9 @@ extension MockAdmin {
     /// Every setting of each resource. A topic: all of Kafka's topic settings, its own with source
     /// `.dynamicTopic`, the others Kafka 3.9's defaults (`.defaultConfig`, `isDefault`); an unknown
     /// topic fails with `unknownTopicOrPartition`. Broker 1: only the settings
-    /// ``alterConfigs(_:)`` stored on it (`.dynamicBroker`), none at first; another broker id fails
+    /// ``alterConfigs(_:)-9ajtf`` stored on it (`.dynamicBroker`), none at first; another broker id fails
     /// with `invalidRequest`.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func describeConfigs(_ resources: [ConfigResource]) throws -> [ConfigResource: Result<[String: ConfigEntry], KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             var outcomes: [ConfigResource: Result<[String: ConfigEntry], KafkaError>] = [:]
@@ -36,7 +36,7 @@ extension MockAdmin {
     /// topic setting not named returns to its default). A topic's settings are checked as Kafka
     /// checks them (`invalidConfig` for an unknown name or bad value, nothing changed); broker 1's
     /// are stored as given, unchecked; another broker id fails with `invalidRequest`.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func alterConfigs(_ changes: [ConfigResource: [String: String]]) throws -> [ConfigResource: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             changes.reduce(into: [:]) { outcomes, change in
@@ -46,9 +46,9 @@ extension MockAdmin {
     }
 
     /// Changes the named settings of each resource and keeps its other dynamic settings (the
-    /// incremental change ``KafkaAdmin/changeConfigs(_:)`` makes by reading first; here atomic).
-    /// Same checks and errors as ``alterConfigs(_:)``.
-    /// - Throws: ``KafkaError/closed``.
+    /// incremental change `KafkaAdmin.changeConfigs(_:)` makes by reading first; here atomic).
+    /// Same checks and errors as ``alterConfigs(_:)-9ajtf``.
+    /// - Throws: `KafkaError.closed`.
     public func changeConfigs(_ changes: [ConfigResource: [String: String]]) throws -> [ConfigResource: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             changes.reduce(into: [:]) { outcomes, change in

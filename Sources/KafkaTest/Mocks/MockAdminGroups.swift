@@ -6,7 +6,7 @@ extension MockAdmin {
     /// Every group, sorted by id: those with committed offsets, and those members joined since
     /// they were last deleted (Kafka keeps an emptied group until its offsets expire). `.stable`
     /// with members, `.empty` without; simple when no member ever joined it.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func listGroups() throws -> [GroupListing] {
         try withOpenState { () throws(KafkaError) in
             let withOffsets = state.committed.filter { !$0.value.isEmpty }.keys
@@ -19,7 +19,7 @@ extension MockAdmin {
     /// Each group's state, assignor (the strategy of its first member), coordinator (1) and
     /// members with the partitions assigned to them. A group that does not exist is described as
     /// Kafka does: `.dead`, simple, no assignor and no members.
-    /// - Throws: librdkafka's local invalid-argument error for an id given twice; ``KafkaError/closed``.
+    /// - Throws: librdkafka's local invalid-argument error for an id given twice; `KafkaError.closed`.
     public func describeGroups(_ groups: [String]) throws -> [String: Result<GroupDescription, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             guard repeated(groups).isEmpty else { throw Self.duplicates("groups") }
@@ -43,7 +43,7 @@ extension MockAdmin {
     /// Deletes each group and its committed offsets. A group with members fails with
     /// `nonEmptyGroup`, one that does not exist with `groupIdNotFound`, an empty id with Kafka's
     /// INVALID_GROUP_ID (this library's `unknownPartitionAssignmentStrategy`, code 24).
-    /// - Throws: librdkafka's local invalid-argument error for an id given twice; ``KafkaError/closed``.
+    /// - Throws: librdkafka's local invalid-argument error for an id given twice; `KafkaError.closed`.
     public func deleteGroups(_ groups: [String]) throws -> [String: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             guard repeated(groups).isEmpty else { throw Self.duplicates("groups") }
@@ -69,16 +69,16 @@ extension MockAdmin {
 
     /// The committed offsets of `group` in every partition of `topics` (nil, the default: in every
     /// partition it committed an offset for); partitions without one are left out, as
-    /// ``Broker/committedOffsets(group:topics:)`` does.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty group id or an illegal topic name;
-    ///   `unknownTopicOrPartition` for a named topic that does not exist; ``KafkaError/closed``.
+    /// `Broker.committedOffsets(group:topics:)` does.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for an empty group id or an illegal topic name;
+    ///   `unknownTopicOrPartition` for a named topic that does not exist; `KafkaError.closed`.
     public func committedOffsets(group: String, topics: [String]? = nil) throws -> [TopicPartition: Int64] {
         try withOpenState { () throws(KafkaError) in try committed(group, topics) }
     }
 
     /// How far behind `group` is in every partition (of `topics`, or of every topic when nil) it
     /// committed an offset for: the committed offset against the high watermark.
-    /// - Throws: as ``committedOffsets(group:topics:)``; `unknownTopicOrPartition` for an offset
+    /// - Throws: as ``committedOffsets(group:topics:)-3qa4r``; `unknownTopicOrPartition` for an offset
     ///   committed in a partition that does not exist (``MockOffsetCoordinator`` commits unchecked).
     public func lag(group: String, topics: [String]? = nil) throws -> [TopicPartition: GroupLag] {
         try withOpenState { () throws(KafkaError) in
@@ -96,10 +96,10 @@ extension MockAdmin {
     /// Sets `group`'s committed offsets of the partitions in `offsets` (the next offset to read).
     /// As Kafka's coordinator, refuses while the group has any member, whichever partitions it
     /// reads: the group's members must leave first.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a negative offset or an empty group id;
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a negative offset or an empty group id;
     ///   `unknownConsumerID` (Kafka's UNKNOWN_MEMBER_ID) while the group has members, nothing set;
     ///   `unknownTopicOrPartition` for a partition that does not exist (the others are set);
-    ///   ``KafkaError/closed``.
+    ///   `KafkaError.closed`.
     public func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) throws {
         try withOpenState { () throws(KafkaError) in
             try Self.requireGroupID(group)
@@ -122,11 +122,11 @@ extension MockAdmin {
     }
 
     /// The offsets a reset of `group` to `target` in every partition of `topic` would commit,
-    /// beside what it has committed now, with ``KafkaAdmin/planReset(group:topic:to:)``'s rules;
+    /// beside what it has committed now, with `KafkaAdmin.planReset(group:topic:to:)`'s rules;
     /// `.time` finds the first message whose timestamp is at or after the date (messages without
     /// one never match), else the end.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a negative offset, an empty group id or an
-    ///   illegal topic name; `unknownTopicOrPartition`; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a negative offset, an empty group id or an
+    ///   illegal topic name; `unknownTopicOrPartition`; `KafkaError.closed`.
     public func planReset(group: String, topic: String, to target: ResetTarget) throws -> [TopicPartition: ResetStep] {
         try withOpenState { () throws(KafkaError) in
             try target.validate()
@@ -152,8 +152,8 @@ extension MockAdmin {
     /// Deletes `group`'s committed offsets of `partitions`, each with its own outcome: a partition
     /// that does not exist fails with `unknownTopicOrPartition`, one of a topic a member of the
     /// group subscribes to with `groupSubscribedToTopic`; one without an offset succeeds.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for an empty group id; `groupIdNotFound` for a
-    ///   group that does not exist; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for an empty group id; `groupIdNotFound` for a
+    ///   group that does not exist; `KafkaError.closed`.
     public func deleteCommittedOffsets(group: String, partitions: [TopicPartition]) throws -> [TopicPartition: Result<Void, KafkaError>] {
         try withOpenState { () throws(KafkaError) in
             try Self.requireGroupID(group)

@@ -2,18 +2,18 @@ import Foundation
 import Kafka
 import Synchronization
 
-/// An in-memory Kafka for unit tests: conforms to ``Client`` like ``Broker``,
-/// so code written against the protocols runs on it unchanged, with no
-/// network and no librdkafka. Go kafkatest's `Broker`, made stateful.
+/// An in-memory Kafka for unit tests: conforms to `Client` like `Broker`,
+/// so code written against the protocols runs on it unchanged, in memory:
+/// no broker, no network, no librdkafka calls. Go kafkatest's `Broker`, made stateful.
 ///
 /// - Producers append to per-partition logs and return base offsets.
 /// - Consumers read those logs, honour `startOffset`, `retryLimit` (then
-///   ``KafkaError/noData``) and `retryWait` (through `clock`), and can be fed
-///   scripted messages and errors with ``MockConsumer/push(_:)``.
+///   `KafkaError.noData`) and `retryWait` (through `clock`), and can be fed
+///   scripted messages and errors with ``MockConsumer/push(_:)-(Message)`` and ``MockConsumer/push(_:)-(KafkaError)``.
 /// - Offset coordinators keep commits per group; a never-committed offset reads `(-1, "")`.
-/// - ``admin`` administers it as ``KafkaAdmin`` does a cluster (see ``MockAdmin``).
-/// - ``close()`` makes every later call on anything made from it throw ``KafkaError/closed``.
-/// - ``readProducers(timeout:)`` returns produced calls in order (Go's `ReadProducers`),
+/// - ``admin`` administers it as `KafkaAdmin` does a cluster (see ``MockAdmin``).
+/// - ``close()`` makes every later call on anything made from it throw `KafkaError.closed`.
+/// - ``readProducers(timeout:)-3i9hn`` returns produced calls in order (Go's `ReadProducers`),
 ///   without the producer waiting for the reader.
 /// - ``transactionalProducer(_:)`` writes in transactions that consumers see per their isolation
 ///   level (see ``MockTransactionalProducer``).
@@ -34,10 +34,13 @@ public final class MockBroker: SendingClient, TransactionalClient {
 
     /// Creates an in-memory cluster holding `topics` (name: partition count).
     /// - Parameters:
+    ///   - topics: the topics to create, by name, with their partition counts.
     ///   - autoCreateTopics: create unknown topics on first use with `defaultPartitions`
     ///     partitions (default false: unknown topics are `unknownTopicOrPartition`, as on a real broker).
+    ///   - defaultPartitions: the partition count of topics created on first use.
     ///   - clock: where consumer retry waits go; default a ``VirtualClock``.
-    ///   - offsetEarliestHandler, offsetLatestHandler: override the watermark answers.
+    ///   - offsetEarliestHandler: when set, answers ``offsetEarliest(_:partition:)``.
+    ///   - offsetLatestHandler: when set, answers ``offsetLatest(_:partition:)``.
     public init(
         topics: [String: Int32] = [:], autoCreateTopics: Bool = false, defaultPartitions: Int32 = 1,
         clock: any RetryClock = VirtualClock(),
@@ -71,7 +74,7 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// Every message `topic`/`partition` still holds (from its low watermark, 0 unless
-    /// ``MockAdmin/deleteRecords(before:)`` moved it), in offset order.
+    /// ``MockAdmin/deleteRecords(before:)-6tuhk`` moved it), in offset order.
     public func messages(_ topic: String, partition: Int32) -> [Message] {
         state.locked {
             let log = state.logs[topic].flatMap { partition >= 0 && Int(partition) < $0.count ? $0[Int(partition)] : nil } ?? []
@@ -103,13 +106,13 @@ public final class MockBroker: SendingClient, TransactionalClient {
 
     // MARK: Client
 
-    /// A new producer (Go: a new mock per call). Throws ``KafkaError/closed`` after close.
+    /// A new producer (Go: a new mock per call). Throws `KafkaError.closed` after close.
     public func producer(_ conf: ProducerConf = ProducerConf()) throws -> MockProducer {
         try state.locked { () throws(KafkaError) in try state.checkOpen() }
         return MockProducer(state: state, conf: conf)
     }
 
-    /// A new in-memory sender with a ``Sender``'s rules (see ``MockSender``). Throws ``KafkaError/closed`` after close.
+    /// A new in-memory sender with a `Sender`'s rules (see ``MockSender``). Throws `KafkaError.closed` after close.
     public func sender(_ conf: SenderConf = SenderConf()) throws -> MockSender {
         try state.locked { () throws(KafkaError) in try state.checkOpen() }
         let sender = MockSender(state: state, conf: conf)
@@ -152,9 +155,9 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// A member of the in-memory consumer group `conf.group`: members made from this broker
-    /// share the group's partitions, as ``GroupConsumer``s do.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for an empty group or no topics;
-    ///   `unknownTopicOrPartition` for a topic that does not exist; ``KafkaError/closed``.
+    /// share the group's partitions, as `GroupConsumer`s do.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for an empty group or no topics;
+    ///   `unknownTopicOrPartition` for a topic that does not exist; `KafkaError.closed`.
     public func groupConsumer(_ conf: GroupConsumerConf) throws -> MockGroupConsumer {
         try MockGroupConsumer(state: state, conf: conf, clock: clock)
     }
@@ -162,9 +165,9 @@ public final class MockBroker: SendingClient, TransactionalClient {
     /// A new transactional producer for `conf.transactionalID`. Like the real client's, making it
     /// initializes transactions for the id: an earlier producer with the same id has its open
     /// transaction aborted and is fenced (its next call throws the fatal `producerFenced` failure).
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for an empty transactional id, a
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for an empty transactional id, a
     ///   transaction timeout outside 1 s...15 min or a coordinator timeout that is not positive;
-    ///   ``KafkaError/closed`` after close.
+    ///   `KafkaError.closed` after close.
     public func transactionalProducer(_ conf: TransactionalProducerConf) throws -> MockTransactionalProducer {
         guard !conf.transactionalID.isEmpty else {
             throw KafkaError.invalidConfiguration("TransactionalProducerConf.transactionalID is empty; name the instance's transactional id")
@@ -186,9 +189,9 @@ public final class MockBroker: SendingClient, TransactionalClient {
         return MockTransactionalProducer(state: state, conf: conf, epoch: epoch)
     }
 
-    /// The administration client of this in-memory cluster (``Broker/admin``'s double): topics,
+    /// The administration client of this in-memory cluster (`Broker.admin`'s double): topics,
     /// settings, groups, group offsets and records over the same state as everything made here.
-    /// Its calls throw ``KafkaError/closed`` after ``close()``.
+    /// Its calls throw `KafkaError.closed` after ``close()``.
     public var admin: MockAdmin { MockAdmin(state: state) }
 
     /// An offset coordinator of `conf.consumerGroup` over the shared commit store.
@@ -198,7 +201,7 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// The handler's answer, else the low watermark of an existing partition (0, Go's default,
-    /// unless ``MockAdmin/deleteRecords(before:)`` moved it), else `unknownTopicOrPartition`.
+    /// unless ``MockAdmin/deleteRecords(before:)-6tuhk`` moved it), else `unknownTopicOrPartition`.
     public func offsetEarliest(_ topic: String, partition: Int32) throws -> Int64 {
         if let offsetEarliestHandler { return try offsetEarliestHandler(topic, partition) }
         _ = try logLength(topic, partition)
@@ -233,7 +236,7 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// Closes the mock: every later call on it and on what it made throws
-    /// ``KafkaError/closed``; blocked consumers wake with it; the receipts its senders hold fail
+    /// `KafkaError.closed`; blocked consumers wake with it; the receipts its senders hold fail
     /// with it. Idempotent.
     public func close() {
         state.locked {
@@ -245,7 +248,7 @@ public final class MockBroker: SendingClient, TransactionalClient {
     }
 
     /// Waits up to `timeout` for the next produce call not yet read and returns it (Go's `ReadProducers`).
-    /// - Throws: ``KafkaError/timeout(_:)`` saying how long it waited.
+    /// - Throws: `KafkaError.timeout(_:)` saying how long it waited.
     public func readProducers(timeout: Duration) throws -> ProducedMessages {
         let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
         return try state.locked { () throws(KafkaError) -> ProducedMessages in

@@ -5,13 +5,13 @@ import Kafka
 ///
 /// Reads the partition log from its start offset with the real consumer's
 /// rules: `retryLimit + 1` empty reads, each followed by `retryWait` on the
-/// broker's clock, then ``KafkaError/noData`` (never with -1: it waits for a
+/// broker's clock, then `KafkaError.noData` (never with -1: it waits for a
 /// message, a pushed item or close); a position past the log end is
 /// `offsetOutOfRange`, and so is one below the low watermark after
-/// ``MockAdmin/deleteRecords(before:)``. Items queued with ``push(_:)`` come first (Go kafkatest's
+/// ``MockAdmin/deleteRecords(before:)-6tuhk``. Items queued with ``push(_:)-(Message)`` and ``push(_:)-(KafkaError)`` come first (Go kafkatest's
 /// `Messages` and `Errors` channels, without blocking the test that pushes).
 ///
-/// Messages of ``MockTransactionalProducer``s follow ``ConsumerConf/isolation``: read-committed
+/// Messages of ``MockTransactionalProducer``s follow `ConsumerConf.isolation`: read-committed
 /// (the default) skips those of aborted transactions and reads no further than the first message
 /// of a transaction still open (the last stable offset), counting empty reads there until the
 /// transaction ends; read-uncommitted reads everything. Non-transactional messages are always read.
@@ -34,7 +34,7 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
         self.clock = clock
     }
 
-    /// Queues a message for the next ``consume()``; its topic and partition are set from the conf, as Go did.
+    /// Queues a message for the next ``consume()-8m35b``; its topic and partition are set from the conf, as Go did.
     public func push(_ message: Message) {
         var stamped = message
         stamped.topic = conf.topic
@@ -42,7 +42,7 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
         enqueue(.success(stamped))
     }
 
-    /// Queues an error for the next ``consume()`` to throw (push ``KafkaError/noData`` to end an ``Mx`` worker).
+    /// Queues an error for the next ``consume()-8m35b`` to throw (push `KafkaError.noData` to end an `Mx` worker).
     public func push(_ error: KafkaError) {
         enqueue(.failure(error))
     }
@@ -54,7 +54,7 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
         }
     }
 
-    /// The next pushed item or logged message. Same rules as ``BrokerConsumer/consume()``.
+    /// The next pushed item or logged message. Same rules as `BrokerConsumer.consume()`.
     public func consume() throws -> Message {
         try next(batch: false)[0]
     }
@@ -74,7 +74,7 @@ public final class MockConsumer: BatchConsumer, AsyncSequence, @unchecked Sendab
         try await offPool { try self.consumeBatch() }
     }
 
-    /// Iterates with the `async` ``consume()``, ending at ``KafkaError/noData``.
+    /// Iterates with the `async` ``consume()-4dhh5``, ending at `KafkaError.noData`.
     public func makeAsyncIterator() -> ConsumerIterator<MockConsumer> {
         ConsumerIterator(self)
     }

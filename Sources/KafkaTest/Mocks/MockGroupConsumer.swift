@@ -51,23 +51,23 @@ final class MockGroups: @unchecked Sendable {
     }
 }
 
-/// An in-memory member of a consumer group: Tier 1's double of ``GroupConsumer``.
+/// An in-memory member of a consumer group: Tier 1's double of `GroupConsumer`.
 ///
 /// Members of one group made from one ``MockBroker`` share its partitions: range or
 /// roundrobin assignment (cooperative-sticky is treated as range), recomputed when a member
 /// joins or leaves. As with the real client, the rebalance hooks run on the consuming
 /// thread at the member's next read, revoke before assign, before the change takes effect;
 /// a hook that throws is kept for ``takeRebalanceError()``. Reads follow Go's rules
-/// (`retryLimit` → ``KafkaError/noData``, through the broker's clock) and start at the
+/// (`retryLimit` → `KafkaError.noData`, through the broker's clock) and start at the
 /// group's committed offset, else at `startOffset`. Commits are visible to later members and
 /// to ``MockOffsetCoordinator``.
 ///
-/// Messages of ``MockTransactionalProducer``s follow ``GroupConsumerConf/isolation``, as
+/// Messages of ``MockTransactionalProducer``s follow `GroupConsumerConf.isolation`, as
 /// ``MockConsumer``'s do: read-committed (the default) skips aborted transactions and reads a
 /// partition no further than the first message of a transaction still open; read-uncommitted
-/// reads everything. As a ``TransactionalConsumer`` its handed-out offsets can be committed by
-/// a transaction (``TransactionalProducing/sendOffsets(handedOutBy:)``), and
-/// ``rewindToCommitted()`` reads again what an aborted transaction consumed.
+/// reads everything. As a `TransactionalConsumer` its handed-out offsets can be committed by
+/// a transaction (`TransactionalProducing.sendOffsets(handedOutBy:)`), and
+/// ``rewindToCommitted()-4cn30`` reads again what an aborted transaction consumed.
 public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unchecked Sendable {
     // Safe: `positions`, `handedOut` and `lastError` are touched with the state lock held.
     public typealias Element = Message
@@ -106,7 +106,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
     }
 
     /// The next message of the partitions assigned to this member; runs pending rebalance hooks first.
-    /// - Throws: ``KafkaError/noData`` after `retryLimit + 1` empty reads; ``KafkaError/closed``.
+    /// - Throws: `KafkaError.noData` after `retryLimit + 1` empty reads; `KafkaError.closed`.
     public func consume() throws -> Message {
         try next(batch: false)[0]
     }
@@ -122,7 +122,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
         try next(batch: true)
     }
 
-    /// The `async` twin of ``consumeBatch()``; cancellable as the `async` ``consume()``.
+    /// The `async` twin of ``consumeBatch()``; cancellable as the `async` ``consume()-11gwd``.
     nonisolated(nonsending) public func consumeBatch() async throws -> [Message] {
         try await cancellableRead(batch: true)
     }
@@ -139,7 +139,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
     }
 
     /// Stops handing out messages of `partitions` (they stay assigned), as the real client does.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func pause(_ partitions: [TopicPartition]) throws {
         try state.locked { () throws(KafkaError) in
             try checkOpen()
@@ -148,7 +148,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
     }
 
     /// Hands out messages of `partitions` again.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func resume(_ partitions: [TopicPartition]) throws {
         try state.locked { () throws(KafkaError) in
             try checkOpen()
@@ -157,7 +157,7 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
         }
     }
 
-    /// Iterates with the `async` ``consume()``, ending at ``KafkaError/noData``.
+    /// Iterates with the `async` ``consume()-11gwd``, ending at `KafkaError.noData`.
     public func makeAsyncIterator() -> ConsumerIterator<MockGroupConsumer> {
         ConsumerIterator(self)
     }
@@ -179,13 +179,13 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
     }
 
     /// Commits `message` as processed.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a partition not assigned to this member.
     public func commit(_ message: Message) throws {
         try commit([TopicPartition(message.topic, message.partition): message.offset + 1])
     }
 
     /// Commits `offsets` (next offset to read per partition).
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` for a partition not assigned to this member or a negative offset.
+    /// - Throws: `KafkaError.invalidArgument(_:)` for a partition not assigned to this member or a negative offset.
     public func commit(_ offsets: [TopicPartition: Int64]) throws {
         try state.locked { () throws(KafkaError) in
             try checkOpen()
@@ -210,16 +210,16 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
 
     // MARK: - Transactions
 
-    /// Whether the member commits by itself: true for ``GroupConsumerConf/CommitPolicy/automatic(interval:)``
-    /// (the conf's default), which ``TransactionalProducing/sendOffsets(handedOutBy:)`` refuses.
+    /// Whether the member commits by itself: true for `GroupConsumerConf.CommitPolicy.automatic(interval:)`
+    /// (the conf's default), which `TransactionalProducing.sendOffsets(handedOutBy:)` refuses.
     public var commitsAutomatically: Bool {
         if case .automatic = conf.commitPolicy { true } else { false }
     }
 
     /// The offset after the last message handed out, per assigned partition this member handed
-    /// something out of since it was assigned (or since ``rewindToCommitted()``): what a
+    /// something out of since it was assigned (or since ``rewindToCommitted()-4cn30``): what a
     /// transaction commits for the messages it consumed. Empty before the first.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func handedOutOffsets() throws -> [TopicPartition: Int64] {
         try state.locked { () throws(KafkaError) -> [TopicPartition: Int64] in
             try checkOpen()
@@ -229,17 +229,17 @@ public final class MockGroupConsumer: TransactionalConsumer, AsyncSequence, @unc
 
     /// The member's group metadata: `ConsumerGroupMetadata(group: conf.group)` (the double has no
     /// generations, so nothing fences a member's offsets).
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func groupMetadata() throws -> ConsumerGroupMetadata {
         try state.locked { () throws(KafkaError) in try checkOpen() }
         return ConsumerGroupMetadata(group: conf.group)
     }
 
     /// Moves every assigned partition back to the group's committed offset (where none was
-    /// committed, to where ``GroupConsumerConf/startOffset`` says) and forgets what was handed
+    /// committed, to where `GroupConsumerConf.startOffset` says) and forgets what was handed
     /// out: after an aborted transaction, the inputs it consumed are read again. The double
     /// buffers nothing, so nothing else is dropped.
-    /// - Throws: ``KafkaError/closed``.
+    /// - Throws: `KafkaError.closed`.
     public func rewindToCommitted() throws {
         try state.locked { () throws(KafkaError) in
             try checkOpen()

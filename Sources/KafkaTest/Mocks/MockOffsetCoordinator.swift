@@ -36,7 +36,7 @@ public final class MockOffsetCoordinator: OffsetCoordinator {
     }
 
     /// Stores `offset` and `metadata`, or calls ``commitHandler``.
-    /// - Throws: ``KafkaError/closed``; ``KafkaError/invalidArgument(_:)`` for a negative offset.
+    /// - Throws: `KafkaError.closed`; `KafkaError.invalidArgument(_:)` for a negative offset.
     public func commit(_ topic: String, partition: Int32, offset: Int64, metadata: String) throws {
         guard offset >= 0 else { throw KafkaError.invalidArgument("offset \(offset) is negative") }
         if let handler = commitHandler {

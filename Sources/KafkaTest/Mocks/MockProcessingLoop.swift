@@ -3,7 +3,7 @@ import Kafka
 extension ProcessingLoop where Consumer == MockGroupConsumer {
     /// A processing loop over the in-memory group `group` of `broker`, with the same rules as one
     /// over a real ``Broker``; a dead-letter policy sends through a `MockSender` of `broker`.
-    /// - Throws: ``KafkaError/invalidConfiguration(_:)`` for invalid settings; as ``MockBroker/groupConsumer(_:)``.
+    /// - Throws: `KafkaError.invalidConfiguration(_:)` for invalid settings; as ``MockBroker/groupConsumer(_:)``.
     public convenience init(
         broker: MockBroker, group: GroupConsumerConf, conf: ProcessingConf = ProcessingConf(),
         handler: @escaping @Sendable (Message) async throws -> Void

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Appends to the broker's partition logs and returns the base offset;
 /// messages come back stamped with topic, partition, offset and Go's v0 CRC.
-/// Each call is also queued for ``MockBroker/readProducers(timeout:)``.
+/// Each call is also queued for ``MockBroker/readProducers(timeout:)-3i9hn``.
 public final class MockProducer: Producer {
     /// How offsets are assigned.
     public enum OffsetMode: Sendable {
@@ -55,8 +55,8 @@ public final class MockProducer: Producer {
     }
 
     /// Appends `messages` to `topic`/`partition` and returns the first one's offset.
-    /// - Throws: ``responseError`` when set; ``KafkaError/closed`` after the broker closed;
-    ///   ``KafkaError/invalidArgument(_:)`` for no messages; `unknownTopicOrPartition`.
+    /// - Throws: ``responseError`` when set; `KafkaError.closed` after the broker closed;
+    ///   `KafkaError.invalidArgument(_:)` for no messages; `unknownTopicOrPartition`.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
         let (error, mode) = settings.withLock { ($0.error, $0.mode) }
@@ -86,7 +86,7 @@ public final class MockProducer: Producer {
         return stamped[0].offset
     }
 
-    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``; never suspends for long.
+    /// The `async` twin of ``produce(_:partition:messages:)-7a5ap``; never suspends for long.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) async throws -> Int64 {
         var copy = messages

@@ -2,13 +2,13 @@ import Foundation
 import Kafka
 import Synchronization
 
-/// An in-memory ``RecordSender`` made by ``MockBroker/sender(_:)``, with a ``Sender``'s rules:
-/// keyed records placed by ``SenderConf/keyPlacement``, keyless ones sticky per topic, bad records
+/// An in-memory `RecordSender` made by ``MockBroker/sender(_:)``, with a `Sender`'s rules:
+/// keyed records placed by `SenderConf.keyPlacement`, keyless ones sticky per topic, bad records
 /// refused at once with the real client's errors, a bounded queue that waits or fails
-/// (``SenderConf/whenFull``), failures to ``SenderConf/onFailure``, close fails what is in flight.
+/// (`SenderConf.whenFull`), failures to `SenderConf.onFailure`, close fails what is in flight.
 ///
 /// Records are appended to the broker's logs and their receipts resolved at once, unless
-/// ``holdsDeliveries`` is set: then they wait, counting against ``SenderConf/maxBufferedMessages``,
+/// ``holdsDeliveries`` is set: then they wait, counting against `SenderConf.maxBufferedMessages`,
 /// until ``deliverHeld()`` or ``failHeld(with:)``, so tests can see receipts in flight,
 /// back-pressure and failures of receipts nobody awaits.
 public final class MockSender: RecordSender {
@@ -54,7 +54,7 @@ public final class MockSender: RecordSender {
     /// How many records wait in flight.
     public var inFlight: Int { queue.withLock { $0.held.count } }
 
-    /// Hands `message` over, with a ``Sender``'s checks and placement; see ``Sender/send(_:to:partition:)``.
+    /// Hands `message` over, with a `Sender`'s checks and placement; see `Sender.send(_:to:partition:)`.
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) throws -> DeliveryReceipt {
         let target = try place(message, topic, partition)
@@ -89,7 +89,7 @@ public final class MockSender: RecordSender {
         return held.count
     }
 
-    /// Fails every held record's receipt with `error` (and tells ``SenderConf/onFailure``); returns how many.
+    /// Fails every held record's receipt with `error` (and tells `SenderConf.onFailure`); returns how many.
     @discardableResult
     public func failHeld(with error: KafkaError) -> Int {
         let held = takeHeld()
@@ -109,7 +109,7 @@ public final class MockSender: RecordSender {
         return inFlight
     }
 
-    /// Fails held records with ``KafkaError/closed``; later sends throw it. Idempotent.
+    /// Fails held records with `KafkaError.closed`; later sends throw it. Idempotent.
     public func close() {
         let (held, waiters) = queue.withLock { queue in
             queue.closed = true

@@ -2,22 +2,22 @@ import Foundation
 import Kafka
 
 /// An in-memory transactional producer made by ``MockBroker/transactionalProducer(_:)``: the
-/// double of ``TransactionalProducer``, with its rules, so that a consume-transform-produce
+/// double of `TransactionalProducer`, with its rules, so that a consume-transform-produce
 /// service can be unit-tested without Kafka.
 ///
 /// Produce calls inside a transaction append to the broker's partition logs at once, with real
 /// offsets, marked as belonging to the open transaction: consumers with
-/// ``IsolationLevel/readCommitted`` (the default) read no further than a transaction still open,
-/// and never read an aborted one's messages. ``commitTransaction()`` makes the messages visible and
-/// the offsets sent with ``sendOffsets(_:group:)`` the groups' committed offsets (what
-/// ``MockGroupConsumer`` and ``MockOffsetCoordinator`` read), together; ``abortTransaction()``
+/// `IsolationLevel.readCommitted` (the default) read no further than a transaction still open,
+/// and never read an aborted one's messages. ``commitTransaction()-5z37y`` makes the messages visible and
+/// the offsets sent with ``sendOffsets(_:group:)-2ved0`` the groups' committed offsets (what
+/// ``MockGroupConsumer`` and ``MockOffsetCoordinator`` read), together; ``abortTransaction()-5smj9``
 /// hides the messages and drops the offsets. No control records are written: offsets stay
 /// contiguous.
 ///
 /// Making a producer with the transactional id of an earlier one aborts the earlier one's open
-/// transaction and fences it: its next call throws a fatal ``KafkaError/transaction(_:)`` caused by
+/// transaction and fences it: its next call throws a fatal `KafkaError.transaction(_:)` caused by
 /// `producerFenced`, and every later call the same error. ``failNextCommit(with:cause:)`` injects
-/// the other failures. After ``close()`` (its own or the broker's) calls throw ``KafkaError/closed``.
+/// the other failures. After ``close()`` (its own or the broker's) calls throw `KafkaError.closed`.
 public final class MockTransactionalProducer: TransactionalProducing, @unchecked Sendable {
     // Safe: `phase`, `fatal`, `mustAbort`, `injectedCommitFailure` and `closed` are read and written
     // only with the broker state's lock (`state.condition`, through `state.locked`) held.
@@ -66,14 +66,16 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
     /// The fatal error that made this producer unusable, if one did (nil until a call noticed the fencing).
     public var fatalError: KafkaError? { state.locked { fatal } }
 
-    /// Makes the next ``commitTransaction()`` of an open transaction fail with `kind` (once; a
+    /// Makes the next ``commitTransaction()-5z37y`` of an open transaction fail with `kind` (once; a
     /// later injection replaces one not used yet). Abortable: the transaction stays open and can
-    /// only be aborted (produce, ``sendOffsets(_:group:)`` and commit throw the same error until
-    /// ``abortTransaction()``). Retriable: it stays open and the next commit commits it. Fatal:
+    /// only be aborted (produce, ``sendOffsets(_:group:)-2ved0`` and commit throw the same error until
+    /// ``abortTransaction()-5smj9``). Retriable: it stays open and the next commit commits it. Fatal:
     /// the producer is unusable, every later call throws the same error (its open transaction is
     /// aborted at ``close()`` or when a new producer with the same id is made).
-    /// - Parameter cause: the error the failure carries; default a broker error typical of `kind`
-    ///   (`notCoordinator`, `outOfOrderSequenceNumber`, `transactionalIdAuthorizationFailed`).
+    /// - Parameters:
+    ///   - kind: what the failure makes of the transaction, as described above.
+    ///   - cause: the error the failure carries; default a broker error typical of `kind`
+    ///     (`notCoordinator`, `outOfOrderSequenceNumber`, `transactionalIdAuthorizationFailed`).
     public func failNextCommit(with kind: TransactionFailure.Kind, cause: KafkaError? = nil) {
         let injected = "injected by MockTransactionalProducer.failNextCommit"
         let defaultCause: KafkaError = switch kind {
@@ -113,10 +115,10 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
 
     // MARK: - Transactions
 
-    /// Begins a transaction: later produce calls and ``sendOffsets(_:group:)`` belong to it until
+    /// Begins a transaction: later produce calls and ``sendOffsets(_:group:)-2ved0`` belong to it until
     /// it is committed or aborted.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when a transaction is already open; the fatal
-    ///   ``KafkaError/transaction(_:)`` once the producer is unusable (e.g. fenced); ``KafkaError/closed``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when a transaction is already open; the fatal
+    ///   `KafkaError.transaction(_:)` once the producer is unusable (e.g. fenced); `KafkaError.closed`.
     public func beginTransaction() throws {
         try state.locked { () throws(KafkaError) in
             try checkUsable("beginTransaction")
@@ -130,9 +132,9 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
     /// Adds `offsets` (the next offset to read, per partition) of `group` to the open transaction:
     /// they become the group's committed offsets if, and only if, the transaction commits. A
     /// partition sent twice keeps the later offset. Nothing for empty `offsets`.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when no transaction is open or an offset is
+    /// - Throws: `KafkaError.invalidArgument(_:)` when no transaction is open or an offset is
     ///   negative; the abortable error of a failed commit until the abort; the fatal error;
-    ///   ``KafkaError/closed``.
+    ///   `KafkaError.closed`.
     public func sendOffsets(_ offsets: [TopicPartition: Int64], group: ConsumerGroupMetadata) throws {
         try state.locked { () throws(KafkaError) in
             try checkUsable("sendOffsets")
@@ -155,8 +157,8 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
     /// the offsets sent with it the groups' committed offsets, at once. Calling it again after it
     /// succeeded returns the same success.
     /// - Throws: the failure injected by ``failNextCommit(with:cause:)``; the abortable error until
-    ///   ``abortTransaction()``; ``KafkaError/invalidArgument(_:)`` when no transaction is open (or
-    ///   the last one was aborted); the fatal error; ``KafkaError/closed``.
+    ///   ``abortTransaction()-5smj9``; `KafkaError.invalidArgument(_:)` when no transaction is open (or
+    ///   the last one was aborted); the fatal error; `KafkaError.closed`.
     public func commitTransaction() throws {
         try state.locked { () throws(KafkaError) in
             try checkUsable("commitTransaction")
@@ -186,7 +188,7 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
 
     /// Aborts the open transaction: its messages are never visible to read-committed consumers and
     /// its offsets are dropped. Nothing when no transaction is open.
-    /// - Throws: the fatal error once the producer is unusable; ``KafkaError/closed``.
+    /// - Throws: the fatal error once the producer is unusable; `KafkaError.closed`.
     public func abortTransaction() throws {
         try state.locked { () throws(KafkaError) in
             try checkUsable("abortTransaction")
@@ -206,10 +208,10 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
 
     /// Appends `messages` to `topic`/`partition` inside the open transaction and returns the first
     /// one's offset; on return each message carries its topic, partition and offset. The call is
-    /// also queued for ``MockBroker/readProducers(timeout:)``.
-    /// - Throws: ``KafkaError/invalidArgument(_:)`` when no transaction is open or for no messages;
+    /// also queued for ``MockBroker/readProducers(timeout:)-3i9hn``.
+    /// - Throws: `KafkaError.invalidArgument(_:)` when no transaction is open or for no messages;
     ///   `unknownTopicOrPartition`; the abortable error of a failed commit until the abort; the
-    ///   fatal error; ``KafkaError/closed``.
+    ///   fatal error; `KafkaError.closed`.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) throws -> Int64 {
         let pending = messages
@@ -229,7 +231,7 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
         return stamped.first?.offset ?? -1
     }
 
-    /// The `async` twin of ``produce(_:partition:messages:)-(_,_,inout [Message])``; never suspends for long.
+    /// The `async` twin of ``produce(_:partition:messages:)-no3t``; never suspends for long.
     @discardableResult
     public func produce(_ topic: String, partition: Int32, messages: inout [Message]) async throws -> Int64 {
         var copy = messages
@@ -241,7 +243,7 @@ public final class MockTransactionalProducer: TransactionalProducing, @unchecked
     // MARK: - Closing
 
     /// Closes the producer: an open transaction is aborted at once (the double's stand-in for the
-    /// coordinator aborting it at its timeout). Later calls throw ``KafkaError/closed``. Idempotent.
+    /// coordinator aborting it at its timeout). Later calls throw `KafkaError.closed`. Idempotent.
     public func close() {
         state.locked {
             guard !closed else { return }
