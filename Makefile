@@ -40,7 +40,7 @@ test: setup
 # where only TLS answers (scripts/tls-e2e.sh). Needs root; skips with exit 0 without it. Gating in CI.
 test-tls: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) build --product kafka-serve
+	for product in kafka-serve kafka-produce kafka-consume; do $(SWIFT) build --product $$product || exit 1; done
 	./scripts/tls-e2e.sh "$$($(SWIFT) build --show-bin-path)"
 
 # The integration suite against tansu (a Kafka-compatible broker in Rust) with

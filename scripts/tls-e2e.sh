@@ -8,7 +8,7 @@
 # socket to the broker outside. Inside the namespace nothing but TLS answers on those ports, so a
 # passing round trip went through TLS.
 #
-# Usage: scripts/tls-e2e.sh BIN_PATH   (kafka-serve and swift-kafka-goPackageTests.xctest built there)
+# Usage: scripts/tls-e2e.sh BIN_PATH   (kafka-serve, kafka-produce, kafka-consume and swift-kafka-goPackageTests.xctest built there)
 # Needs root (ip netns), socat and openssl; skips with exit 0 only without root or `ip netns`.
 # Everything it starts is stopped by PID, and the namespace deleted, on exit; every wait is bounded.
 # TLS_E2E_TIMEOUT (seconds, default 240) bounds the test run.
@@ -28,7 +28,7 @@ xctest="$bin/swift-kafka-goPackageTests.xctest"
 for tool in socat openssl timeout; do
   command -v "$tool" >/dev/null || { echo "tls-e2e: $tool is missing (make setup installs it)" >&2; exit 1; }
 done
-for program in "$bin/kafka-serve" "$xctest"; do
+for program in "$bin/kafka-serve" "$bin/kafka-produce" "$bin/kafka-consume" "$xctest"; do
   [ -x "$program" ] || { echo "tls-e2e: $program is missing: build it first (make test-tls does)" >&2; exit 1; }
 done
 
@@ -149,6 +149,23 @@ if [ "$status" = 0 ]; then
   if ! grep -qE 'Test run with [1-9][0-9]* tests? .*passed' "$workdir/test.out" || grep -qE 'skipped' "$workdir/test.out"; then
     echo "tls-e2e: the TLSEndToEnd suite did not run (no tests matched, or they were skipped)" >&2
     status=1
+  fi
+fi
+# The examples connect with flags alone: kafka-produce writes 20 messages to partition 1 over
+# mutual TLS, and kafka-consume reads that partition back to its end ("message N" values are
+# the producer's; the suite's values differ).
+if [ "$status" = 0 ]; then
+  tls_flags=(--brokers "$brokers" --tls-ca "$workdir/ca.pem" --tls-cert "$workdir/client.pem" --tls-key "$workdir/client.key")
+  if ! timeout -k 5 60 ip netns exec "$ns" "$bin/kafka-produce" "${tls_flags[@]}" --topic "$topic" --partition 1 --count 20 \
+      >"$workdir/produce.out" 2>&1; then
+    echo "tls-e2e: kafka-produce over TLS failed:" >&2; cat "$workdir/produce.out" >&2; status=1
+  elif ! timeout -k 5 60 ip netns exec "$ns" "$bin/kafka-consume" "${tls_flags[@]}" --topic "$topic" --partition 1 --retry-limit 5 \
+      >"$workdir/consume.out" 2>"$workdir/consume.err"; then
+    echo "tls-e2e: kafka-consume over TLS failed:" >&2; cat "$workdir/consume.err" >&2; status=1
+  elif [ "$(grep -c '^message ' "$workdir/consume.out")" != 20 ]; then
+    echo "tls-e2e: kafka-consume over TLS read $(grep -c '^message ' "$workdir/consume.out") of the 20 messages kafka-produce wrote" >&2; status=1
+  else
+    echo "== tls-e2e: kafka-produce and kafka-consume with --tls-ca/--tls-cert/--tls-key: 20 messages written and read back"
   fi
 fi
 if [ "$status" = 0 ]; then
