@@ -165,7 +165,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// - Throws: `KafkaError.closed` once this queue or its handle closed.
     func fetch(timeout: Duration, into buffer: FetchBuffer, readsHeaders: Bool, startOffset: Int64) throws -> FetchOutcome {
         try using { rk in
-            let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
+            let count = QueueDrain.takeAfterFirst(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
             if isClosed {
                 for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) }
                 throw KafkaError.closed
@@ -203,7 +203,7 @@ final class PartitionQueue: @unchecked Sendable {
     /// no copy and no allocation per message.
     func fetchBorrowed<R>(timeout: Duration, startOffset: Int64, _ body: (BorrowedBatch) throws -> R) throws -> BorrowedOutcome<R> {
         try using { _ in
-            let count = QueueDrain.take(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
+            let count = QueueDrain.takeAfterFirst(from: queue, timeout: timeout, into: fetched, capacity: Self.batchCapacity)
             defer { for index in 0..<Swift.max(0, count) { rd_kafka_message_destroy(fetched[index]) } }
             if isClosed { throw KafkaError.closed }
             guard count >= 0 else { return .failure(KafkaError(rd_kafka_last_error())) }

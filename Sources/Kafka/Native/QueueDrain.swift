@@ -26,6 +26,11 @@ import Crdkafka
 ///
 /// The call returns as soon as one message is there: the wait is for the first message only,
 /// never for a full batch.
+///
+/// A partition consumer's queue takes the rest of a fetch in one batch call (``takeAfterFirst``):
+/// nothing but the consumer's own close changes such a partition's version (it never pauses,
+/// resumes or seeks), so the loss above cannot happen there, and each `rd_kafka_consume_queue`
+/// reads the clock twice and sets the thread's last error, which the batch call does once.
 enum QueueDrain {
     /// Moves up to `capacity` messages (or per-message errors) from `queue` into `messages`,
     /// waiting up to `timeout` for the first; serves rebalances and other callbacks on the way.
@@ -58,5 +63,26 @@ enum QueueDrain {
             if stop(count, true) { break }
         }
         return count
+    }
+
+    /// Waits up to `timeout` for the first message of `queue`, then takes the others already
+    /// there, up to `capacity` in all, in one batch call. For queues whose partition's version
+    /// nothing changes while a fetch runs (a partition consumer's); group members use ``take``.
+    /// - Returns: as ``take``.
+    static func takeAfterFirst(
+        from queue: OpaquePointer, timeout: Duration,
+        into messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, capacity: Int
+    ) -> Int {
+        guard capacity > 0 else { return 0 }
+        guard let first = rd_kafka_consume_queue(queue, timeout.milliseconds) else {
+            let code = rd_kafka_last_error()
+            let quiet = code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__INTR
+            return quiet ? 0 : -1
+        }
+        messages[0] = first
+        guard capacity > 1 else { return 1 }
+        // A timeout of 0: what is there now, never a wait to fill the batch.
+        let rest = rd_kafka_consume_batch_queue(queue, 0, messages + 1, capacity - 1)
+        return 1 + max(0, rest)
     }
 }
