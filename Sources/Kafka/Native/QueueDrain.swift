@@ -45,12 +45,8 @@ enum QueueDrain {
         stop: (_ taken: Int, _ attemptTookOne: Bool) -> Bool = { _, _ in false }
     ) -> Int {
         guard capacity > 0 else { return 0 }
-        guard let first = rd_kafka_consume_queue(queue, timeout.milliseconds) else {
-            let code = rd_kafka_last_error()
-            let quiet = code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__INTR
-            return quiet ? 0 : -1
-        }
-        messages[0] = first
+        let first = takeFirst(from: queue, timeout: timeout, into: messages)
+        guard first == 1 else { return first }
         var count = 1
         guard !stop(count, true) else { return count }
         while count < capacity {
@@ -74,15 +70,24 @@ enum QueueDrain {
         into messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, capacity: Int
     ) -> Int {
         guard capacity > 0 else { return 0 }
+        let first = takeFirst(from: queue, timeout: timeout, into: messages)
+        guard first == 1, capacity > 1 else { return first }
+        // A timeout of 0: what is there now, never a wait to fill the batch.
+        let rest = rd_kafka_consume_batch_queue(queue, 0, messages + 1, capacity - 1)
+        return 1 + max(0, rest)
+    }
+
+    /// Waits up to `timeout` for one message and puts it in `messages[0]`: 1 when one came, 0 when
+    /// none came in time or the queue was woken, -1 when the queue failed (librdkafka's last error set).
+    private static func takeFirst(
+        from queue: OpaquePointer, timeout: Duration, into messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    ) -> Int {
         guard let first = rd_kafka_consume_queue(queue, timeout.milliseconds) else {
             let code = rd_kafka_last_error()
             let quiet = code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__INTR
             return quiet ? 0 : -1
         }
         messages[0] = first
-        guard capacity > 1 else { return 1 }
-        // A timeout of 0: what is there now, never a wait to fill the batch.
-        let rest = rd_kafka_consume_batch_queue(queue, 0, messages + 1, capacity - 1)
-        return 1 + max(0, rest)
+        return 1
     }
 }
