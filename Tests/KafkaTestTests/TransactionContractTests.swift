@@ -96,10 +96,8 @@ struct TransactionContractTests {
     func scoped(target: Target) async throws { try await onOwnThread { try verifyTransactional(Scoped(), on: target) } }
 }
 
-/// Runs a blocking check on a thread of its own, so that the coordinator waits of the embedded
-/// cluster never hold one of the test pool's two threads.
+/// Runs a blocking check on a thread of its own (``onThread(_:)``), so that the coordinator waits
+/// of the embedded cluster never hold one of the test pool's two threads.
 func onOwnThread(_ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
+    try await onThread(body)
 }

@@ -13,13 +13,3 @@ extension Message {
     var text: String? { value.map { String(decoding: $0, as: UTF8.self) } }
 }
 
-/// Runs a blocking call on a thread of its own and suspends until it returns.
-///
-/// Blocking calls must not run in a `Task`: on a two-core machine the
-/// cooperative pool has two threads, and two blocked calls waiting for a
-/// third task (the one that closes the broker) would never be woken.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
