@@ -20,23 +20,7 @@ public final class Sender: Sendable {
     /// The configuration it was made with.
     public let conf: SenderConf
     let native: SenderHandle
-    private let placements = Mutex<[String: TopicPlacement]>([:])
-
-    /// What the sender knows of one topic: its partition count and where its keyless records go now.
-    private struct TopicPlacement {
-        var partitions: Int32
-        var learned: ContinuousClock.Instant
-        var sticky: Int32
-        var stickyUntil: ContinuousClock.Instant
-        /// Sends since the count's age was last checked: the clock is read once per
-        /// ``ageCheckInterval`` sends, not per send.
-        var sendsSinceCheck = 0
-    }
-
-    private static let ageCheckInterval = 1024
-
-    /// How long a topic's partition count is trusted before it is looked up again (partitions may be added).
-    private static let placementLifetime: Duration = .seconds(30)
+    private let routes = SenderRoutes()
 
     init(broker: Broker, conf: SenderConf, native: SenderHandle) {
         self.broker = broker
@@ -61,7 +45,7 @@ public final class Sender: Sendable {
     ///   `KafkaError.closed` once the sender or its broker closed. Delivery errors come through the receipt.
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) throws -> DeliveryReceipt {
-        let target = try place(message, topic, partition, partitions: partitionCount(topic))
+        let target = try place(message, topic, partition, route: route(topic, keyless: partition == nil && message.key == nil))
         let receipt = DeliveryReceipt(topic: topic, partition: target)
         while true {
             let seen = native.handle.queueSpace.generation
@@ -77,8 +61,10 @@ public final class Sender: Sendable {
     ///   waits for room (nothing was sent).
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) async throws -> DeliveryReceipt {
-        let count: Int32 = if let known = knownPartitionCount(topic) { known } else { try await lookUpPartitionCount(topic) }
-        let target = try place(message, topic, partition, partitions: count)
+        let keyless = partition == nil && message.key == nil
+        let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow)
+        let route = if let known { known } else { try await lookUpRoute(topic, keyless: keyless) }
+        let target = try place(message, topic, partition, route: route)
         let receipt = DeliveryReceipt(topic: topic, partition: target)
         while true {
             let seen = native.handle.queueSpace.generation
@@ -140,7 +126,8 @@ public final class Sender: Sendable {
     }
 
     /// The partition `message` goes to; checks it and the record before anything is sent.
-    private func place(_ message: Message, _ topic: String, _ partition: Int32?, partitions: Int32) throws -> Int32 {
+    private func place(_ message: Message, _ topic: String, _ partition: Int32?, route: (partitions: Int32, sticky: Int32)) throws -> Int32 {
+        let partitions = route.partitions
         if let problem = recordProblem(message, maxMessageBytes: native.handle.maxMessageBytes, naming: "the record for \(topic)", consequence: "it was not sent") {
             throw problem
         }
@@ -154,60 +141,25 @@ public final class Sender: Sendable {
             throw KafkaError.broker(.unknownTopicOrPartition, message: "\(topic) has no partitions to place a record on")
         }
         if let key = message.key { return conf.keyPlacement.partition(of: key, partitions: partitions) }
-        return stickyPartition(topic)
+        return route.sticky
     }
 
-    /// Keyless records of `topic` stay on one random partition for ``SenderConf/stickyWindow``, so
-    /// they fill batches (Kafka's sticky partitioner), then move to another.
-    private func stickyPartition(_ topic: String) -> Int32 {
-        let now = ContinuousClock.now
-        return placements.withLock { placements in
-            guard var placement = placements[topic] else { return 0 }
-            if now >= placement.stickyUntil {
-                placement.sticky = Int32.random(in: 0..<max(1, placement.partitions))
-                placement.stickyUntil = now + conf.stickyWindow
-                placements[topic] = placement
-            }
-            return placement.sticky
-        }
-    }
-
-    /// The partition count of `topic` if known and fresh.
-    private func knownPartitionCount(_ topic: String) -> Int32? {
-        placements.withLock { placements in
-            guard var placement = placements[topic] else { return nil }
-            placement.sendsSinceCheck += 1
-            if placement.sendsSinceCheck >= Self.ageCheckInterval {
-                placement.sendsSinceCheck = 0
-                if ContinuousClock.now - placement.learned >= Self.placementLifetime { return nil }
-            }
-            placements[topic] = placement
-            return placement.partitions
-        }
-    }
-
-    /// The partition count of `topic`, looked up (blocking) when not known.
-    private func partitionCount(_ topic: String) throws -> Int32 {
-        if let known = knownPartitionCount(topic) { return known }
+    /// Where records for `topic` may go (see ``SenderRoutes``); the partition count is looked up,
+    /// blocking, when not known or too old.
+    private func route(_ topic: String, keyless: Bool) throws -> (partitions: Int32, sticky: Int32) {
+        if let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) { return known }
         try validateTopicName(topic)
-        return remember(topic, try broker.partitionCount(topic))
+        return remember(topic, try broker.partitionCount(topic), keyless: keyless)
     }
 
-    /// The `async` lookup of a partition count not known.
-    private func lookUpPartitionCount(_ topic: String) async throws -> Int32 {
+    /// The `async` lookup of a route not known.
+    private func lookUpRoute(_ topic: String, keyless: Bool) async throws -> (partitions: Int32, sticky: Int32) {
         try validateTopicName(topic)
-        return remember(topic, try await broker.partitionCount(topic))
+        return remember(topic, try await broker.partitionCount(topic), keyless: keyless)
     }
 
-    private func remember(_ topic: String, _ partitions: Int32) -> Int32 {
-        let now = ContinuousClock.now
-        placements.withLock { placements in
-            var placement = placements[topic] ?? TopicPlacement(partitions: partitions, learned: now, sticky: 0, stickyUntil: now)
-            placement.partitions = partitions
-            placement.learned = now
-            if placement.sticky >= partitions { placement.stickyUntil = now }
-            placements[topic] = placement
-        }
-        return partitions
+    private func remember(_ topic: String, _ partitions: Int32, keyless: Bool) -> (partitions: Int32, sticky: Int32) {
+        routes.remember(topic, partitions: partitions)
+        return routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) ?? (partitions, 0)
     }
 }

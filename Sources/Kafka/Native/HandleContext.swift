@@ -18,9 +18,6 @@ final class HandleContext: Sendable {
     /// Whether delivery reports resolve ``DeliveryReceipt``s (a ``Sender``'s handle) rather than
     /// produce calls' delivery slots.
     let reportsToReceipts: Bool
-    /// A sender's records in flight, by the address librdkafka holds as their opaque: the one
-    /// strong reference to each receipt until its report resolves it or closing fails it.
-    let receipts = Mutex<[UInt: DeliveryReceipt]>([:])
     /// Failed deliveries of a sender's records so far.
     let failedDeliveries = Atomic<Int>(0)
     /// Told of every failed delivery of a sender's record; nil logs it.
@@ -53,15 +50,6 @@ final class HandleContext: Sendable {
         } else {
             logger.error("delivery failed", [("topic", receipt.topic), ("partition", "\(receipt.partition)"), ("error", error.description)])
         }
-    }
-
-    /// Fails every receipt still in flight with `KafkaError.closed` (the handle is closing).
-    func failOutstandingReceipts() {
-        let outstanding = receipts.withLock { receipts in
-            defer { receipts.removeAll() }
-            return Array(receipts.values)
-        }
-        for receipt in outstanding { resolve(receipt, .failure(.closed)) }
     }
 
     func record(_ line: String) {

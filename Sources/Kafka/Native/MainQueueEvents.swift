@@ -79,30 +79,24 @@ enum MainQueueEvents {
         }
     }
 
-    /// Resolves the ``DeliveryReceipt`` of each report: the receipts of one read leave the registry
-    /// under one lock; a report whose receipt is gone (closing failed it) is ignored.
+    /// Resolves the ``DeliveryReceipt`` of each report, taking over the reference librdkafka held
+    /// (see ``SenderHandle/enqueue(_:topic:partition:receipt:)``). A report of a purged record
+    /// (only closing purges) fails its receipt with `KafkaError.closed`.
     private static func serveReceipts(_ event: OpaquePointer, context: HandleContext) {
-        withUnsafeTemporaryAllocation(of: UnsafePointer<rd_kafka_message_t>?.self, capacity: reportsPerRead) { reports in
-            guard let base = reports.baseAddress else { return }
-            while true {
-                let read = rd_kafka_event_message_array(event, base, reportsPerRead)
-                if read == 0 { break }
-                let receipts: [DeliveryReceipt?] = context.receipts.withLock { registry in
-                    (0..<read).map { index in
-                        base[index].flatMap { $0.pointee._private }.flatMap { registry.removeValue(forKey: UInt(bitPattern: $0)) }
-                    }
-                }
-                for index in 0..<read {
-                    guard let receipt = receipts[index], let message = base[index] else { continue }
-                    let code = message.pointee.err
-                    if code == RD_KAFKA_RESP_ERR_NO_ERROR {
-                        let delivery = Delivery(topic: receipt.topic, partition: message.pointee.partition, offset: max(-1, message.pointee.offset))
-                        context.resolve(receipt, .success(delivery))
-                    } else {
-                        // Not rd_kafka_message_errstr: for a producer's message it reads the payload as the text.
-                        context.resolve(receipt, .failure(KafkaError(code)))
-                    }
-                }
+        while let message = rd_kafka_event_message_next(event) {
+            guard let opaque = message.pointee._private else { continue }
+            let receipt = Unmanaged<DeliveryReceipt>.fromOpaque(opaque).takeRetainedValue()
+            let code = message.pointee.err
+            switch code {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                // A logical offset (-1001: delivered without learning where) reads as -1.
+                let delivery = Delivery(topic: receipt.topic, partition: message.pointee.partition, offset: max(-1, message.pointee.offset))
+                context.resolve(receipt, .success(delivery))
+            case RD_KAFKA_RESP_ERR__PURGE_QUEUE, RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+                context.resolve(receipt, .failure(.closed))
+            default:
+                // Not rd_kafka_message_errstr: for a producer's message it reads the payload as the text.
+                context.resolve(receipt, .failure(KafkaError(code)))
             }
         }
     }

@@ -48,6 +48,8 @@ final class NativeHandle: @unchecked Sendable {
     private var mainQueue: OpaquePointer?
     /// Topic handles by name, one reference each, destroyed before the handle.
     private var topics: [String: OpaquePointer] = [:]
+    /// The topic handle found last: consecutive calls for one topic skip hashing its name.
+    private var lastTopic: (name: String, rkt: OpaquePointer)?
     /// How long closing waits for the teardown (destroy hooks and librdkafka's destroy); nil
     /// waits until it is done.
     let teardownLimit: Duration?
@@ -124,11 +126,43 @@ final class NativeHandle: @unchecked Sendable {
     func topic(_ name: String) throws(KafkaError) -> OpaquePointer {
         lock.lock()
         defer { lock.unlock() }
-        if let existing = topics[name] { return existing }
+        return try topicLocked(name)
+    }
+
+    /// Runs `body` with the live handle and the topic handle for `name` (as ``topic(_:)``): entering
+    /// and finding the topic take the lock once. Throws `KafkaError.closed` once closing began.
+    func withTopic<R>(_ name: String, _ body: (_ rk: OpaquePointer, _ rkt: OpaquePointer) throws -> R) throws -> R {
+        lock.lock()
+        guard lifecycle.enter() else {
+            lock.unlock()
+            throw KafkaError.closed
+        }
+        let found: OpaquePointer
+        do {
+            found = try topicLocked(name)
+        } catch {
+            let last = lifecycle.leave()
+            lock.unlock()
+            if last { usersGone.resumeAll(with: true) }
+            throw error
+        }
+        lock.unlock()
+        defer { leave() }
+        return try body(rk, found)
+    }
+
+    /// ``topic(_:)`` with `lock` held.
+    private func topicLocked(_ name: String) throws(KafkaError) -> OpaquePointer {
+        if let lastTopic, lastTopic.name == name { return lastTopic.rkt }
+        if let existing = topics[name] {
+            lastTopic = (name, existing)
+            return existing
+        }
         guard let created = rd_kafka_topic_new(rk, name, nil) else {
             throw KafkaError(rd_kafka_last_error(), detail: "cannot create topic handle for \"\(name)\"")
         }
         topics[name] = created
+        lastTopic = (name, created)
         return created
     }
 
@@ -154,6 +188,17 @@ final class NativeHandle: @unchecked Sendable {
             pollThread.wakeServerIfServing()
         }
         return servedReports
+    }
+
+    /// Serves the events already in the main queue on the calling thread, inside ``withHandle(_:)``,
+    /// when there are any and no other caller serves: what a raw C producer's `rd_kafka_poll(rk, 0)`
+    /// after each produce does. A ``Sender`` calls it after each send, so delivery reports are
+    /// mostly served, and their messages freed, on the thread that allocated them: served on the
+    /// poll thread alone, the two threads contended for malloc's arena and the queue's lock.
+    func serveEventsInline(_ rk: OpaquePointer) {
+        guard let mainQueue, let pollThread, rd_kafka_queue_length(mainQueue) > 0, pollThread.claimServing() else { return }
+        if MainQueueEvents.serveAvailable(rk, mainQueue, pollThread) { queueSpace.signal() }
+        pollThread.resume(queueHasEvents: rd_kafka_queue_length(mainQueue) > 0)
     }
 
     /// Makes the calling produce call the server of the main queue, in place of the poll thread,
@@ -373,13 +418,21 @@ final class NativeHandle: @unchecked Sendable {
         // Batches registered by callers that were inside the handle when closing began.
         abandonDeliveries()
         pollThread?.stop(rk: rk)
+        settleReceipts()
         if let mainQueue { rd_kafka_queue_destroy(mainQueue) }
         let lastHooks = lock.withLock { () -> [(OpaquePointer) -> Void] in
             defer { destroyHooks.removeAll() }
             return destroyHooks.sorted { $0.key < $1.key }.map(\.value)
         }
         for hook in lastHooks { hook(rk) }
-        for topic in lock.withLock({ () -> [OpaquePointer] in defer { topics.removeAll() }; return Array(topics.values) }) {
+        let openTopics = lock.withLock { () -> [OpaquePointer] in
+            defer {
+                topics.removeAll()
+                lastTopic = nil
+            }
+            return Array(topics.values)
+        }
+        for topic in openTopics {
             rd_kafka_topic_destroy(topic)
         }
         if kind == .producer {
@@ -398,7 +451,6 @@ final class NativeHandle: @unchecked Sendable {
             return Array(deliveries.values)
         }
         for batch in leftover { Unmanaged.passUnretained(batch).release() }
-        context.failOutstandingReceipts()
         Unmanaged.passUnretained(context).release()
         lock.withLock { lifecycle.settle() }
         settledSignal.resumeAll(with: true)
@@ -407,6 +459,29 @@ final class NativeHandle: @unchecked Sendable {
     private func abandonDeliveries() {
         let waiting = context.deliveries.withLock { Array($0.values) }
         for batch in waiting { batch.abandon() }
-        context.failOutstandingReceipts()
     }
+
+    /// A sender's handle: purges the records still in flight and serves every delivery report,
+    /// so each receipt librdkafka holds is resolved (delivered, failed, or `closed` for a purged
+    /// record) and released. After a blocking purge every report is queued already; the bound only
+    /// guards against a librdkafka that never answers.
+    private func settleReceipts() {
+        guard context.reportsToReceipts, let mainQueue else { return }
+        _ = rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+        let deadline = ContinuousClock.now + Self.receiptSettleLimit
+        while rd_kafka_outq_len(rk) > 0 && ContinuousClock.now < deadline {
+            guard let event = rd_kafka_queue_poll(mainQueue, 10) else { continue }
+            _ = MainQueueEvents.serve(rk, event, nil)
+        }
+        let left = rd_kafka_outq_len(rk)
+        if left > 0 {
+            context.logger.error(
+                "closing a sender left records without a delivery report; their receipts stay unresolved",
+                [("handle", context.name), ("records", "\(left)")]
+            )
+        }
+    }
+
+    /// How long closing a sender waits for the reports of its purged records.
+    private static let receiptSettleLimit: Duration = .seconds(5)
 }

@@ -23,18 +23,20 @@ final class SenderHandle: Sendable {
         case full
     }
 
-    /// Hands `message` to librdkafka for `topic`/`partition`. The receipt is registered before
-    /// librdkafka can report on it, and withdrawn when the record was refused.
+    /// Hands `message` to librdkafka for `topic`/`partition`. librdkafka holds the receipt (one
+    /// strong reference, as the message's opaque) until its delivery report resolves it; closing
+    /// purges the records in flight and serves their reports (see ``NativeHandle``'s teardown), so
+    /// every accepted receipt is resolved exactly once.
     /// - Throws: librdkafka's error for a refused record; `KafkaError.closed` once closing began.
     func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt) throws -> Enqueued {
-        try handle.withHandle { rk in
-            let rkt = try handle.topic(topic)
-            let opaque = Unmanaged.passUnretained(receipt).toOpaque()
-            let address = UInt(bitPattern: opaque)
-            handle.context.receipts.withLock { $0[address] = receipt }
-            let code = enqueueOne(rk, rkt, partition, message, opaque: opaque)
-            guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return .accepted }
-            handle.context.receipts.withLock { _ = $0.removeValue(forKey: address) }
+        try handle.withTopic(topic) { rk, rkt in
+            let held = Unmanaged.passRetained(receipt)
+            let code = enqueueOne(rk, rkt, partition, message, opaque: held.toOpaque())
+            guard code != RD_KAFKA_RESP_ERR_NO_ERROR else {
+                handle.serveEventsInline(rk)
+                return .accepted
+            }
+            held.release()
             if code == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .full }
             throw KafkaError(code, detail: "cannot send to \(topic)/\(partition)")
         }
