@@ -121,11 +121,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaMetricsTests",
-            dependencies: ["KafkaMetrics", "KafkaTest", .product(name: "MetricsTestKit", package: "swift-metrics")]
+            dependencies: ["KafkaMetrics", "KafkaTest", "KafkaTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(
             name: "KafkaTracingTests",
-            dependencies: ["KafkaTracing", "KafkaTest", .product(name: "InMemoryTracing", package: "swift-distributed-tracing")]
+            dependencies: ["KafkaTracing", "KafkaTest", "KafkaTestSupport", .product(name: "InMemoryTracing", package: "swift-distributed-tracing")]
         ),
     ],
     swiftLanguageModes: [.v6]

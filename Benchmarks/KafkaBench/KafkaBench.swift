@@ -212,13 +212,18 @@ enum KafkaBench {
                     }
                 })
             }
-            produceRuns.append {
-                let name = "produce: Swift Sender, fire-and-forget sends of all, then flush"
-                guard selected(name) else { return }
-                rows.record(try measure(name, only: only, messages: count, bytes: count * size, baseline: "produce: raw C produce per message, then wait") {
-                    for _ in 0..<count { try sender.send(Message(value: value), to: "send-all", partition: 0) }
-                    precondition(sender.flush(timeout: .seconds(120)) == 0, "the sender did not deliver everything")
-                })
+            let fireAndForget: [(name: String, send: (Message) throws -> Void)] = [
+                ("produce: Swift Sender, fire-and-forget sends of all, then flush", { try sender.send($0, to: "send-all", partition: 0) }),
+                ("produce: Swift Sender, sendAndForget of all (no receipts), then flush", { try sender.sendAndForget($0, to: "send-all", partition: 0) }),
+            ]
+            for row in fireAndForget {
+                produceRuns.append {
+                    guard selected(row.name) else { return }
+                    rows.record(try measure(row.name, only: only, messages: count, bytes: count * size, baseline: "produce: raw C produce per message, then wait") {
+                        for _ in 0..<count { try row.send(Message(value: value)) }
+                        precondition(sender.flush(timeout: .seconds(120)) == 0, "the sender did not deliver everything")
+                    })
+                }
             }
             for (batchSize, topic, total) in [(1000, "batch-1000", count / 10), (100, "batch-100", count / 50), (1, "batch-1", min(count / 100, 5000))] {
                 // A blocking call waits for its acknowledgements, so these rows compare with raw C doing

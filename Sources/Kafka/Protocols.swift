@@ -150,6 +150,11 @@ public protocol RecordSender: Sendable {
     /// The `async` twin: waits for room without holding a thread; cancellable.
     @discardableResult
     func send(_ message: Message, to topic: String, partition: Int32?) async throws -> DeliveryReceipt
+    /// Hands `message` over without a receipt; a failed delivery reaches `SenderConf.onFailure`.
+    /// See `Sender.sendAndForget(_:to:partition:)`.
+    func sendAndForget(_ message: Message, to topic: String, partition: Int32?) throws
+    /// The `async` twin: waits for room without holding a thread; cancellable.
+    func sendAndForget(_ message: Message, to topic: String, partition: Int32?) async throws
     /// Waits up to `timeout` for every record in flight; returns how many still are.
     @discardableResult
     func flush(timeout: Duration) -> Int
@@ -163,6 +168,19 @@ public protocol SendingClient: Client {
     associatedtype ClientSender: RecordSender
     /// Creates a sender. Throws `KafkaError.invalidConfiguration(_:)` for a bad conf, `KafkaError.closed` after close.
     func sender(_ conf: SenderConf) throws -> ClientSender
+}
+
+extension RecordSender {
+    /// A sender without a receipt-less path of its own sends with a receipt and drops it: its
+    /// failure still reaches `SenderConf.onFailure`.
+    public func sendAndForget(_ message: Message, to topic: String, partition: Int32?) throws {
+        try send(message, to: topic, partition: partition)
+    }
+
+    /// The `async` twin of the default `sendAndForget(_:to:partition:)`.
+    public func sendAndForget(_ message: Message, to topic: String, partition: Int32?) async throws {
+        try await send(message, to: topic, partition: partition)
+    }
 }
 
 extension Sender: RecordSender {}

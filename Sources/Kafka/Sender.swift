@@ -47,12 +47,8 @@ public final class Sender: Sendable {
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) throws -> DeliveryReceipt {
         let target = try place(message, topic, partition, route: route(topic, keyless: partition == nil && message.key == nil))
         let receipt = DeliveryReceipt(topic: topic, partition: target)
-        while true {
-            let seen = native.handle.queueSpace.generation
-            if try native.enqueue(message, topic: topic, partition: target, receipt: receipt) == .accepted { return receipt }
-            try checkCanWait(topic, target)
-            native.handle.queueSpace.waitBlocking(after: seen)
-        }
+        try handOver(message, topic, target, receipt)
+        return receipt
     }
 
     /// The `async` twin of ``send(_:to:partition:)``: waits for room (and, the first time a topic
@@ -61,15 +57,46 @@ public final class Sender: Sendable {
     ///   waits for room (nothing was sent).
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) async throws -> DeliveryReceipt {
-        let keyless = partition == nil && message.key == nil
-        let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow)
-        let route = if let known { known } else { try await lookUpRoute(topic, keyless: keyless) }
-        let target = try place(message, topic, partition, route: route)
+        let target = try await place(message, topic, partition)
         let receipt = DeliveryReceipt(topic: topic, partition: target)
+        try await handOver(message, topic, target, receipt)
+        return receipt
+    }
+
+    /// Hands `message` over like ``send(_:to:partition:)``, without a receipt: the cheapest way to
+    /// produce, for records whose delivery nobody awaits. A failed delivery still counts in
+    /// ``failedDeliveries`` and reaches ``SenderConf/onFailure`` (or the log) with its topic and
+    /// partition; ``flush(timeout:)-5uhp2`` waits for it like for any other.
+    /// - Throws: as ``send(_:to:partition:)``, at once and with nothing sent.
+    public func sendAndForget(_ message: Message, to topic: String, partition: Int32? = nil) throws {
+        let target = try place(message, topic, partition, route: route(topic, keyless: partition == nil && message.key == nil))
+        try handOver(message, topic, target, nil)
+    }
+
+    /// The `async` twin of the blocking `sendAndForget(_:to:partition:)`: waits for room without holding a thread.
+    /// - Throws: as the blocking call; `CancellationError` when the task is cancelled while it
+    ///   waits for room (nothing was sent).
+    public func sendAndForget(_ message: Message, to topic: String, partition: Int32? = nil) async throws {
+        let target = try await place(message, topic, partition)
+        try await handOver(message, topic, target, nil)
+    }
+
+    /// Enqueues the record, waiting for room (blocking) when the queue is full and the conf says so.
+    private func handOver(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) throws {
         while true {
             let seen = native.handle.queueSpace.generation
-            if try native.enqueue(message, topic: topic, partition: target, receipt: receipt) == .accepted { return receipt }
-            try checkCanWait(topic, target)
+            if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
+            try checkCanWait(topic, partition)
+            native.handle.queueSpace.waitBlocking(after: seen)
+        }
+    }
+
+    /// ``handOver(_:_:_:_:)`` waiting for room without holding a thread.
+    private func handOver(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
+        while true {
+            let seen = native.handle.queueSpace.generation
+            if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
+            try checkCanWait(topic, partition)
             try await native.handle.queueSpace.wait(after: seen)
         }
     }
@@ -123,6 +150,14 @@ public final class Sender: Sendable {
                 code: -184, message: "the sender's queue is full (\(conf.maxBufferedMessages) records or \(conf.maxBufferedBytes) bytes in flight); \(topic)/\(partition) was not sent"
             )
         }
+    }
+
+    /// The `async` placement: the partition count, when not known, is looked up without holding a thread.
+    private func place(_ message: Message, _ topic: String, _ partition: Int32?) async throws -> Int32 {
+        let keyless = partition == nil && message.key == nil
+        let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow)
+        let route = if let known { known } else { try await lookUpRoute(topic, keyless: keyless) }
+        return try place(message, topic, partition, route: route)
     }
 
     /// The partition `message` goes to; checks it and the record before anything is sent.

@@ -15,15 +15,47 @@ import Synchronization
 final class Waiters<Value: Sendable>: Sendable {
     /// One registered wait.
     private enum Waiter {
-        case task(CheckedContinuation<Value, any Error>)
+        // Unsafe, not checked: the registry resumes each continuation once (see above), and a
+        // checked continuation costs an allocation per wait.
+        case task(UnsafeContinuation<Value, any Error>)
         case thread(BlockedThread)
     }
 
     private struct State {
-        var waiting: [UInt64: Waiter] = [:]
+        var waiting = Registered()
         var nextID: UInt64 = 0
         /// Set by ``close(with:)``: every wait from then on throws it at once.
         var closedWith: KafkaError?
+    }
+
+    /// The registered waiters. Most registries hold one waiter at a time (a receipt's awaiter, a
+    /// consumer's reader), so the first sits inline and only further ones take a dictionary.
+    private struct Registered {
+        private var first: (id: UInt64, waiter: Waiter)?
+        private var others: [UInt64: Waiter] = [:]
+
+        var isEmpty: Bool { first == nil && others.isEmpty }
+        var count: Int { (first == nil ? 0 : 1) + others.count }
+
+        mutating func insert(_ waiter: Waiter, id: UInt64) {
+            if first == nil { first = (id, waiter) } else { others[id] = waiter }
+        }
+
+        mutating func remove(_ id: UInt64) -> Waiter? {
+            if let first, first.id == id {
+                self.first = nil
+                return first.waiter
+            }
+            return others.removeValue(forKey: id)
+        }
+
+        /// Takes every waiter out, leaving none.
+        mutating func removeAll() -> (first: Waiter?, others: [UInt64: Waiter]) {
+            let taken = (first?.waiter, others)
+            first = nil
+            others = [:]
+            return taken
+        }
     }
 
     private let state = Mutex(State())
@@ -44,11 +76,11 @@ final class Waiters<Value: Sendable>: Sendable {
             return state.nextID
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
                 let early: Result<Value, any Error>? = state.withLock { state in
                     if let error = state.closedWith { return .failure(error) }
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiting[id] = .task(continuation)
+                    state.waiting.insert(.task(continuation), id: id)
                     return nil
                 }
                 if let early {
@@ -76,14 +108,14 @@ final class Waiters<Value: Sendable>: Sendable {
         let id: UInt64 = try state.withLock { state in
             if let error = state.closedWith { throw error }
             state.nextID &+= 1
-            state.waiting[state.nextID] = .thread(blocked)
+            state.waiting.insert(.thread(blocked), id: state.nextID)
             return state.nextID
         }
         if let value = ready() { resume(id, with: .success(value)) }
         if !blocked.wait(timeout: timeout) {
             // The deadline passed: withdraw, unless a resumption took the waiter out first (its
             // signal is then on its way and carries the outcome).
-            let withdrawn = state.withLock { $0.waiting.removeValue(forKey: id) != nil }
+            let withdrawn = state.withLock { $0.waiting.remove(id) != nil }
             if withdrawn { return onTimeout }
             _ = blocked.wait(timeout: nil)
         }
@@ -93,12 +125,8 @@ final class Waiters<Value: Sendable>: Sendable {
     /// Wakes every registered waiter with `value`; returns how many.
     @discardableResult
     func resumeAll(with value: Value) -> Int {
-        let woken = state.withLock { state in
-            defer { state.waiting.removeAll(keepingCapacity: true) }
-            return Array(state.waiting.values)
-        }
-        for waiter in woken { Self.deliver(.success(value), to: waiter) }
-        return woken.count
+        let woken = state.withLock { $0.waiting.removeAll() }
+        return Self.deliver(.success(value), to: woken)
     }
 
     /// Wakes every waiter with `error` and makes every later wait throw it at once. Idempotent
@@ -106,10 +134,9 @@ final class Waiters<Value: Sendable>: Sendable {
     func close(with error: KafkaError) {
         let woken = state.withLock { state in
             if state.closedWith == nil { state.closedWith = error }
-            defer { state.waiting.removeAll() }
-            return Array(state.waiting.values)
+            return state.waiting.removeAll()
         }
-        for waiter in woken { Self.deliver(.failure(error), to: waiter) }
+        _ = Self.deliver(.failure(error), to: woken)
     }
 
     /// Whether ``close(with:)`` ran.
@@ -117,8 +144,15 @@ final class Waiters<Value: Sendable>: Sendable {
 
     /// Resumes waiter `id` with `result`, if it still waits.
     private func resume(_ id: UInt64, with result: Result<Value, any Error>) {
-        guard let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+        guard let waiter = state.withLock({ $0.waiting.remove(id) }) else { return }
         Self.deliver(result, to: waiter)
+    }
+
+    /// Delivers `result` to every waiter taken out of the registry; returns how many.
+    private static func deliver(_ result: Result<Value, any Error>, to woken: (first: Waiter?, others: [UInt64: Waiter])) -> Int {
+        if let first = woken.first { deliver(result, to: first) }
+        for waiter in woken.others.values { deliver(result, to: waiter) }
+        return (woken.first == nil ? 0 : 1) + woken.others.count
     }
 
     private static func deliver(_ result: Result<Value, any Error>, to waiter: Waiter) {

@@ -5,6 +5,7 @@ import KafkaMetrics
 import KafkaTest
 import MetricsTestKit
 import Testing
+import KafkaTestSupport
 
 private typealias Name = KafkaMetricName
 private typealias D = KafkaMetricName.Dimension
@@ -34,7 +35,7 @@ private extension TestMetrics {
 
 /// Every metric test records into its own `TestMetrics`, passed to the reporter (no global
 /// bootstrap); serialized anyway, as the embedded clusters compete for the same two cores.
-@Suite("KafkaMetrics", .serialized, .timeLimit(.minutes(3)))
+@Suite("KafkaMetrics", .ownThreads, .serialized, .timeLimit(.minutes(3)))
 struct KafkaMetricsTests {
     @Test("a sender's own statistics: records sent are counted from its handle")
     func senderStatistics() async throws {

@@ -15,16 +15,18 @@ public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) as
     return try await withTaskExecutorPreference(executor) { try body() }
 }
 
-/// A task executor that runs its jobs on one thread of its own, until ``finish()``.
+/// A task executor that runs its jobs on threads of its own (one by default), until ``finish()``.
 public final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
     // Safe: `jobs` and `finished` are guarded by `condition`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var finished = false
 
-    /// Starts the thread.
-    public init() {
-        Thread { [self] in run() }.start()
+    /// Starts `threads` threads (at least one).
+    public init(threads: Int = 1) {
+        for _ in 0..<max(1, threads) {
+            Thread { [self] in run() }.start()
+        }
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
@@ -39,7 +41,7 @@ public final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
     public func finish() {
         condition.lock()
         finished = true
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 
@@ -51,10 +53,9 @@ public final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let batch = jobs
-            jobs.removeAll()
+            let job = jobs.removeFirst()
             condition.unlock()
-            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            job.runSynchronously(on: asUnownedTaskExecutor())
         }
     }
 }

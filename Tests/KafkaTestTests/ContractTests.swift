@@ -6,7 +6,7 @@ import KafkaTestSupport
 
 /// The same behaviours, checked on the in-memory fakes and on the real client,
 /// so the fakes cannot drift from what the client does.
-@Suite("Contract: Tier 1 and Tier 2 behave alike")
+@Suite("Contract: Tier 1 and Tier 2 behave alike", .ownThreads)
 struct ContractTests {
     struct BaseOffsets: Behaviour {
         func check<C: Client>(_ fixture: Fixture<C>) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KafkaTestSupport
 
 /// Every ```swift block of the documentation must be compiled code: each DocC article
 /// (`Sources/**/*.docc/*.md`) and README.md is read, and each of its Swift blocks must appear
@@ -9,7 +10,7 @@ import Testing
 ///
 /// A block that is not Swift meant to compile (manifest lines, shell commands) takes another
 /// fence language: ```text, ```sh, or none.
-@Suite("Documentation snippets are compiled code")
+@Suite("Documentation snippets are compiled code", .ownThreads)
 struct DocSnippetTests {
     /// The package root: three levels above this file (Tests/KafkaTestTests/DocSnippetTests.swift).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -4,10 +4,11 @@ import Kafka
 import KafkaTest
 import Synchronization
 import Testing
+import KafkaTestSupport
 
 /// `kafka-service --exactly-once`'s loop on the in-memory tier, whose broker honours isolation
 /// and applies the offsets of committed transactions only (the embedded cluster does neither).
-@Suite("Exactly-once service loop on the in-memory tier", .timeLimit(.minutes(2)))
+@Suite("Exactly-once service loop on the in-memory tier", .ownThreads, .timeLimit(.minutes(2)))
 struct ExactlyOnceServiceTests {
     static let perPartition = 300
 

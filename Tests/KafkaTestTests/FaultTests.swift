@@ -18,7 +18,7 @@ func dialWithVirtualClock(_ cluster: MockCluster, _ configure: (inout BrokerConf
 }
 
 /// Fault injection through the real client on the embedded cluster (these need `MockCluster`).
-@Suite("Tier 2: faults through the real client")
+@Suite("Tier 2: faults through the real client", .ownThreads)
 struct FaultTests {
     @Test("produce succeeds through injected retriable errors within retryLimit, one retryWait each")
     func produceThroughRetriableErrors() async throws {

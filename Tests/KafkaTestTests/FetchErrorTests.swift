@@ -3,7 +3,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Tier 2: fetch errors")
+@Suite("Tier 2: fetch errors", .ownThreads)
 struct FetchErrorTests {
     /// librdkafka follows leader changes itself; errors it hands to the application
     /// (here invalidMessage) go through the retry loop. Some others, such as

@@ -15,7 +15,7 @@ protocol GroupMember {
 extension GroupConsumer: GroupMember {}
 extension MockGroupConsumer: GroupMember {}
 
-@Suite("Group contract: the in-memory group and the real client agree", .timeLimit(.minutes(2)))
+@Suite("Group contract: the in-memory group and the real client agree", .ownThreads, .timeLimit(.minutes(2)))
 struct GroupContractTests {
     /// A topic of `partitions` holding 5 messages each, and a way to make members of one group.
     struct Setup {

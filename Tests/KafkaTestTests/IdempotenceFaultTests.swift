@@ -3,7 +3,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Tier 2: faults with an idempotent producer")
+@Suite("Tier 2: faults with an idempotent producer", .ownThreads)
 struct IdempotenceFaultTests {
     @Test("acks all with idempotence: broker down and up, leader moved, retriable errors; every acknowledged message is in the log once, in order")
     func idempotentProducerUnderFaults() async throws {

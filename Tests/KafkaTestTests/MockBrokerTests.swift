@@ -3,7 +3,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Tier 1: in-memory mocks")
+@Suite("Tier 1: in-memory mocks", .ownThreads)
 struct MockBrokerTests {
     @Test("asking for the same partition's consumer twice returns the same instance")
     func sameConsumer() throws {
@@ -113,7 +113,7 @@ struct MockBrokerTests {
     }
 }
 
-@Suite("Mx over in-memory mocks")
+@Suite("Mx over in-memory mocks", .ownThreads)
 struct MxMockTests {
     @Test("messages and errors of every consumer come through; noData removes a consumer (Go's TestMultiplexerConsume)")
     func messagesAndErrors() throws {
@@ -171,7 +171,7 @@ struct MxMockTests {
     }
 }
 
-@Suite("Tier 1: expectation mode")
+@Suite("Tier 1: expectation mode", .ownThreads)
 struct ExpectationModeTests {
     @Test("expected calls pass, scripted failures are thrown and write nothing")
     func expectedCalls() throws {

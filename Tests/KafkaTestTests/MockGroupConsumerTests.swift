@@ -11,7 +11,7 @@ final class Calls: Sendable {
     var all: [String] { entries.withLock { $0 } }
 }
 
-@Suite("Tier 1: in-memory consumer group")
+@Suite("Tier 1: in-memory consumer group", .ownThreads)
 struct MockGroupConsumerTests {
     static func conf(_ group: String, _ calls: Calls, _ name: String, retryLimit: Int = 2) -> GroupConsumerConf {
         var conf = GroupConsumerConf(group: group, topics: ["orders"])

@@ -3,7 +3,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Tier 2: observation")
+@Suite("Tier 2: observation", .ownThreads)
 struct ObservationTests {
     @Test("request counts per broker and API come from librdkafka's statistics")
     func requestCounts() async throws {

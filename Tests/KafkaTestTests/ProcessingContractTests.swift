@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// The processing loop behaves alike over the in-memory group and the real client.
-@Suite("Processing contract: the loop on the in-memory group and on the real client", .timeLimit(.minutes(2)))
+@Suite("Processing contract: the loop on the in-memory group and on the real client", .ownThreads, .timeLimit(.minutes(2)))
 struct ProcessingContractTests {
     /// What the contract needs: a loop over a topic of 2 partitions holding `messages`, and the
     /// group's committed offsets afterwards.

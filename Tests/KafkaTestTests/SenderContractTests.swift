@@ -5,7 +5,7 @@ import Testing
 import KafkaTestSupport
 
 /// The sender's behaviours, checked on `MockSender` and on the real `Sender`.
-@Suite("Contract: senders on Tier 1 and Tier 2")
+@Suite("Contract: senders on Tier 1 and Tier 2", .ownThreads)
 struct SenderContractTests {
     struct KeyedPlacement: SendingBehaviour {
         func check<C: SendingClient>(_ fixture: Fixture<C>) throws {
@@ -64,7 +64,7 @@ struct SenderContractTests {
     func badRecords(target: Target) throws { try verifySending(BadRecords(), on: target) }
 }
 
-@Suite("MockSender: receipts in flight, back-pressure and failures")
+@Suite("MockSender: receipts in flight, back-pressure and failures", .ownThreads)
 struct MockSenderTests {
     @Test("held records are in flight until delivered; a full queue fails or waits as configured; failures reach onFailure")
     func heldDeliveries() async throws {

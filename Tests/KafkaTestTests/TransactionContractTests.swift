@@ -6,7 +6,7 @@ import KafkaTestSupport
 
 /// The transactional producer's rules, checked on `MockTransactionalProducer` and on the real
 /// `TransactionalProducer` (what the embedded cluster can serve: the request flow, not isolation).
-@Suite("Contract: transactions on Tier 1 and Tier 2")
+@Suite("Contract: transactions on Tier 1 and Tier 2", .ownThreads)
 struct TransactionContractTests {
     static func producerConf() -> TransactionalProducerConf {
         var conf = TransactionalProducerConf(transactionalID: "contract-\(UUID().uuidString.prefix(8))")

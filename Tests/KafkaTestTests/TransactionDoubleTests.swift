@@ -1,6 +1,7 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 /// Thrown by a transaction body to make it abort.
 private struct Crash: Error {}
@@ -56,7 +57,7 @@ private func view(_ broker: MockBroker, _ isolation: IsolationLevel, topic: Stri
     return try drain(reader)
 }
 
-@Suite("In-memory transactions and isolation")
+@Suite("In-memory transactions and isolation", .ownThreads)
 struct TransactionDoubleTests {
     @Test("read-committed skips aborted transactions and stops before an open one; read-uncommitted reads everything")
     func isolation() throws {

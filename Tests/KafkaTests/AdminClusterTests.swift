@@ -7,7 +7,7 @@ import KafkaTestSupport
 /// (`KAFKA_BROKERS`; `make test-tansu` runs them against tansu). Skipped on the embedded cluster,
 /// where ``AdminTests`` covers what it serves.
 @Suite(
-    "Admin client on a Kafka cluster", .serialized, .timeLimit(.minutes(2)),
+    "Admin client on a Kafka cluster", .ownThreads, .serialized, .timeLimit(.minutes(2)),
     .enabled(if: ProcessInfo.processInfo.environment["KAFKA_BROKERS"].map { !$0.isEmpty } ?? false)
 )
 struct AdminClusterTests {

@@ -6,7 +6,7 @@ import Testing
 
 /// `kafka-admin` against the embedded cluster (what librdkafka 2.0.2's mock serves) and on its own
 /// embedded cluster when run without `--brokers`.
-@Suite("kafka-admin")
+@Suite("kafka-admin", .ownThreads)
 struct AdminProgramTests {
     @Test("against kafka-serve: topics list and describe, groups lag and reset-offsets (a dry run prints the plan, --execute commits it)")
     func topicsAndGroups() async throws {

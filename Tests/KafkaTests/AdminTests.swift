@@ -6,7 +6,7 @@ import KafkaTestSupport
 
 /// The admin client on the embedded cluster: what librdkafka 2.0.2's mock serves (metadata, the
 /// cluster's identity, group offsets) and what it must never reach (calls that abort it).
-@Suite("Admin client on the embedded cluster", .serialized, .timeLimit(.minutes(2)))
+@Suite("Admin client on the embedded cluster", .ownThreads, .serialized, .timeLimit(.minutes(2)))
 struct AdminTests {
     @Test("cluster, listTopics and describeTopics: brokers, controller, partitions; an unknown topic fails alone")
     func describeCluster() async throws {

@@ -11,7 +11,7 @@ struct BadCall: CustomTestStringConvertible, Sendable {
     var testDescription: String { name }
 }
 
-@Suite("Bad input")
+@Suite("Bad input", .ownThreads)
 struct BadInputTests {
     static let longName = String(repeating: "a", count: 250)
 

@@ -3,7 +3,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Borrowing batch read")
+@Suite("Borrowing batch read", .ownThreads)
 struct BorrowedBatchTests {
     @Test("views of one fetch read every message in order, nil and empty kept apart; owned messages consume() fetched come first")
     func borrowedViews() throws {

@@ -3,7 +3,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Broker")
+@Suite("Broker", .ownThreads)
 struct BrokerTests {
     @Test("dial succeeds after a metadata fetch and lists the cluster's brokers and topics")
     func dialFetchesMetadata() throws {

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import KafkaTestSupport
 
-@Suite("The call pool and Completion: bounded threads for blocking calls", .timeLimit(.minutes(2)))
+@Suite("The call pool and Completion: bounded threads for blocking calls", .ownThreads, .timeLimit(.minutes(2)))
 struct CallPoolTests {
     @Test("a pool never runs more threads than its limit, and runs every job in order")
     func limitAndOrder() throws {

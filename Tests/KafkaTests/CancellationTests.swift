@@ -5,7 +5,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Cancellation and waiting without threads")
+@Suite("Cancellation and waiting without threads", .ownThreads)
 struct CancellationTests {
     @Test("a cancelled async consume waiting on an empty partition throws CancellationError at once, and loses nothing")
     func cancelWaitingConsume() async throws {

@@ -13,7 +13,7 @@ private func everyReadThrowsClosed(_ name: String, _ consumer: some BatchConsume
     #expect(throws: KafkaError.closed, "\(name): withBorrowedBatch") { try borrowing() }
 }
 
-@Suite("Close is final", .timeLimit(.minutes(2)))
+@Suite("Close is final", .ownThreads, .timeLimit(.minutes(2)))
 struct CloseIsFinalTests {
     /// What is closed: the consumer itself, or the broker it came from.
     enum Closing: String, CaseIterable, Sendable {

@@ -4,7 +4,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Close races")
+@Suite("Close races", .ownThreads)
 struct CloseRaceTests {
     /// How many rounds: `CLOSE_RACE_ROUNDS`, default 100 in `make test` (1,000 is the soak figure).
     static let rounds = Int(ProcessInfo.processInfo.environment["CLOSE_RACE_ROUNDS"] ?? "") ?? 100

@@ -22,7 +22,7 @@ private func expectEachGetsOneThenClosed(_ consumer: some Consumer, _ waiting: [
     for task in stranded { await #expect(throws: KafkaError.closed) { try await task.value } }
 }
 
-@Suite("Concurrent async consumes of one consumer", .timeLimit(.minutes(2)))
+@Suite("Concurrent async consumes of one consumer", .ownThreads, .timeLimit(.minutes(2)))
 struct ConcurrentConsumeTests {
     @Test("2 and 16 async consume() calls on one partition consumer: each gets its own message, then closed", arguments: [2, 16])
     func partitionConsumer(count: Int) async throws {

@@ -4,7 +4,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Concurrent produce")
+@Suite("Concurrent produce", .ownThreads)
 struct ConcurrentProduceTests {
     /// True when each call's messages got consecutive offsets.
     static func contiguous(_ calls: [[Int64]]) -> Int {

@@ -3,7 +3,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Consumer")
+@Suite("Consumer", .ownThreads)
 struct ConsumerTests {
     @Test("10,000 messages come back in order with their contents, across fetch batches")
     func roundTrip() throws {

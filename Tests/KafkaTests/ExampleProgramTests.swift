@@ -10,7 +10,7 @@ func runExample(_ name: String, _ arguments: [String], input: String? = nil) thr
     return try run(directory.appendingPathComponent(name), arguments, input: input)
 }
 
-@Suite("Example programs")
+@Suite("Example programs", .ownThreads)
 struct ExampleProgramTests {
     @Test("kafka-produce writes what kafka-consume reads back, as JSON, with offsets committed to a group")
     func produceThenConsume() throws {

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import KafkaTestSupport
 
-@Suite("Fetches return promptly and report noData only when caught up", .timeLimit(.minutes(3)))
+@Suite("Fetches return promptly and report noData only when caught up", .ownThreads, .timeLimit(.minutes(3)))
 struct FetchPromptnessTests {
     @Test("a blocking consume() with messages ready returns well within a 2 s requestTimeout")
     func readyMessages() throws {

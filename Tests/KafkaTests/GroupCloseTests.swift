@@ -4,7 +4,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Group consumer close is bounded", .timeLimit(.minutes(2)))
+@Suite("Group consumer close is bounded", .ownThreads, .timeLimit(.minutes(2)))
 struct GroupCloseTests {
     @Test("close() with a coordinator that does not answer returns within closeTimeout plus one second", arguments: [true, false])
     func unresponsiveCoordinator(automaticCommits: Bool) throws {

@@ -23,7 +23,7 @@ final class HookLog: Sendable {
     var all: [String] { entries.withLock { $0 } }
 }
 
-@Suite("Group consumer", .timeLimit(.minutes(3)))
+@Suite("Group consumer", .ownThreads, .timeLimit(.minutes(3)))
 struct GroupConsumerTests {
     @Test("one member gets every partition, reads every message once, fires onAssigned before reading, and commits")
     func singleMember() throws {

@@ -159,7 +159,7 @@ final class LostCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
-@Suite("Group delivery: nothing lost at rebalances, pauses and close", .serialized, .timeLimit(.minutes(4)))
+@Suite("Group delivery: nothing lost at rebalances, pauses and close", .ownThreads, .serialized, .timeLimit(.minutes(4)))
 struct GroupDeliveryTests {
     enum Commits: String, CaseIterable, Sendable {
         /// librdkafka's automatic commits of what was handed out.

@@ -45,7 +45,7 @@ func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {
     return true
 }
 
-@Suite("Group example", .timeLimit(.minutes(5)))
+@Suite("Group example", .ownThreads, .timeLimit(.minutes(5)))
 struct GroupExampleTests {
     /// A member's partitions now, from its "assigned" and "revoked" lines in order (incremental
     /// under cooperative-sticky, where a rebalance may also assign nothing new).

@@ -6,7 +6,7 @@ import KafkaTestSupport
 
 /// Operations on any consumer group and offsets by time, on the embedded cluster (which serves
 /// ListConsumerGroupOffsets, AlterConsumerGroupOffsets and ListOffsets).
-@Suite("Group offsets, lag and offsets by time", .serialized, .timeLimit(.minutes(2)))
+@Suite("Group offsets, lag and offsets by time", .ownThreads, .serialized, .timeLimit(.minutes(2)))
 struct GroupOffsetsTests {
     /// Messages stamped one second apart from `start` (milliseconds since the epoch).
     static func stamped(_ count: Int, from start: Int64) -> [Message] {

@@ -104,7 +104,7 @@ private final class Assignments: Sendable {
 /// - commits during a rebalance are refused (`REBALANCE_IN_PROGRESS`).
 /// When the SyncGroup rejection or a rebalance that never completes shows anyway, the
 /// expectations are recorded as a known issue naming it.
-@Suite("GroupPeer", .timeLimit(.minutes(3)), .enabled(if: hasKafkaPython, "needs /usr/bin/python3 with kafka-python"))
+@Suite("GroupPeer", .ownThreads, .timeLimit(.minutes(3)), .enabled(if: hasKafkaPython, "needs /usr/bin/python3 with kafka-python"))
 struct GroupPeerTests {
     /// Seconds kafka-python, as leader, waits before its SyncGroup: the mock completes a sync
     /// when the leader's SyncGroup has set every assignment, and rejects a follower's SyncGroup

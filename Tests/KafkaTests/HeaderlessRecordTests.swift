@@ -269,7 +269,7 @@ let batchGenerator = zip(recordGenerator.array(of: 1...4), Gen<UInt32>.value(), 
 
 // MARK: - Tests
 
-@Suite("HeaderlessRecord")
+@Suite("HeaderlessRecord", .ownThreads)
 struct HeaderlessRecordTests {
     @Test("the fast path is on only for librdkafka 2.0.x and 2.16.x, decided from rd_kafka_version()")
     func versionGate() {

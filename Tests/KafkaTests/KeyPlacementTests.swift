@@ -2,7 +2,7 @@ import KafkaProto
 import Testing
 import KafkaTestSupport
 
-@Suite("Key placement: Java's murmur2, Go's FNV-1a, librdkafka's consistent")
+@Suite("Key placement: Java's murmur2, Go's FNV-1a, librdkafka's consistent", .ownThreads)
 struct KeyPlacementTests {
     @Test("murmur2 and Java's partition match kafka-python's on every golden vector")
     func murmur2GoldenVectors() {

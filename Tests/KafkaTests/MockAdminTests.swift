@@ -2,9 +2,10 @@ import Foundation
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 /// `MockBroker.admin`: the in-memory ``AdminClient``, over the broker's own logs, commits and groups.
-@Suite("MockAdmin: the in-memory admin client")
+@Suite("MockAdmin: the in-memory admin client", .ownThreads)
 struct MockAdminTests {
     /// A member of `group` reading `topics` that never blocks (an empty read ends with noData at once).
     static func member(_ broker: MockBroker, _ group: String, _ topics: [String], start: StartOffset = .oldest) throws -> MockGroupConsumer {

@@ -3,7 +3,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Mx over real consumers")
+@Suite("Mx over real consumers", .ownThreads)
 struct MxTests {
     @Test("Mx over three partitions delivers every message exactly once and closes after all end")
     func mergesPartitions() async throws {

@@ -585,7 +585,7 @@ func blocking(_ body: @escaping @Sendable () -> Void) async {
 
 // MARK: - Suite
 
-@Suite("NumericRobustness", .shrinking(false))
+@Suite("NumericRobustness", .ownThreads, .shrinking(false))
 struct NumericRobustnessTests {
     // MARK: BrokerConf
 

@@ -4,7 +4,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("OffsetCoordinator")
+@Suite("OffsetCoordinator", .ownThreads)
 struct OffsetCoordinatorTests {
     @Test("a commit with metadata reads back, also from a new coordinator of the same group")
     func commitAndReadBack() throws {

@@ -9,7 +9,7 @@ func runPython(_ script: String, _ arguments: [String]) throws -> String {
     try runProgram("/usr/bin/python3", ["-c", script] + arguments)
 }
 
-@Suite("Independent peers")
+@Suite("Independent peers", .ownThreads)
 struct PeerTests {
     static let readScript = """
         import sys
@@ -152,7 +152,7 @@ func run(_ executable: URL, _ arguments: [String], input: String? = nil) throws 
     return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }
 
-@Suite("kcat and tansu")
+@Suite("kcat and tansu", .ownThreads)
 struct KcatAndTansuTests {
     @Test("kcat reads what Swift wrote, and Swift reads what kcat wrote: keys, headers, null values")
     func kcatRoundTrip() throws {
@@ -222,7 +222,7 @@ final class CollectingLogger: KafkaLogger, @unchecked Sendable {
     func error(_ message: String, _ fields: [(String, String)]) { add("error", message) }
 }
 
-@Suite("Logging")
+@Suite("Logging", .ownThreads)
 struct LoggingTests {
     @Test("librdkafka's own log lines reach the broker's logger with their level")
     func librdkafkaLinesReachLogger() throws {

@@ -52,7 +52,7 @@ func eventually(within: Duration, _ condition: () -> Bool) async -> Bool {
     return true
 }
 
-@Suite("Processing loop: concurrency with per-key order", .serialized, .timeLimit(.minutes(3)))
+@Suite("Processing loop: concurrency with per-key order", .ownThreads, .serialized, .timeLimit(.minutes(3)))
 struct ProcessingLoopTests {
     @Test("random keys over 4 partitions, random handler delays: each key in offset order, every message once, commits cover only handled ones")
     func perKeyOrder() async throws {

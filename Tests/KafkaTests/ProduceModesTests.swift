@@ -3,7 +3,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Produce modes")
+@Suite("Produce modes", .ownThreads)
 struct ProduceModesTests {
     @Test("every acks mode and codec round-trips", arguments: [RequiredAcks.none, .local, .all], Compression.allCases)
     func acksAndCodecs(acks: RequiredAcks, compression: Compression) async throws {
@@ -39,7 +39,7 @@ struct ProduceModesTests {
     }
 }
 
-@Suite("Distributing producers")
+@Suite("Distributing producers", .ownThreads)
 struct DistributingProducerTests {
     @Test("hash producer writes each key to the partition Go picks")
     func hashMatchesGo() throws {
@@ -100,7 +100,7 @@ struct DistributingProducerTests {
     }
 }
 
-@Suite("Concurrency and close")
+@Suite("Concurrency and close", .ownThreads)
 struct ConcurrencyTests {
     @Test("many tasks and threads produce concurrently: nothing lost, nothing duplicated")
     func concurrentProducers() async throws {

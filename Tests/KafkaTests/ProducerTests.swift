@@ -3,7 +3,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Producer")
+@Suite("Producer", .ownThreads)
 struct ProducerTests {
     @Test("produce returns the first offset and stamps every message")
     func produceStampsOffsets() throws {

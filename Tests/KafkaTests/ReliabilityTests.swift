@@ -4,7 +4,7 @@ import KafkaTest
 import KafkaTestSupport
 import Testing
 
-@Suite("Reliability")
+@Suite("Reliability", .ownThreads)
 struct ReliabilityTests {
     @Test("a dial of a refusing port with the default BrokerConf fails within dialRetryLimit × dialRetryWait + 1 s", .timeLimit(.minutes(1)))
     func refusedDialIsPrompt() throws {

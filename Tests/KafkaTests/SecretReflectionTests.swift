@@ -19,7 +19,7 @@ private func renderings(_ value: Any) -> [String: String] {
     return ["dump": dumped, "Mirror": children, "interpolation": "\(value)", "String(reflecting:)": String(reflecting: value), "swift-log": logged]
 }
 
-@Suite("Secrets under reflection")
+@Suite("Secrets under reflection", .ownThreads)
 struct SecretReflectionTests {
     static let secret = "S3CRET-value-1234"
 

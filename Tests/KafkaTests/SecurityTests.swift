@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import KafkaTestSupport
 
-@Suite("Typed security")
+@Suite("Typed security", .ownThreads)
 struct SecurityTests {
     @Test("TLS and SASL map to librdkafka's properties; secrets stay out of descriptions")
     func mapping() throws {

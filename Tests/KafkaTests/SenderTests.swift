@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import KafkaTestSupport
 
-@Suite("Sender: send now, learn of delivery later", .timeLimit(.minutes(2)))
+@Suite("Sender: send now, learn of delivery later", .ownThreads, .timeLimit(.minutes(2)))
 struct SenderTests {
     /// Reads every message of `topic`/`partition` (a fresh consumer from the oldest offset).
     static func readAll(_ broker: Broker, _ topic: String, _ partition: Int32) throws -> [Message] {
@@ -151,19 +151,12 @@ struct SenderTests {
         defer { cluster.close() }
         let broker = try await Broker.dial(cluster.addresses)
         defer { broker.close() }
-        let failures = Mutex<[DeliveryFailure]>([])
-        var conf = SenderConf()
-        conf.deliveryTimeout = .seconds(1)
-        conf.onFailure = { failure in failures.withLock { $0.append(failure) } }
-        let sender = try broker.sender(conf)
+        let failures = FailureLog()
+        let sender = try broker.sender(failures.conf(deliveryTimeout: .seconds(1)))
         _ = try await sender.send(Message(value: "warm"), to: "lost").delivered()
         try cluster.setRTT(broker: 1, .seconds(30))
         for index in 0..<3 { _ = try await sender.send(Message(value: "timed out \(index)"), to: "lost") }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while failures.withLock({ $0.count }) < 3 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))  // polling the handler's record of librdkafka's timeouts
-        }
-        let seen = failures.withLock { $0 }
+        let seen = try await failures.waitFor(count: 3)
         #expect(seen.count == 3, "\(seen)")
         #expect(seen.allSatisfy { $0.topic == "lost" && $0.partition == 0 })
         #expect(sender.failedDeliveries == 3)
@@ -175,6 +168,44 @@ struct SenderTests {
         closing.close()
         await #expect(throws: KafkaError.closed) { try await inFlight.delivered() }
         await #expect(throws: KafkaError.closed) { try await closing.send(Message(value: "after close"), to: "lost", partition: 0) }
+    }
+
+    @Test("records sent without a receipt land in the log in order; their failures reach onFailure with topic and partition; close reports the unsent as closed")
+    func sendAndForget() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["fire": 2])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        let failures = FailureLog()
+        let sender = try broker.sender(failures.conf(deliveryTimeout: .seconds(1)))
+        // The blocking calls, from a synchronous function (an async one picks the async overloads).
+        func sendBlocking(_ sender: Sender, _ value: String, partition: Int32) throws {
+            try sender.sendAndForget(Message(value: value), to: "fire", partition: partition)
+        }
+        for index in 0..<100 { try sendBlocking(sender, "blocking \(index)", partition: 0) }
+        for index in 0..<100 { try await sender.sendAndForget(Message(value: "async \(index)"), to: "fire", partition: 1) }
+        #expect(await sender.flush(timeout: .seconds(20)) == 0)
+        func values(_ partition: Int32) throws -> [String] {
+            try Self.readAll(broker, "fire", partition).map { String(decoding: $0.value ?? [], as: UTF8.self) }
+        }
+        #expect(try values(0) == (0..<100).map { "blocking \($0)" })
+        #expect(try values(1) == (0..<100).map { "async \($0)" })
+        #expect(failures.all.isEmpty)
+
+        try cluster.setRTT(broker: 1, .seconds(30))
+        try sendBlocking(sender, "timed out", partition: 1)
+        let timedOut = try await failures.waitFor(count: 1)
+        #expect(timedOut.count == 1 && timedOut.first?.topic == "fire" && timedOut.first?.partition == 1, "\(timedOut)")
+        #expect(timedOut.first?.error != KafkaError.closed)
+        #expect(sender.failedDeliveries == 1)
+
+        let closedFailures = FailureLog()
+        let closing = try broker.sender(closedFailures.conf(deliveryTimeout: .seconds(60)))
+        try sendBlocking(closing, "never acknowledged", partition: 0)
+        closing.close()
+        let unsent = closedFailures.all
+        #expect(unsent.count == 1 && unsent.first?.error == KafkaError.closed && unsent.first?.topic == "fire", "\(unsent)")
+        #expect(throws: KafkaError.closed) { try sendBlocking(closing, "after close", partition: 0) }
     }
 
     @Test("senders are idempotent by default: librdkafka reports an assigned producer id")
@@ -196,5 +227,30 @@ struct SenderTests {
             try await Task.sleep(for: .milliseconds(20))  // librdkafka has no "statistics ready" signal
         }
         #expect(sender.conf.idempotent)
+    }
+}
+
+/// The delivery failures a sender reported to the `onFailure` of the conf this log made.
+private final class FailureLog: Sendable {
+    private let failures = Mutex<[DeliveryFailure]>([])
+
+    /// Every failure reported so far.
+    var all: [DeliveryFailure] { failures.withLock { $0 } }
+
+    /// A sender conf with `deliveryTimeout` whose failures go to this log.
+    func conf(deliveryTimeout: Duration) -> SenderConf {
+        var conf = SenderConf()
+        conf.deliveryTimeout = deliveryTimeout
+        conf.onFailure = { [self] failure in failures.withLock { $0.append(failure) } }
+        return conf
+    }
+
+    /// The failures once `count` came, or those that came within 20 s.
+    func waitFor(count: Int) async throws -> [DeliveryFailure] {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while all.count < count && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))  // polling the handler's record of librdkafka's timeouts
+        }
+        return all
     }
 }

@@ -4,7 +4,7 @@ import KafkaTest
 import Testing
 import KafkaTestSupport
 
-@Suite("Service example", .timeLimit(.minutes(3)))
+@Suite("Service example", .ownThreads, .timeLimit(.minutes(3)))
 struct ServiceExampleTests {
     /// Waits (polling another process's progress) until `done` holds or `limit` passes.
     static func eventually(_ limit: Duration, _ done: () -> Bool) async throws -> Bool {

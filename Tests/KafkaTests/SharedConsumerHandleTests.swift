@@ -19,7 +19,7 @@ func threadsSettle(below limit: Int, within: Duration) -> Bool {
     return true
 }
 
-@Suite("Shared consumer handle")
+@Suite("Shared consumer handle", .ownThreads)
 struct SharedConsumerHandleTests {
     @Test("consumers of 16 partitions share one librdkafka handle; each reads its own partition in order")
     func sixteenPartitionsOneHandle() throws {
@@ -143,7 +143,7 @@ struct SharedConsumerHandleTests {
     }
 }
 
-@Suite("Embedded cluster")
+@Suite("Embedded cluster", .ownThreads)
 struct EmbeddedClusterTests {
     @Test("calls racing close() on a MockCluster throw closed or succeed, never crash")
     func concurrentClose() async throws {

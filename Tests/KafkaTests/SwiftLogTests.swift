@@ -22,7 +22,7 @@ struct CollectingHandler: LogHandler {
     }
 }
 
-@Suite("swift-log")
+@Suite("swift-log", .ownThreads)
 struct SwiftLogTests {
     @Test("a swift-log Logger is a configuration's logger directly; filtered levels are dropped, fields become metadata")
     func loggerDirectly() throws {

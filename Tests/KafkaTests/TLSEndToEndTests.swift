@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Testing
+import KafkaTestSupport
 
 /// Where `scripts/tls-e2e.sh` (`make test-tls`) put the TLS brokers and the certificates.
 ///
@@ -91,7 +92,7 @@ struct TLSEndToEndEnvironment {
 /// Gating in CI through `make test-tls`; skipped by `make test` (see ``TLSEndToEndEnvironment``).
 /// Serialized: the tests share two brokers and the listeners' relays, and on two cores their dial
 /// timeouts are measured more faithfully one at a time.
-@Suite("TLSEndToEnd: mutual TLS against brokers behind TLS listeners", .serialized, .timeLimit(.minutes(2)),
+@Suite("TLSEndToEnd: mutual TLS against brokers behind TLS listeners", .ownThreads, .serialized, .timeLimit(.minutes(2)),
        .enabled(if: TLSEndToEndEnvironment.isConfigured, "needs KAFKA_TLS_E2E_BROKERS: run make test-tls"))
 struct TLSEndToEndTests {
     @Test("mutual TLS: 300 messages over two partitions are produced and read back in order with their contents")

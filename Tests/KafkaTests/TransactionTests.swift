@@ -9,7 +9,7 @@ import KafkaTestSupport
 /// request flow (init, begin, produce, send offsets, commit, abort) and lets failures be
 /// injected, but hides no aborted message and stores no sent offset: isolation itself is
 /// shown by the in-memory tier (KafkaTestTests' "In-memory transactions and isolation").
-@Suite("Transactions: the transactional producer on the embedded cluster", .serialized, .timeLimit(.minutes(3)))
+@Suite("Transactions: the transactional producer on the embedded cluster", .ownThreads, .serialized, .timeLimit(.minutes(3)))
 struct TransactionTests {
     static func conf(_ id: String = "tx-\(UUID().uuidString.prefix(8))") -> TransactionalProducerConf {
         var conf = TransactionalProducerConf(transactionalID: id)

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 import KafkaTestSupport
 
-@Suite("Waiters: the one waiting primitive", .timeLimit(.minutes(2)))
+@Suite("Waiters: the one waiting primitive", .ownThreads, .timeLimit(.minutes(2)))
 struct WaitersTests {
     @Test("every one of many task and thread waiters is woken, once, by one value")
     func manyWaiters() async throws {

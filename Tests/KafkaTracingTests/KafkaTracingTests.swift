@@ -4,6 +4,7 @@ import KafkaTest
 import KafkaTracing
 import Synchronization
 import Testing
+import KafkaTestSupport
 import Tracing
 
 /// Two tracers with distinct ids stand for two processes: the consumer side learns the producer's
@@ -38,7 +39,7 @@ private func bool(_ attributes: SpanAttributes, _ key: String) -> Bool? {
 
 private typealias A = MessagingAttribute
 
-@Suite("KafkaTracing", .serialized, .timeLimit(.minutes(3)))
+@Suite("KafkaTracing", .ownThreads, .serialized, .timeLimit(.minutes(3)))
 struct KafkaTracingTests {
     @Test("a traced sender's span names the topic and the partition it placed the record on, and the record carries its context")
     func tracedSender() async throws {

@@ -43,12 +43,16 @@ final class HandleContext: Sendable {
     /// Resolves `receipt` with `outcome` and reports a failure to the handler or the log.
     func resolve(_ receipt: DeliveryReceipt, _ outcome: Result<Delivery, KafkaError>) {
         guard receipt.resolve(outcome), case .failure(let error) = outcome else { return }
+        reportFailure(DeliveryFailure(topic: receipt.topic, partition: receipt.partition, error: error))
+    }
+
+    /// Counts a failed delivery of a sender's record and tells the handler, or else the log.
+    func reportFailure(_ failure: DeliveryFailure) {
         failedDeliveries.add(1, ordering: .relaxed)
-        let failure = DeliveryFailure(topic: receipt.topic, partition: receipt.partition, error: error)
         if let handler = deliveryFailures.withLock({ $0 }) {
             handler(failure)
         } else {
-            logger.error("delivery failed", [("topic", receipt.topic), ("partition", "\(receipt.partition)"), ("error", error.description)])
+            logger.error("delivery failed", [("topic", failure.topic), ("partition", "\(failure.partition)"), ("error", failure.error.description)])
         }
     }
 

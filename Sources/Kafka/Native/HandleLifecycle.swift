@@ -45,10 +45,10 @@ struct HandleLifecycle {
         return true
     }
 
-    /// A call leaves; true when it was the last (wake the closer).
+    /// A call leaves; true when it was the last one and a closer waits for that (wake it).
     mutating func leave() -> Bool {
         users -= 1
-        return users == 0
+        return users == 0 && phase == .closing
     }
 
     /// A detached call enters; false once closing began.

@@ -80,23 +80,32 @@ enum MainQueueEvents {
     }
 
     /// Resolves the ``DeliveryReceipt`` of each report, taking over the reference librdkafka held
-    /// (see ``SenderHandle/enqueue(_:topic:partition:receipt:)``). A report of a purged record
-    /// (only closing purges) fails its receipt with `KafkaError.closed`.
+    /// (see ``SenderHandle/enqueue(_:topic:partition:receipt:)``); a record sent without a receipt
+    /// only reports its failure. A report of a purged record (only closing purges) fails with
+    /// `KafkaError.closed`.
     private static func serveReceipts(_ event: OpaquePointer, context: HandleContext) {
         while let message = rd_kafka_event_message_next(event) {
-            guard let opaque = message.pointee._private else { continue }
-            let receipt = Unmanaged<DeliveryReceipt>.fromOpaque(opaque).takeRetainedValue()
             let code = message.pointee.err
-            switch code {
-            case RD_KAFKA_RESP_ERR_NO_ERROR:
+            let failure: KafkaError? = switch code {
+            case RD_KAFKA_RESP_ERR_NO_ERROR: nil
+            case RD_KAFKA_RESP_ERR__PURGE_QUEUE, RD_KAFKA_RESP_ERR__PURGE_INFLIGHT: .closed
+            // Not rd_kafka_message_errstr: for a producer's message it reads the payload as the text.
+            default: KafkaError(code)
+            }
+            guard let opaque = message.pointee._private else {
+                if let failure {
+                    let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                    context.reportFailure(DeliveryFailure(topic: topic, partition: message.pointee.partition, error: failure))
+                }
+                continue
+            }
+            let receipt = Unmanaged<DeliveryReceipt>.fromOpaque(opaque).takeRetainedValue()
+            if let failure {
+                context.resolve(receipt, .failure(failure))
+            } else {
                 // A logical offset (-1001: delivered without learning where) reads as -1.
                 let delivery = Delivery(topic: receipt.topic, partition: message.pointee.partition, offset: max(-1, message.pointee.offset))
                 context.resolve(receipt, .success(delivery))
-            case RD_KAFKA_RESP_ERR__PURGE_QUEUE, RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-                context.resolve(receipt, .failure(.closed))
-            default:
-                // Not rd_kafka_message_errstr: for a producer's message it reads the payload as the text.
-                context.resolve(receipt, .failure(KafkaError(code)))
             }
         }
     }

@@ -352,10 +352,10 @@ private nonisolated(unsafe) let emptyBytes = UnsafeMutableRawPointer.allocate(by
 // nonisolated(unsafe): the byte is allocated once and never written or freed; librdkafka only reads 0 bytes from it.
 
 /// Enqueues one message with `opaque` as its delivery report's opaque (a ``DeliverySlot`` of a
-/// produce call, or a ``DeliveryReceipt`` of a ``Sender``). The plain path uses `rd_kafka_produce`,
+/// produce call, a ``DeliveryReceipt`` of a ``Sender``, or nil for a record sent without one). The plain path uses `rd_kafka_produce`,
 /// which needs no allocation; messages with headers or a timestamp go through `rd_kafka_produceva`.
 func enqueueOne(
-    _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message, opaque: UnsafeMutableRawPointer
+    _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message, opaque: UnsafeMutableRawPointer?
 ) -> rd_kafka_resp_err_t {
     withOptionalBytes(message.key) { key, keyCount in
         withOptionalBytes(message.value) { value, valueCount in
@@ -370,7 +370,7 @@ func enqueueOne(
 
 private func produceWithHeaders(
     _ rk: OpaquePointer, _ rkt: OpaquePointer, _ partition: Int32, _ message: Message,
-    key: (UnsafeMutableRawPointer?, Int), value: (UnsafeMutableRawPointer?, Int), opaque: UnsafeMutableRawPointer
+    key: (UnsafeMutableRawPointer?, Int), value: (UnsafeMutableRawPointer?, Int), opaque: UnsafeMutableRawPointer?
 ) -> rd_kafka_resp_err_t {
     var fields: [rd_kafka_vu_t] = []
     fields.reserveCapacity(7)

@@ -23,20 +23,20 @@ final class SenderHandle: Sendable {
         case full
     }
 
-    /// Hands `message` to librdkafka for `topic`/`partition`. librdkafka holds the receipt (one
-    /// strong reference, as the message's opaque) until its delivery report resolves it; closing
-    /// purges the records in flight and serves their reports (see ``NativeHandle``'s teardown), so
-    /// every accepted receipt is resolved exactly once.
+    /// Hands `message` to librdkafka for `topic`/`partition`. librdkafka holds the receipt, if any
+    /// (one strong reference, as the message's opaque), until its delivery report resolves it;
+    /// closing purges the records in flight and serves their reports (see ``NativeHandle``'s
+    /// teardown), so every accepted receipt is resolved exactly once.
     /// - Throws: librdkafka's error for a refused record; `KafkaError.closed` once closing began.
-    func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt) throws -> Enqueued {
+    func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt?) throws -> Enqueued {
         try handle.withTopic(topic) { rk, rkt in
-            let held = Unmanaged.passRetained(receipt)
-            let code = enqueueOne(rk, rkt, partition, message, opaque: held.toOpaque())
+            let held = receipt.map { Unmanaged.passRetained($0) }
+            let code = enqueueOne(rk, rkt, partition, message, opaque: held?.toOpaque())
             guard code != RD_KAFKA_RESP_ERR_NO_ERROR else {
                 handle.serveEventsInline(rk)
                 return .accepted
             }
-            held.release()
+            held?.release()
             if code == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .full }
             throw KafkaError(code, detail: "cannot send to \(topic)/\(partition)")
         }

@@ -1,6 +1,7 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 // The Swift block of Kafka.docc/ConcurrentProcessing.md, verbatim: compiled against a real
 // broker, and run against the in-memory one.
@@ -27,7 +28,7 @@ func docProcessing(broker: MockBroker, ledger: Ledger) async throws {
     try await loop.run()   // until its task is cancelled: running handlers finish, then it commits
 }
 
-@Suite("Documentation snippets: concurrent processing")
+@Suite("Documentation snippets: concurrent processing", .ownThreads)
 struct ConcurrentProcessingSnippetTests {
     @Test func runsInMemoryUntilCancelled() async throws {
         let broker = MockBroker(topics: ["orders": 2, "orders.dlq": 1])

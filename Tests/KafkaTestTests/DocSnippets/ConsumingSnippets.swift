@@ -1,6 +1,7 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 // The Swift blocks of Kafka.docc/ConsumingAndGroups.md, verbatim.
 
@@ -60,7 +61,7 @@ func docConsumingCoordinator(broker: Broker) throws -> (Int64, String) {
     return (offset, metadata)
 }
 
-@Suite("Documentation snippets: consuming")
+@Suite("Documentation snippets: consuming", .ownThreads)
 struct ConsumingSnippetTests {
     @Test func runOnTheEmbeddedCluster() async throws {
         try await withMockCluster(brokers: 1, topics: ["events": 4]) { cluster in

@@ -1,6 +1,7 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 // The Swift blocks of Kafka.docc/GettingStarted.md and Kafka.md, verbatim.
 
@@ -41,7 +42,7 @@ func docOverview() async throws {
     _ = offset
 }
 
-@Suite("Documentation snippets: getting started")
+@Suite("Documentation snippets: getting started", .ownThreads)
 struct GettingStartedSnippetTests {
     @Test func producesAndConsumes() async throws {
         try await withMockCluster(brokers: 1, topics: ["events": 1]) { cluster in

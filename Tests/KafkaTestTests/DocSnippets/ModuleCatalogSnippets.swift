@@ -7,6 +7,7 @@ import KafkaTracing
 import Logging
 import ServiceLifecycle
 import Testing
+import KafkaTestSupport
 import Tracing
 
 // The Swift blocks of the other modules' catalogs (KafkaEmbedded.md, KafkaMetrics.md,
@@ -69,7 +70,7 @@ func docTracing(broker: Broker, conf: ConsumerConf, body: [UInt8]) async throws 
     return offset
 }
 
-@Suite("Documentation snippets: module catalogs")
+@Suite("Documentation snippets: module catalogs", .ownThreads)
 struct ModuleCatalogSnippetTests {
     @Test func embeddedCluster() throws {
         try docEmbedded()

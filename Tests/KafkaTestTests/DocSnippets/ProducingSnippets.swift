@@ -1,6 +1,7 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 // The Swift blocks of Kafka.docc/Producing.md, verbatim.
 
@@ -46,7 +47,7 @@ func docProducingSenderConf(broker: Broker) async throws -> Int {
     return unsettled
 }
 
-@Suite("Documentation snippets: producing")
+@Suite("Documentation snippets: producing", .ownThreads)
 struct ProducingSnippetTests {
     @Test func runOnTheEmbeddedCluster() async throws {
         try await withMockCluster(brokers: 1, topics: ["events": 4, "orders": 2, "audit": 1]) { cluster in

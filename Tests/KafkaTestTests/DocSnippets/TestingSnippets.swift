@@ -1,11 +1,12 @@
 import Kafka
 import KafkaTest
 import Testing
+import KafkaTestSupport
 
 // The in-function Swift blocks of Kafka.docc/Testing.md, verbatim, run as tests. The blocks that
 // are whole files are TestingForwarder.swift and TestingTiers.swift.
 
-@Suite("Documentation snippets: testing")
+@Suite("Documentation snippets: testing", .ownThreads)
 struct TestingSnippetTests {
     @Test func scriptedConsumer() throws {
         let kafka = MockBroker(topics: ["events": 1])
