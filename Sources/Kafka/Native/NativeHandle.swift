@@ -129,9 +129,11 @@ final class NativeHandle: @unchecked Sendable {
         return try topicLocked(name)
     }
 
-    /// Runs `body` with the live handle and the topic handle for `name` (as ``topic(_:)``): entering
-    /// and finding the topic take the lock once. Throws `KafkaError.closed` once closing began.
-    func withTopic<R>(_ name: String, _ body: (_ rk: OpaquePointer, _ rkt: OpaquePointer) throws -> R) throws -> R {
+    /// Enters (as ``withHandle(_:)`` does) and returns the live handle and the topic handle for
+    /// `name` (as ``topic(_:)``), taking the lock once; the caller must call ``leave()`` after its
+    /// last use of either. Not a closure: a record captured by one was copied on every send.
+    /// - Throws: `KafkaError.closed` once closing began (nothing to leave); the topic's error.
+    func enter(topic name: String) throws -> (rk: OpaquePointer, rkt: OpaquePointer) {
         lock.lock()
         guard lifecycle.enter() else {
             lock.unlock()
@@ -147,8 +149,7 @@ final class NativeHandle: @unchecked Sendable {
             throw error
         }
         lock.unlock()
-        defer { leave() }
-        return try body(rk, found)
+        return (rk, found)
     }
 
     /// ``topic(_:)`` with `lock` held.

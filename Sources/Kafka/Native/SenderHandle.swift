@@ -29,17 +29,17 @@ final class SenderHandle: Sendable {
     /// teardown), so every accepted receipt is resolved exactly once.
     /// - Throws: librdkafka's error for a refused record; `KafkaError.closed` once closing began.
     func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt?) throws -> Enqueued {
-        try handle.withTopic(topic) { rk, rkt in
-            let held = receipt.map { Unmanaged.passRetained($0) }
-            let code = enqueueOne(rk, rkt, partition, message, opaque: held?.toOpaque())
-            guard code != RD_KAFKA_RESP_ERR_NO_ERROR else {
-                handle.serveEventsInline(rk)
-                return .accepted
-            }
-            held?.release()
-            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .full }
-            throw KafkaError(code, detail: "cannot send to \(topic)/\(partition)")
+        let (rk, rkt) = try handle.enter(topic: topic)
+        defer { handle.leave() }
+        let held = receipt.map { Unmanaged.passRetained($0) }
+        let code = enqueueOne(rk, rkt, partition, message, opaque: held?.toOpaque())
+        guard code != RD_KAFKA_RESP_ERR_NO_ERROR else {
+            handle.serveEventsInline(rk)
+            return .accepted
         }
+        held?.release()
+        if code == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .full }
+        throw KafkaError(code, detail: "cannot send to \(topic)/\(partition)")
     }
 
     /// Records handed over and not yet reported on (librdkafka's `rd_kafka_outq_len`); 0 once closed.
