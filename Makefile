@@ -69,9 +69,10 @@ soak: setup
 	$(SWIFT) build -c release --product kafka-soak
 	"$$($(SWIFT) build -c release --show-bin-path)/kafka-soak"
 
-# The concurrency, close, producer, consumer, peer and fault tests under AddressSanitizer and
-# LeakSanitizer (one-off allocations of XCTest and Foundation.Process are suppressed in .ci/lsan.supp).
-SANITIZE_FILTER ?= Concurrency|Consumer|Producer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput|Peer
+# The concurrency, close, producer, sender, consumer, processing, peer, example-program and fault
+# tests under AddressSanitizer and LeakSanitizer (XCTest's one-off allocations are suppressed in
+# .ci/lsan.supp).
+SANITIZE_FILTER ?= Concurrency|Consumer|Producer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput|Peer|Waiters|Sender|Processing|Example
 sanitize: setup
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
 

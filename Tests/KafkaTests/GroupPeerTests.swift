@@ -11,23 +11,21 @@ private let hasKafkaPython: Bool = (try? runProgram("/usr/bin/python3", ["-c", "
 /// A kafka-python group member in the background: its standard output is collected line by
 /// line while it runs, its standard error kept for diagnostics.
 private final class PythonMember: Sendable {
-    private let process: Process
     private let lines = Mutex<[String]>([])
     private let errors = Mutex<String>("")
     private let pid: Int32
 
     init(script: String, arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-u", "-c", script] + arguments
         let output = Pipe()
         let errorOutput = Pipe()
-        process.standardOutput = output
-        process.standardError = errorOutput
-        process.standardInput = FileHandle.nullDevice
-        try launch(process)
-        self.process = process
-        pid = process.processIdentifier
+        let program = try spawn(
+            URL(fileURLWithPath: "/usr/bin/python3"), ["-u", "-c", script] + arguments,
+            standardOutput: output.fileHandleForWriting, standardError: errorOutput.fileHandleForWriting
+        )
+        // The program has its own copies; closing ours lets the readers see the end of its output.
+        try output.fileHandleForWriting.close()
+        try errorOutput.fileHandleForWriting.close()
+        pid = program.processIdentifier
         let outputHandle = output.fileHandleForReading
         let errorHandle = errorOutput.fileHandleForReading
         Thread.detachNewThread { [self] in

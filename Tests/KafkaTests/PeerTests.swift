@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Kafka
 import KafkaTest
 import KafkaTestSupport
@@ -113,43 +114,49 @@ func runProgram(_ path: String, _ arguments: [String], input: String? = nil) thr
 
 /// A server process a test runs in the background, output discarded.
 struct BackgroundServer {
-    let process = Process()
+    let program: SpawnedProgram
 
     /// Starts `executable` with `arguments`.
     init(_ executable: URL, _ arguments: [String]) throws {
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
+        program = try spawn(executable, arguments)
     }
 
-    /// Sends `signal` and reaps the process directly (Foundation's waitUntilExit can miss the exit here).
+    /// Sends `signal` and reaps the process.
     func stop(_ signal: Int32 = SIGTERM) {
-        kill(process.processIdentifier, signal)
-        var status: Int32 = 0
-        waitpid(process.processIdentifier, &status, 0)
+        kill(program.processIdentifier, signal)
+        _ = program.waitForExit()
     }
 }
 
 /// Runs `executable` to completion, feeding `input` on standard input; returns its exit status and output.
 func run(_ executable: URL, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, errors: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
     let output = Pipe()
     let errors = Pipe()
     let stdin = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    process.standardInput = stdin
-    try launch(process)
+    let program = try spawn(
+        executable, arguments,
+        standardInput: stdin.fileHandleForReading, standardOutput: output.fileHandleForWriting, standardError: errors.fileHandleForWriting
+    )
+    // The program has its own copies; closing ours lets the reads below end when it exits.
+    try stdin.fileHandleForReading.close()
+    try output.fileHandleForWriting.close()
+    try errors.fileHandleForWriting.close()
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
+    // Standard error is read on a thread of its own: a program that fills that pipe while this
+    // thread waits for standard output to end would otherwise never finish.
+    let errorData = Mutex(Data())
+    let errorsRead = DispatchSemaphore(value: 0)
+    let errorHandle = errors.fileHandleForReading
+    Thread.detachNewThread {
+        let data = errorHandle.readDataToEndOfFile()
+        errorData.withLock { $0 = data }
+        errorsRead.signal()
+    }
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    errorsRead.wait()
+    let status = program.waitForExit()
+    return (status, String(decoding: outputData, as: UTF8.self), String(decoding: errorData.withLock { $0 }, as: UTF8.self))
 }
 
 @Suite("kcat and tansu", .ownThreads)

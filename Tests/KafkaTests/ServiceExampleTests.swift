@@ -17,14 +17,8 @@ struct ServiceExampleTests {
     }
 
     /// Starts `kafka-service` (from the test bundle's directory) with `arguments`, its output discarded.
-    static func startService(_ directory: URL, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = directory.appendingPathComponent("kafka-service")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
-        return process
+    static func startService(_ directory: URL, _ arguments: [String]) throws -> SpawnedProgram {
+        try spawn(directory.appendingPathComponent("kafka-service"), arguments)
     }
 
     /// The input positions ("topic/partition/offset") that have a result in `output`.
