@@ -32,11 +32,52 @@ public final class DeliveryReceipt: Sendable {
     /// The partition the record was placed on, known at send.
     public let partition: Int32
 
-    /// The outcome once known, and the waiters, made only when someone waits: a receipt nobody
-    /// awaits costs one allocation (itself).
+    /// How the record ended and who waits for it. Everything a delivered, singly awaited receipt
+    /// needs is trivial to store and destroy (the offset, one continuation); the rest sits in
+    /// ``Uncommon``, made only when needed, so a receipt costs one allocation and a cheap
+    /// destruction on the hot path.
     private struct State {
-        var outcome: Result<Delivery, KafkaError>?
-        var waiters: Waiters<Result<Delivery, KafkaError>>?
+        var settled = false
+        /// The offset of a delivery to ``topic``/``partition``.
+        var offset: Int64 = -1
+        /// The task awaiting the outcome, if one does: almost always the only one.
+        var firstAwaiter: (id: UInt64, continuation: UnsafeContinuation<Delivery, any Error>)?
+        var nextAwaiter: UInt64 = 0
+        var uncommon: Uncommon?
+
+        func outcome(topic: String, partition: Int32) -> Result<Delivery, KafkaError>? {
+            guard settled else { return nil }
+            if let failure = uncommon?.failure { return .failure(failure) }
+            return .success(uncommon?.deliveredElsewhere ?? Delivery(topic: topic, partition: partition, offset: offset))
+        }
+
+        /// The part of the state a receipt rarely needs; made on first use.
+        mutating func uncommonPart() -> Uncommon {
+            if let uncommon { return uncommon }
+            let made = Uncommon()
+            uncommon = made
+            return made
+        }
+
+        mutating func removeAwaiter(_ id: UInt64) -> UnsafeContinuation<Delivery, any Error>? {
+            if let first = firstAwaiter, first.id == id {
+                firstAwaiter = nil
+                return first.continuation
+            }
+            return uncommon?.otherAwaiters.removeValue(forKey: id)
+        }
+    }
+
+    /// A failure, a delivery reported elsewhere, further awaiters, blocked threads. Touched only
+    /// with the receipt's lock held (it lives in ``State``).
+    private final class Uncommon {
+        var failure: KafkaError?
+        /// A delivery reported by ``DeliveryReceipt/resolve(_:)`` elsewhere than the receipt's placement.
+        var deliveredElsewhere: Delivery?
+        /// Awaiting tasks beyond the first, by registration number.
+        var otherAwaiters: [UInt64: UnsafeContinuation<Delivery, any Error>] = [:]
+        /// Threads blocked in ``DeliveryReceipt/wait()``, made on the first.
+        var blockedThreads: Waiters<Result<Delivery, KafkaError>>?
     }
 
     private let state = Mutex(State())
@@ -52,39 +93,41 @@ public final class DeliveryReceipt: Sendable {
     /// - Throws: the delivery's `KafkaError`; `CancellationError` when the task is cancelled (the
     ///   record's delivery goes on; a later call still learns its outcome).
     public func delivered() async throws -> Delivery {
-        switch waitersOrOutcome() {
-        case .known(let outcome): return try outcome.get()
-        case .waiting(let waiters):
-            return try await waiters.wait(timeout: nil, onTimeout: .failure(.closed)) { outcome }.get()
+        let known: Result<Delivery, KafkaError>?
+        let id: UInt64
+        (known, id) = state.withLock { state in
+            state.nextAwaiter &+= 1
+            return (state.outcome(topic: topic, partition: partition), state.nextAwaiter)
+        }
+        if let known { return try known.get() }
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Delivery, any Error>) in
+                // Registered under the lock that resolution takes: an outcome set before is seen
+                // here, one set after finds this continuation.
+                let early: Result<Delivery, any Error>? = state.withLock { state in
+                    if let outcome = state.outcome(topic: topic, partition: partition) { return outcome.mapError { $0 } }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if state.firstAwaiter == nil {
+                        state.firstAwaiter = (id, continuation)
+                    } else {
+                        state.uncommonPart().otherAwaiters[id] = continuation
+                    }
+                    return nil
+                }
+                if let early { continuation.resume(with: early) }
+            }
+        } onCancel: {
+            state.withLock { $0.removeAwaiter(id) }?.resume(throwing: CancellationError())
         }
     }
 
     /// Blocks the calling thread until the record is delivered.
     /// - Throws: the delivery's `KafkaError`.
     public func wait() throws -> Delivery {
-        switch waitersOrOutcome() {
+        switch blockedThreadsOrOutcome() {
         case .known(let outcome): return try outcome.get()
-        case .waiting(let waiters):
-            return try waiters.waitBlocking(timeout: nil, onTimeout: .failure(.closed)) { outcome }.get()
+        case .waiting(let threads): return try threads.waitBlocking(timeout: nil, onTimeout: .failure(.closed)) { self.outcome }.get()
         }
-    }
-
-    /// The outcome if it is known, without waiting; nil while the record is in flight.
-    public var outcome: Result<Delivery, KafkaError>? {
-        state.withLock { $0.outcome }
-    }
-
-    /// Resolves the receipt with the record's outcome and wakes its waiters; only the first
-    /// resolution counts (returns false for a later one). For test doubles and adapters.
-    @discardableResult
-    public func resolve(_ outcome: Result<Delivery, KafkaError>) -> Bool {
-        let (first, waiters) = state.withLock { state -> (Bool, Waiters<Result<Delivery, KafkaError>>?) in
-            guard state.outcome == nil else { return (false, nil) }
-            state.outcome = outcome
-            return (true, state.waiters)
-        }
-        waiters?.resumeAll(with: outcome)
-        return first
     }
 
     private enum Lookup {
@@ -92,15 +135,88 @@ public final class DeliveryReceipt: Sendable {
         case waiting(Waiters<Result<Delivery, KafkaError>>)
     }
 
-    /// The outcome, or the waiters to register with (made on first use); a waiter's `ready` check
-    /// then sees an outcome set in between.
-    private func waitersOrOutcome() -> Lookup {
+    /// The outcome, or the registry of blocked threads to wait in (made on first use); a waiter's
+    /// `ready` check then sees an outcome set in between.
+    private func blockedThreadsOrOutcome() -> Lookup {
         state.withLock { state in
-            if let outcome = state.outcome { return .known(outcome) }
-            if let waiters = state.waiters { return .waiting(waiters) }
-            let waiters = Waiters<Result<Delivery, KafkaError>>()
-            state.waiters = waiters
-            return .waiting(waiters)
+            if let outcome = state.outcome(topic: topic, partition: partition) { return .known(outcome) }
+            let uncommon = state.uncommonPart()
+            let threads = uncommon.blockedThreads ?? Waiters<Result<Delivery, KafkaError>>()
+            uncommon.blockedThreads = threads
+            return .waiting(threads)
         }
+    }
+
+    /// The outcome if it is known, without waiting; nil while the record is in flight.
+    public var outcome: Result<Delivery, KafkaError>? {
+        state.withLock { $0.outcome(topic: topic, partition: partition) }
+    }
+
+    /// How many tasks and threads wait for the outcome now (for tests and diagnostics).
+    var waiting: Int {
+        state.withLock { state in
+            (state.firstAwaiter == nil ? 0 : 1) + (state.uncommon?.otherAwaiters.count ?? 0) + (state.uncommon?.blockedThreads?.count ?? 0)
+        }
+    }
+
+    /// Resolves the receipt with the record's outcome and wakes its waiters; only the first
+    /// resolution counts (returns false for a later one). For test doubles and adapters.
+    @discardableResult
+    public func resolve(_ outcome: Result<Delivery, KafkaError>) -> Bool {
+        switch outcome {
+        case .success(let delivery):
+            let elsewhere = delivery.topic == topic && delivery.partition == partition ? nil : delivery
+            return settle(offset: delivery.offset, failure: nil, elsewhere: elsewhere)
+        case .failure(let error):
+            return settle(offset: -1, failure: error, elsewhere: nil)
+        }
+    }
+
+    /// Resolves the receipt as delivered at `offset` of its topic and partition (a ``Sender``'s
+    /// delivery report); false when it was resolved before.
+    @discardableResult
+    func resolveDelivered(offset: Int64) -> Bool {
+        settle(offset: offset, failure: nil, elsewhere: nil)
+    }
+
+    /// Resolves the receipt as failed with `error`; false when it was resolved before.
+    func resolveFailed(_ error: KafkaError) -> Bool {
+        settle(offset: -1, failure: error, elsewhere: nil)
+    }
+
+    private func settle(offset: Int64, failure: KafkaError?, elsewhere: Delivery?) -> Bool {
+        typealias Woken = (first: UnsafeContinuation<Delivery, any Error>?, uncommon: Uncommon?)
+        let woken: Woken? = state.withLock { state in
+            guard !state.settled else { return nil }
+            state.settled = true
+            state.offset = offset
+            if failure != nil || elsewhere != nil {
+                let uncommon = state.uncommonPart()
+                uncommon.failure = failure
+                uncommon.deliveredElsewhere = elsewhere
+            }
+            let first = state.firstAwaiter?.continuation
+            state.firstAwaiter = nil
+            // The waiters beyond the first leave the state with this part; the outcome stays.
+            let waiters = state.uncommon.flatMap { uncommon -> Uncommon? in
+                guard !uncommon.otherAwaiters.isEmpty || uncommon.blockedThreads != nil else { return nil }
+                let taken = Uncommon()
+                swap(&taken.otherAwaiters, &uncommon.otherAwaiters)
+                swap(&taken.blockedThreads, &uncommon.blockedThreads)
+                return taken
+            }
+            return (first, waiters)
+        }
+        guard let woken else { return false }
+        guard woken.first != nil || woken.uncommon != nil else { return true }
+        let outcome: Result<Delivery, KafkaError> =
+            if let failure { .failure(failure) } else { .success(elsewhere ?? Delivery(topic: topic, partition: partition, offset: offset)) }
+        let resumed = outcome.mapError { $0 as any Error }
+        woken.first?.resume(with: resumed)
+        if let uncommon = woken.uncommon {
+            for continuation in uncommon.otherAwaiters.values { continuation.resume(with: resumed) }
+            uncommon.blockedThreads?.resumeAll(with: outcome)
+        }
+        return true
     }
 }

@@ -91,8 +91,19 @@ public final class Sender: Sendable {
         }
     }
 
-    /// ``handOver(_:_:_:_:)`` waiting for room without holding a thread.
+    /// ``handOver(_:_:_:_:)`` waiting for room without holding a thread. Inlined, so that a record
+    /// accepted at once (the usual case) costs no `async` call.
+    @inline(__always)
     private func handOver(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
+        let seen = native.handle.queueSpace.generation
+        if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
+        try checkCanWait(topic, partition)
+        try await native.handle.queueSpace.wait(after: seen)
+        try await handOverWaitingForRoom(message, topic, partition, receipt)
+    }
+
+    /// The rest of an `async` hand-over once the queue was full.
+    private func handOverWaitingForRoom(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
         while true {
             let seen = native.handle.queueSpace.generation
             if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
@@ -152,12 +163,15 @@ public final class Sender: Sendable {
         }
     }
 
-    /// The `async` placement: the partition count, when not known, is looked up without holding a thread.
+    /// The `async` placement: the partition count, when not known, is looked up without holding a
+    /// thread. Inlined, so that a known route costs no `async` call.
+    @inline(__always)
     private func place(_ message: Message, _ topic: String, _ partition: Int32?) async throws -> Int32 {
         let keyless = partition == nil && message.key == nil
-        let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow)
-        let route = if let known { known } else { try await lookUpRoute(topic, keyless: keyless) }
-        return try place(message, topic, partition, route: route)
+        if let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) {
+            return try place(message, topic, partition, route: known)
+        }
+        return try place(message, topic, partition, route: try await lookUpRoute(topic, keyless: keyless))
     }
 
     /// The partition `message` goes to; checks it and the record before anything is sent.

@@ -15,8 +15,8 @@ final class ConsumerProcess {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("member-\(UUID().uuidString.prefix(8))")
         output = scratch.appendingPathExtension("out")
         errors = scratch.appendingPathExtension("err")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         let outputFile = try FileHandle(forWritingTo: output)
         let errorFile = try FileHandle(forWritingTo: errors)
         defer {

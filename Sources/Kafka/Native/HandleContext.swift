@@ -40,9 +40,9 @@ final class HandleContext: Sendable {
         self.reportsToReceipts = reportsToReceipts
     }
 
-    /// Resolves `receipt` with `outcome` and reports a failure to the handler or the log.
-    func resolve(_ receipt: DeliveryReceipt, _ outcome: Result<Delivery, KafkaError>) {
-        guard receipt.resolve(outcome), case .failure(let error) = outcome else { return }
+    /// Fails `receipt` with `error` and reports the failure to the handler or the log.
+    func resolve(_ receipt: DeliveryReceipt, _ error: KafkaError) {
+        guard receipt.resolveFailed(error) else { return }
         reportFailure(DeliveryFailure(topic: receipt.topic, partition: receipt.partition, error: error))
     }
 

@@ -101,11 +101,10 @@ enum MainQueueEvents {
             }
             let receipt = Unmanaged<DeliveryReceipt>.fromOpaque(opaque).takeRetainedValue()
             if let failure {
-                context.resolve(receipt, .failure(failure))
+                context.resolve(receipt, failure)
             } else {
                 // A logical offset (-1001: delivered without learning where) reads as -1.
-                let delivery = Delivery(topic: receipt.topic, partition: message.pointee.partition, offset: max(-1, message.pointee.offset))
-                context.resolve(receipt, .success(delivery))
+                receipt.resolveDelivered(offset: max(-1, message.pointee.offset))
             }
         }
     }

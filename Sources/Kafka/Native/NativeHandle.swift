@@ -182,6 +182,7 @@ final class NativeHandle: @unchecked Sendable {
     /// for a handle that is not polled.
     func serveMainQueue() -> Bool {
         guard let mainQueue, let pollThread else { return false }
+        pollThread.clearAnnouncement()
         let servedReports = MainQueueEvents.serveAvailable(rk, mainQueue, pollThread)
         if servedReports {
             // Signalled before the serving caller is woken: it checks the generation when it looks.
@@ -192,12 +193,14 @@ final class NativeHandle: @unchecked Sendable {
     }
 
     /// Serves the events already in the main queue on the calling thread, inside ``withHandle(_:)``,
-    /// when there are any and no other caller serves: what a raw C producer's `rd_kafka_poll(rk, 0)`
+    /// when librdkafka announced events since the queue was last drained (one atomic load, not the
+    /// queue's lock) and no other caller serves: what a raw C producer's `rd_kafka_poll(rk, 0)`
     /// after each produce does. A ``Sender`` calls it after each send, so delivery reports are
     /// mostly served, and their messages freed, on the thread that allocated them: served on the
     /// poll thread alone, the two threads contended for malloc's arena and the queue's lock.
     func serveEventsInline(_ rk: OpaquePointer) {
-        guard let mainQueue, let pollThread, rd_kafka_queue_length(mainQueue) > 0, pollThread.claimServing() else { return }
+        guard let mainQueue, let pollThread, pollThread.hasAnnouncedEvents, pollThread.claimServing() else { return }
+        pollThread.clearAnnouncement()
         if MainQueueEvents.serveAvailable(rk, mainQueue, pollThread) { queueSpace.signal() }
         pollThread.resume(queueHasEvents: rd_kafka_queue_length(mainQueue) > 0)
     }

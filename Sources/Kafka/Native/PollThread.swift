@@ -1,5 +1,6 @@
 import Crdkafka
 import Foundation
+import Synchronization
 
 /// The one thread per polled handle that serves librdkafka's main queue: errors,
 /// statistics and delivery reports, as events.
@@ -26,6 +27,11 @@ final class PollThread: @unchecked Sendable {
     /// Where the thread parks between events (a use of ``Waiters``; its check reads the flags).
     private let wake = Waiters<Bool>()
     private let queue: OpaquePointer
+    /// Set when librdkafka announces an event, cleared by whoever then drains the queue (before
+    /// draining, so an event announced meanwhile leaves it set): a send checks it with one load
+    /// instead of taking the queue's lock to read its length. Only a hint: a stale `true` costs
+    /// one empty poll, and the queue is never left unserved, as the thread serves it regardless.
+    private let announced = Atomic<Bool>(false)
 
     init(rk: OpaquePointer, queue: OpaquePointer, name: String, queueSpace: QueueSpace) {
         self.queue = queue
@@ -49,6 +55,7 @@ final class PollThread: @unchecked Sendable {
                 }
                 guard go else { break }
                 if refreshesToken { refreshToken(rk) }
+                clearAnnouncement()
                 // Served reports freed their messages: produce calls waiting for room may go on.
                 if MainQueueEvents.serveAvailable(rk, queue, nil) {
                     queueSpace.signal()
@@ -68,12 +75,21 @@ final class PollThread: @unchecked Sendable {
     /// The queue got an event (librdkafka's callback, with the queue's lock held): wakes the
     /// serving `async` caller if one waits, else this thread unless a caller serves.
     fileprivate func announce() {
+        announced.store(true, ordering: .releasing)
         let wakesThread: Bool = lock.withLock {
             pending = true
             return !paused
         }
         if wakesThread { wake.resumeAll(with: true) }
         eventWaiters.resumeAll(with: true)
+    }
+
+    /// Whether librdkafka announced an event since the queue was last drained (see ``announced``).
+    var hasAnnouncedEvents: Bool { announced.load(ordering: .acquiring) }
+
+    /// Called by whoever is about to drain the queue to its end.
+    func clearAnnouncement() {
+        announced.store(false, ordering: .releasing)
     }
 
     /// Suspends until ``announce()`` or ``interruptWaiter()``, unless `ready()` (checked once the

@@ -187,10 +187,8 @@ public final class MockSender: RecordSender {
                 return state.append(record.topic, record.partition, [record.message])
             }
             record.receipt.resolve(.success(Delivery(topic: record.topic, partition: record.partition, offset: stamped[0].offset)))
-        } catch let error as KafkaError {
-            fail(record, error)
         } catch {
-            fail(record, .closed)
+            fail(record, error)
         }
     }
 
