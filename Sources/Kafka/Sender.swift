@@ -45,9 +45,11 @@ public final class Sender: Sendable {
     ///   `KafkaError.closed` once the sender or its broker closed. Delivery errors come through the receipt.
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) throws -> DeliveryReceipt {
-        let target = try place(message, topic, partition, route: route(topic, keyless: partition == nil && message.key == nil))
+        let route = try route(topic, keyless: partition == nil && message.key == nil)
+        let target = try place(message, topic, partition, route: route)
+        let rkt = try route.topicHandle ?? topicHandle(topic)
         let receipt = DeliveryReceipt(topic: topic, partition: target)
-        try handOver(message, topic, target, receipt)
+        try handOver(message, rkt, topic, target, receipt)
         return receipt
     }
 
@@ -57,9 +59,9 @@ public final class Sender: Sendable {
     ///   waits for room (nothing was sent).
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) async throws -> DeliveryReceipt {
-        let target = try await place(message, topic, partition)
+        let (target, rkt) = try await place(message, topic, partition)
         let receipt = DeliveryReceipt(topic: topic, partition: target)
-        try await handOver(message, topic, target, receipt)
+        try await handOver(message, rkt, topic, target, receipt)
         return receipt
     }
 
@@ -69,44 +71,48 @@ public final class Sender: Sendable {
     /// partition; ``flush(timeout:)-5uhp2`` waits for it like for any other.
     /// - Throws: as ``send(_:to:partition:)``, at once and with nothing sent.
     public func sendAndForget(_ message: Message, to topic: String, partition: Int32? = nil) throws {
-        let target = try place(message, topic, partition, route: route(topic, keyless: partition == nil && message.key == nil))
-        try handOver(message, topic, target, nil)
+        let route = try route(topic, keyless: partition == nil && message.key == nil)
+        let target = try place(message, topic, partition, route: route)
+        try handOver(message, try route.topicHandle ?? topicHandle(topic), topic, target, nil)
     }
 
     /// The `async` twin of the blocking `sendAndForget(_:to:partition:)`: waits for room without holding a thread.
     /// - Throws: as the blocking call; `CancellationError` when the task is cancelled while it
     ///   waits for room (nothing was sent).
     public func sendAndForget(_ message: Message, to topic: String, partition: Int32? = nil) async throws {
-        let target = try await place(message, topic, partition)
-        try await handOver(message, topic, target, nil)
+        let (target, rkt) = try await place(message, topic, partition)
+        try await handOver(message, rkt, topic, target, nil)
     }
 
-    /// Enqueues the record, waiting for room (blocking) when the queue is full and the conf says so.
-    private func handOver(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) throws {
+    /// Enqueues the record through `rkt`, waiting for room (blocking) when the queue is full and
+    /// the conf says so.
+    private func handOver(_ message: Message, _ rkt: OpaquePointer, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) throws {
         while true {
             let seen = native.handle.queueSpace.generation
-            if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
+            if try native.enqueue(message, topicHandle: rkt, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
             try checkCanWait(topic, partition)
             native.handle.queueSpace.waitBlocking(after: seen)
         }
     }
 
-    /// ``handOver(_:_:_:_:)`` waiting for room without holding a thread. Inlined, so that a record
-    /// accepted at once (the usual case) costs no `async` call.
+    /// ``handOver(_:_:_:_:_:)`` waiting for room without holding a thread. Inlined, so that a
+    /// record accepted at once (the usual case) costs no `async` call.
     @inline(__always)
-    private func handOver(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
+    private func handOver(_ message: Message, _ rkt: OpaquePointer, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
         let seen = native.handle.queueSpace.generation
-        if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
+        if try native.enqueue(message, topicHandle: rkt, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
         try checkCanWait(topic, partition)
         try await native.handle.queueSpace.wait(after: seen)
-        try await handOverWaitingForRoom(message, topic, partition, receipt)
+        try await handOverWaitingForRoom(message, rkt, topic, partition, receipt)
     }
 
     /// The rest of an `async` hand-over once the queue was full.
-    private func handOverWaitingForRoom(_ message: Message, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
+    private func handOverWaitingForRoom(
+        _ message: Message, _ rkt: OpaquePointer, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?
+    ) async throws {
         while true {
             let seen = native.handle.queueSpace.generation
-            if try native.enqueue(message, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
+            if try native.enqueue(message, topicHandle: rkt, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
             try checkCanWait(topic, partition)
             try await native.handle.queueSpace.wait(after: seen)
         }
@@ -163,19 +169,23 @@ public final class Sender: Sendable {
         }
     }
 
-    /// The `async` placement: the partition count, when not known, is looked up without holding a
-    /// thread. Inlined, so that a known route costs no `async` call.
+    /// The `async` placement, and the topic handle to send through: the partition count, when not
+    /// known, is looked up without holding a thread. Inlined, so that a known route costs no
+    /// `async` call.
     @inline(__always)
-    private func place(_ message: Message, _ topic: String, _ partition: Int32?) async throws -> Int32 {
+    private func place(_ message: Message, _ topic: String, _ partition: Int32?) async throws -> (Int32, OpaquePointer) {
         let keyless = partition == nil && message.key == nil
-        if let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) {
-            return try place(message, topic, partition, route: known)
+        let route = if let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) {
+            known
+        } else {
+            try await lookUpRoute(topic, keyless: keyless)
         }
-        return try place(message, topic, partition, route: try await lookUpRoute(topic, keyless: keyless))
+        let target = try place(message, topic, partition, route: route)
+        return (target, try route.topicHandle ?? topicHandle(topic))
     }
 
     /// The partition `message` goes to; checks it and the record before anything is sent.
-    private func place(_ message: Message, _ topic: String, _ partition: Int32?, route: (partitions: Int32, sticky: Int32)) throws -> Int32 {
+    private func place(_ message: Message, _ topic: String, _ partition: Int32?, route: SenderRoute) throws -> Int32 {
         let partitions = route.partitions
         if let problem = recordProblem(message, maxMessageBytes: native.handle.maxMessageBytes, naming: "the record for \(topic)", consequence: "it was not sent") {
             throw problem
@@ -195,20 +205,28 @@ public final class Sender: Sendable {
 
     /// Where records for `topic` may go (see ``SenderRoutes``); the partition count is looked up,
     /// blocking, when not known or too old.
-    private func route(_ topic: String, keyless: Bool) throws -> (partitions: Int32, sticky: Int32) {
+    private func route(_ topic: String, keyless: Bool) throws -> SenderRoute {
         if let known = routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) { return known }
         try validateTopicName(topic)
         return remember(topic, try broker.partitionCount(topic), keyless: keyless)
     }
 
     /// The `async` lookup of a route not known.
-    private func lookUpRoute(_ topic: String, keyless: Bool) async throws -> (partitions: Int32, sticky: Int32) {
+    private func lookUpRoute(_ topic: String, keyless: Bool) async throws -> SenderRoute {
         try validateTopicName(topic)
         return remember(topic, try await broker.partitionCount(topic), keyless: keyless)
     }
 
-    private func remember(_ topic: String, _ partitions: Int32, keyless: Bool) -> (partitions: Int32, sticky: Int32) {
+    private func remember(_ topic: String, _ partitions: Int32, keyless: Bool) -> SenderRoute {
         routes.remember(topic, partitions: partitions)
-        return routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) ?? (partitions, 0)
+        return routes.route(topic, keyless: keyless, stickyWindow: conf.stickyWindow) ?? SenderRoute(partitions: partitions, sticky: 0, topicHandleAddress: 0)
+    }
+
+    /// The topic handle for `topic` (whose route is known), made on its first send and kept in
+    /// its route.
+    private func topicHandle(_ topic: String) throws -> OpaquePointer {
+        let rkt = try native.topicHandle(topic)
+        routes.remember(topic, topicHandle: rkt)
+        return rkt
     }
 }

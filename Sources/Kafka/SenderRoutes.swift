@@ -15,6 +15,9 @@ final class SenderRoutes: Sendable {
         /// Sends since the count's age was last checked: the clock is read once per
         /// ``SenderRoutes/ageCheckInterval`` sends, not per send.
         var sendsSinceCheck = 0
+        /// The address of the sender's librdkafka topic handle for this topic once the first send
+        /// made it, else 0 (an address, not a pointer: what a lock's state holds must be sendable).
+        var topicHandleAddress: UInt = 0
 
         init(topic: String, partitions: Int32, now: ContinuousClock.Instant) {
             self.topic = topic
@@ -42,11 +45,11 @@ final class SenderRoutes: Sendable {
 
     private let table = Mutex(Table())
 
-    /// Where a record for `topic` may go: the topic's partition count and, for a keyless record
-    /// (`keyless`), the partition its keyless records stick to now (moved to a random one once
-    /// `stickyWindow` passed). Nil when the count is not known or too old: look it up and
-    /// ``remember(_:partitions:)`` it.
-    func route(_ topic: String, keyless: Bool, stickyWindow: Duration) -> (partitions: Int32, sticky: Int32)? {
+    /// Where a record for `topic` may go: the topic's partition count, for a keyless record
+    /// (`keyless`) the partition its keyless records stick to now (moved to a random one once
+    /// `stickyWindow` passed), and the topic handle if a send made one. Nil when the count is
+    /// not known or too old: look it up and ``remember(_:partitions:)`` it.
+    func route(_ topic: String, keyless: Bool, stickyWindow: Duration) -> SenderRoute? {
         table.withLock { table in
             guard let route = table.find(topic) else { return nil }
             route.sendsSinceCheck += 1
@@ -54,14 +57,20 @@ final class SenderRoutes: Sendable {
                 route.sendsSinceCheck = 0
                 if ContinuousClock.now - route.learned >= Self.lifetime { return nil }
             }
-            guard keyless else { return (route.partitions, 0) }
+            guard keyless else { return SenderRoute(partitions: route.partitions, sticky: 0, topicHandleAddress: route.topicHandleAddress) }
             let now = ContinuousClock.now
             if now >= route.stickyUntil {
                 route.sticky = Int32.random(in: 0..<max(1, route.partitions))
                 route.stickyUntil = now + stickyWindow
             }
-            return (route.partitions, route.sticky)
+            return SenderRoute(partitions: route.partitions, sticky: route.sticky, topicHandleAddress: route.topicHandleAddress)
         }
+    }
+
+    /// Keeps the sender's topic handle for `topic`, whose route is known, for later sends.
+    func remember(_ topic: String, topicHandle: OpaquePointer) {
+        let address = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(topicHandle)))
+        table.withLock { table in table.find(topic)?.topicHandleAddress = address }
     }
 
     /// Records that `topic` has `partitions` partitions, as of now.
@@ -80,4 +89,17 @@ final class SenderRoutes: Sendable {
             if route.sticky >= partitions { route.stickyUntil = now }
         }
     }
+}
+
+/// What a ``SenderRoutes`` lookup finds for one topic.
+struct SenderRoute {
+    /// The topic's partition count.
+    let partitions: Int32
+    /// Where a keyless record goes now (0 for keyed lookups).
+    let sticky: Int32
+    /// The address of the sender's librdkafka topic handle, once made (else 0).
+    let topicHandleAddress: UInt
+
+    /// The sender's librdkafka topic handle, once made; valid until the handle's teardown.
+    var topicHandle: OpaquePointer? { OpaquePointer(bitPattern: topicHandleAddress) }
 }

@@ -145,6 +145,59 @@ struct SenderTests {
         #expect(try await later.delivered().offset >= 5)
     }
 
+    @Test("closing while four threads send: every send throws closed or its receipt resolves, once; close returns")
+    func closeRacesSends() async throws {
+        let cluster = try MockCluster(brokers: 1, topics: ["race": 2])
+        defer { cluster.close() }
+        let broker = try await Broker.dial(cluster.addresses)
+        defer { broker.close() }
+        for round in 0..<5 {
+            let sender = try broker.sender()
+            _ = try await sender.send(Message(value: "warm"), to: "race").delivered()
+            let receipts = Mutex<[DeliveryReceipt]>([])
+            let refused = Atomic<Int>(0)
+            let started = Atomic<Int>(0)
+            let threadsDone = DispatchGroup()
+            for thread in 0..<4 {
+                threadsDone.enter()
+                Thread.detachNewThread {
+                    defer { threadsDone.leave() }
+                    started.add(1, ordering: .relaxed)
+                    for index in 0..<5_000 {
+                        do {
+                            let message = Message(value: Array("\(round)-\(thread)-\(index)".utf8))
+                            if index % 2 == 0 {
+                                let receipt = try sender.send(message, to: "race", partition: Int32(thread % 2))
+                                receipts.withLock { $0.append(receipt) }
+                            } else {
+                                try sender.sendAndForget(message, to: "race")
+                            }
+                        } catch {
+                            #expect(error as? KafkaError == .closed, "a send during close threw \(error)")
+                            refused.add(1, ordering: .relaxed)
+                            return
+                        }
+                    }
+                }
+            }
+            try await eventuallyAsync("four threads sending") {
+                started.load(ordering: .relaxed) == 4 && receipts.withLock { $0.count } >= 200
+            }
+            sender.close()
+            threadsDone.wait()
+            #expect(sender.inFlight == 0)
+            let all = receipts.withLock { $0 }
+            for receipt in all {
+                switch receipt.outcome {
+                case .success, .failure(.closed): break
+                case .failure(let error): Issue.record("a receipt failed with \(error), not closed")
+                case nil: Issue.record("a receipt was left unresolved by close")
+                }
+            }
+            #expect(throws: KafkaError.closed) { try sender.sendAndForget(Message(value: "late"), to: "race") }
+        }
+    }
+
     @Test("failures of receipts nobody awaits reach onFailure; close fails what is in flight with closed")
     func failuresAndClose() async throws {
         let cluster = try MockCluster(brokers: 1, topics: ["lost": 1])

@@ -11,7 +11,8 @@ import Synchronization
 /// handle, so no call can touch a destroyed pointer.
 final class NativeHandle: @unchecked Sendable {
     // Safe: `rk` is thread-safe per librdkafka's contract; `lifecycle`, `destroyingThread`, the
-    // hook tables, `readPartitions`, `topics`, `pollThread` and `mainQueue` are guarded by `lock`.
+    // hook tables, `readPartitions`, `topics` and `lastTopic` are guarded by `lock`; `pollThread`
+    // and `mainQueue` are set once, in `init`, and read by users (freed only after they left).
     enum Kind { case producer, consumer, groupConsumer }
 
     let rk: OpaquePointer
@@ -22,6 +23,13 @@ final class NativeHandle: @unchecked Sendable {
     /// `queue.buffering.max.messages` of this handle: how many messages librdkafka may hold.
     let maxQueuedMessages: Int
     private let isClosedFlag = Atomic<Bool>(false)
+    /// Calls inside librdkafka that came in through ``enterQuickly()``, plus ``closingBit`` once
+    /// closing began: the per-record door of a ``Sender``, two atomic operations where
+    /// ``enter()`` and ``leave()`` take the lock twice. Closing waits for it to drain as for
+    /// ``lifecycle``'s users; both counts are read with `lock` held when deciding to wake the
+    /// closer, so the last of either kind to leave sees the other at zero.
+    private let quickUsers = Atomic<Int>(0)
+    private static let closingBit = 1 << 62
     /// Signalled whenever delivery reports were served (room in the queue) and at close.
     let queueSpace = QueueSpace()
     /// Turns at enqueuing per partition, so one produce call's messages stay together.
@@ -129,29 +137,6 @@ final class NativeHandle: @unchecked Sendable {
         return try topicLocked(name)
     }
 
-    /// Enters (as ``withHandle(_:)`` does) and returns the live handle and the topic handle for
-    /// `name` (as ``topic(_:)``), taking the lock once; the caller must call ``leave()`` after its
-    /// last use of either. Not a closure: a record captured by one was copied on every send.
-    /// - Throws: `KafkaError.closed` once closing began (nothing to leave); the topic's error.
-    func enter(topic name: String) throws -> (rk: OpaquePointer, rkt: OpaquePointer) {
-        lock.lock()
-        guard lifecycle.enter() else {
-            lock.unlock()
-            throw KafkaError.closed
-        }
-        let found: OpaquePointer
-        do {
-            found = try topicLocked(name)
-        } catch {
-            let last = lifecycle.leave()
-            lock.unlock()
-            if last { usersGone.resumeAll(with: true) }
-            throw error
-        }
-        lock.unlock()
-        return (rk, found)
-    }
-
     /// ``topic(_:)`` with `lock` held.
     private func topicLocked(_ name: String) throws(KafkaError) -> OpaquePointer {
         if let lastTopic, lastTopic.name == name { return lastTopic.rkt }
@@ -174,7 +159,32 @@ final class NativeHandle: @unchecked Sendable {
     }
 
     func leave() {
-        if lock.withLock({ lifecycle.leave() }) { usersGone.resumeAll(with: true) }
+        let wakesCloser = lock.withLock { lifecycle.leave() && quickUsers.load(ordering: .sequentiallyConsistent) == Self.closingBit }
+        if wakesCloser { usersGone.resumeAll(with: true) }
+    }
+
+    /// Counts a call in without taking the lock, for the hot path of a ``Sender``; false once
+    /// closing began (nothing to leave). The caller must ``leaveQuickly()`` after its last use of
+    /// the handle or of a topic handle it holds (topic handles live until the teardown, which
+    /// waits for such calls).
+    func enterQuickly() -> Bool {
+        let count = quickUsers.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
+        if count & Self.closingBit == 0 { return true }
+        leaveQuickly()
+        return false
+    }
+
+    /// Counts a call of ``enterQuickly()`` out; the last one out while closing, with no other
+    /// user left, wakes the closer.
+    func leaveQuickly() {
+        let count = quickUsers.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+        guard count == Self.closingBit else { return }
+        if lock.withLock({ lifecycle.users == 0 }) { usersGone.resumeAll(with: true) }
+    }
+
+    /// Whether no call of either door is inside the handle; with `lock` held.
+    private var hasNoUsersLocked: Bool {
+        lifecycle.users == 0 && quickUsers.load(ordering: .sequentiallyConsistent) & ~Self.closingBit == 0
     }
 
     /// Serves the events already in the main queue without waiting (inside ``withHandle(_:)``);
@@ -367,6 +377,7 @@ final class NativeHandle: @unchecked Sendable {
         let hooks: [() -> Void]? = lock.withLock {
             guard lifecycle.beginClose() else { return nil }
             isClosedFlag.store(true, ordering: .releasing)
+            quickUsers.bitwiseOr(Self.closingBit, ordering: .sequentiallyConsistent)
             destroyingThread = pthread_self()
             defer { closeHooks.removeAll() }
             return closeHooks.sorted { $0.key < $1.key }.map(\.value)
@@ -385,7 +396,7 @@ final class NativeHandle: @unchecked Sendable {
         queueSpace.signal()
         pollThread?.interruptWaiter()
         abandonDeliveries()
-        _ = try? usersGone.waitBlocking(timeout: nil, onTimeout: false) { lock.withLock { lifecycle.users == 0 } ? true : nil }
+        _ = try? usersGone.waitBlocking(timeout: nil, onTimeout: false) { lock.withLock { hasNoUsersLocked } ? true : nil }
         // A detached call still inside librdkafka destroys the handle when it returns.
         let action = lock.withLock { lifecycle.usersLeft() }
         if action == .destroy { destroy(within: limit) } else { settledSignal.resumeAll(with: true) }

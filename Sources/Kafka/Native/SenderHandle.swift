@@ -23,14 +23,23 @@ final class SenderHandle: Sendable {
         case full
     }
 
-    /// Hands `message` to librdkafka for `topic`/`partition`. librdkafka holds the receipt, if any
-    /// (one strong reference, as the message's opaque), until its delivery report resolves it;
-    /// closing purges the records in flight and serves their reports (see ``NativeHandle``'s
-    /// teardown), so every accepted receipt is resolved exactly once.
+    /// The sender's topic handle for `topic`, made on first use. It stays valid until the handle's
+    /// teardown, which waits for every call inside ``enqueue(_:topicHandle:topic:partition:receipt:)``.
+    /// - Throws: `KafkaError.closed` once closing began; librdkafka's error for a topic handle it refuses.
+    func topicHandle(_ topic: String) throws -> OpaquePointer {
+        try handle.withHandle { _ in try handle.topic(topic) }
+    }
+
+    /// Hands `message` to librdkafka for `topic`/`partition` through `rkt` (from
+    /// ``topicHandle(_:)``). librdkafka holds the receipt, if any (one strong reference, as the
+    /// message's opaque), until its delivery report resolves it; closing purges the records in
+    /// flight and serves their reports (see ``NativeHandle``'s teardown), so every accepted
+    /// receipt is resolved exactly once. Enters the handle through its lock-free door.
     /// - Throws: librdkafka's error for a refused record; `KafkaError.closed` once closing began.
-    func enqueue(_ message: Message, topic: String, partition: Int32, receipt: DeliveryReceipt?) throws -> Enqueued {
-        let (rk, rkt) = try handle.enter(topic: topic)
-        defer { handle.leave() }
+    func enqueue(_ message: Message, topicHandle rkt: OpaquePointer, topic: String, partition: Int32, receipt: DeliveryReceipt?) throws -> Enqueued {
+        guard handle.enterQuickly() else { throw KafkaError.closed }
+        defer { handle.leaveQuickly() }
+        let rk = handle.rk
         let held = receipt.map { Unmanaged.passRetained($0) }
         let code = enqueueOne(rk, rkt, partition, message, opaque: held?.toOpaque())
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR else {
