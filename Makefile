@@ -72,7 +72,7 @@ soak: setup
 # The concurrency, close, producer, sender, consumer, processing, peer, example-program and fault
 # tests under AddressSanitizer and LeakSanitizer (XCTest's one-off allocations are suppressed in
 # .ci/lsan.supp).
-SANITIZE_FILTER ?= Concurrency|Consumer|Producer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput|Peer|Waiters|Sender|Processing|Example
+SANITIZE_FILTER ?= Concurrency|Consumer|Producer|Mx|FaultTests|ContractTests|MockBrokerTests|BadInput|Peer|Waiters|Sender|DeliveryReceipt|Processing|Example
 sanitize: setup
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --filter '$(SANITIZE_FILTER)'
 

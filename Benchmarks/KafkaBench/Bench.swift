@@ -261,6 +261,27 @@ extension Array<Row> {
 
 /// Runs `body(task)` `each` times in each of `tasks` concurrent child tasks (the service pattern:
 /// many tasks, each awaiting one write at a time).
+/// Runs `body` `each` times in each of `tasks` tasks, timing every call; returns the durations.
+func inTasksTimed(_ tasks: Int, each: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws -> [Duration] {
+    try await withThrowingTaskGroup(of: [Duration].self) { group in
+        for task in 0..<tasks {
+            group.addTask {
+                var durations: [Duration] = []
+                durations.reserveCapacity(each)
+                for _ in 0..<each {
+                    let start = ContinuousClock.now
+                    try await body(task)
+                    durations.append(start.duration(to: .now))
+                }
+                return durations
+            }
+        }
+        var all: [Duration] = []
+        for try await durations in group { all += durations }
+        return all
+    }
+}
+
 func inTasks(_ tasks: Int, each: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for task in 0..<tasks {

@@ -143,6 +143,10 @@ enum KafkaBench {
         var produceLatency = LatencyComparison(
             title: "latency of one sync produce (\(latencyCalls) calls)", rawLabel: "raw C produce + wait for report", swiftLabel: "Swift produce", unit: "us"
         )
+        var serviceLatency = LatencyComparison(
+            title: "latency of one record in the service pattern (64 in flight over 4 partitions)",
+            rawLabel: "raw C produce to delivery report", swiftLabel: "Swift Sender send + delivered()", unit: "us"
+        )
         var consumeLatency = LatencyComparison(
             title: "\(consumeLatencyName): one blocking consume() with its message already fetched (\(latencyCalls) calls)",
             rawLabel: "raw C rd_kafka_consume_queue + rd_kafka_message_destroy", swiftLabel: "Swift BrokerConsumer consume()", unit: "ns"
@@ -186,13 +190,17 @@ enum KafkaBench {
             ]
             // The service pattern: 64 tasks, each awaiting one single-message write at a time, over 4 partitions.
             let rawService = "produce: raw C 64 single messages in flight over 4 partitions"
+            var serviceRawLatencies: [Duration] = []
+            var serviceSwiftLatencies: [Duration] = []
             produceRuns.append {
+                let log = RawLibrdkafka.LatencyLog(count: serviceTotal)
                 rows.record(measure(rawService, only: nil, messages: serviceTotal, bytes: serviceTotal * size) {
                     let delivered = RawLibrdkafka.produceKeepingInFlight(
-                        bootstrap: bootstrap, topic: "service-raw", partitions: 4, count: serviceTotal, inFlight: 64, value: value
+                        bootstrap: bootstrap, topic: "service-raw", partitions: 4, count: serviceTotal, inFlight: 64, value: value, latencyLog: log
                     )
                     precondition(delivered == serviceTotal, "raw service row delivered \(delivered) of \(serviceTotal)")
                 })
+                serviceRawLatencies = log.latencies
             }
             produceRuns.append {
                 let name = "produce: Swift 64 tasks awaiting one-message produce() over 4 partitions"
@@ -207,7 +215,7 @@ enum KafkaBench {
                 let name = "produce: Swift 64 tasks awaiting Sender receipts over 4 partitions"
                 guard selected(name) else { return }
                 rows.record(try await measureAsync(name, only: only, messages: serviceTotal, bytes: serviceTotal * size, baseline: rawService) {
-                    try await inTasks(64, each: serviceTotal / 64) { task in
+                    serviceSwiftLatencies = try await inTasksTimed(64, each: serviceTotal / 64) { task in
                         _ = try await sender.send(Message(value: value), to: "service-send", partition: Int32(task % 4)).delivered()
                     }
                 })
@@ -251,6 +259,9 @@ enum KafkaBench {
             }
             note("producing \(count) messages of \(size) bytes, raw C and Swift\(round % 2 == 0 ? " (reversed order)" : "") ...")
             for run in round % 2 == 1 ? produceRuns : produceRuns.reversed() { try await run() }
+            if !serviceRawLatencies.isEmpty && !serviceSwiftLatencies.isEmpty {
+                serviceLatency.add(raw: serviceRawLatencies, swift: serviceSwiftLatencies)
+            }
 
             // Consume
             let mxPartitions = min(4, partitions)
@@ -440,6 +451,7 @@ enum KafkaBench {
             ))
         }
         produceLatency.printTable()
+        serviceLatency.printTable()
         consumeLatency.printTable()
         processing.printTable()
         print("")
@@ -462,7 +474,7 @@ enum KafkaBench {
                  "ratio": ratioField(row.rateRatio, isBaseline: row.baseline == nil),
                  "cpuRatio": ratioField(row.cpuRatio, isBaseline: row.baseline == nil)] as [String: Any]
             },
-            "latency": produceLatency.json, "consumeLatency": consumeLatency.json, "processing": processing.json,
+            "latency": produceLatency.json, "serviceLatency": serviceLatency.json, "consumeLatency": consumeLatency.json, "processing": processing.json,
             "peakRSSMiB": peakRSSMegabytes(),
         ]
         if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {

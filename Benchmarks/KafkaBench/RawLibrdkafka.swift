@@ -4,9 +4,29 @@ import Synchronization
 
 /// The same work done through raw librdkafka C calls, for the side-by-side ratios.
 enum RawLibrdkafka {
+    /// When each message of a row was produced, and how long each took to be reported, by index
+    /// (the message's opaque is its index + 1).
+    final class LatencyLog: @unchecked Sendable {
+        // Safe: used only by the thread running the row; the delivery callbacks run inside its
+        // own rd_kafka_poll calls.
+        var producedAt: [ContinuousClock.Instant]
+        var latencies: [Duration] = []
+
+        init(count: Int) {
+            producedAt = Array(repeating: .now, count: count)
+            latencies.reserveCapacity(count)
+        }
+    }
+
     final class Counters: Sendable {
         let delivered = Atomic<Int>(0)
         let failed = Atomic<Int>(0)
+        /// Per-message latencies, for the rows that measure them.
+        let latencyLog: LatencyLog?
+
+        init(latencyLog: LatencyLog? = nil) {
+            self.latencyLog = latencyLog
+        }
 
         /// Reports received so far, delivered or failed.
         var reported: Int { delivered.load(ordering: .relaxed) + failed.load(ordering: .relaxed) }
@@ -19,8 +39,10 @@ enum RawLibrdkafka {
 
     /// Runs `body` with a new producer handle of this library's default settings, a topic handle
     /// for `topic` and the handle's report counters; destroys both handles afterwards.
-    static func withProducer<R>(bootstrap: String, topic: String, _ body: (OpaquePointer, OpaquePointer, Counters) -> R) -> R {
-        let counters = Counters()
+    static func withProducer<R>(
+        bootstrap: String, topic: String, latencyLog: LatencyLog? = nil, _ body: (OpaquePointer, OpaquePointer, Counters) -> R
+    ) -> R {
+        let counters = Counters(latencyLog: latencyLog)
         return withExtendedLifetime(counters) {
             let rk = handle(RD_KAFKA_PRODUCER, producerProperties(bootstrap), opaque: Unmanaged.passUnretained(counters).toOpaque())
             defer { rd_kafka_destroy(rk) }
@@ -34,6 +56,9 @@ enum RawLibrdkafka {
         _, message, opaque in
         guard let opaque, let message else { return }
         let counters = Unmanaged<Counters>.fromOpaque(opaque).takeUnretainedValue()
+        if let log = counters.latencyLog, let index = message.pointee._private.map({ Int(bitPattern: $0) - 1 }), log.producedAt.indices.contains(index) {
+            log.latencies.append(log.producedAt[index].duration(to: .now))
+        }
         if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
             counters.delivered.add(1, ordering: .relaxed)
         } else {
@@ -63,13 +88,18 @@ enum RawLibrdkafka {
     /// The service pattern in C: `count` single messages over `partitions` partitions (round robin),
     /// at most `inFlight` unacknowledged at any time (as `inFlight` tasks each awaiting its own
     /// produce keep them), serving reports as they come; returns how many were delivered.
-    static func produceKeepingInFlight(bootstrap: String, topic: String, partitions: Int32, count: Int, inFlight: Int, value: [UInt8]) -> Int {
-        withProducer(bootstrap: bootstrap, topic: topic) { rk, rkt, counters in
+    /// Each message's latency, from its produce call to its delivery report, goes to `latencyLog`.
+    static func produceKeepingInFlight(
+        bootstrap: String, topic: String, partitions: Int32, count: Int, inFlight: Int, value: [UInt8], latencyLog: LatencyLog
+    ) -> Int {
+        withProducer(bootstrap: bootstrap, topic: topic, latencyLog: latencyLog) { rk, rkt, counters in
             value.withUnsafeBytes { bytes in
                 let payload = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
                 for index in 0..<count {
                     while index - counters.reported >= inFlight { rd_kafka_poll(rk, 1) }
-                    while rd_kafka_produce(rkt, Int32(index) % partitions, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, nil) != 0 {
+                    latencyLog.producedAt[index] = .now
+                    let opaque = UnsafeMutableRawPointer(bitPattern: index + 1)
+                    while rd_kafka_produce(rkt, Int32(index) % partitions, RD_KAFKA_MSG_F_COPY, payload, bytes.count, nil, 0, opaque) != 0 {
                         rd_kafka_poll(rk, 1)
                     }
                 }

@@ -103,9 +103,12 @@ struct CancellationTests {
         #expect(ContinuousClock.now - start < .seconds(1))
         await #expect(throws: KafkaError.closed) { try await query.value }
         // Measured on the query's own thread: the await above also waits for a free thread of
-        // the cooperative pool, which suites running in parallel may hold.
+        // the cooperative pool, which suites running in parallel may hold. Two seconds, not one:
+        // woken at close, the thread still waits for a core among the hundreds of threads of the
+        // suites running beside it (1.0 to 1.4 s seen in full runs on a two-core machine, for
+        // the old library code as for the new); the call it cut short would wait 30 s.
         let answered = try #require(returned.withLock { $0 })
-        #expect(answered - start < .seconds(1))
+        #expect(answered - start < .seconds(2))
     }
 
     @Test("close() returns within a second while a commit waits on an unanswering coordinator; the commit throws closed")

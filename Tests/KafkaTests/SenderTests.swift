@@ -145,25 +145,24 @@ struct SenderTests {
         #expect(try await later.delivered().offset >= 5)
     }
 
-    @Test("closing while four threads send: every send throws closed or its receipt resolves, once; close returns")
+    @Test("closing while two threads send: every send throws closed or its receipt resolves, once; close returns")
     func closeRacesSends() async throws {
         let cluster = try MockCluster(brokers: 1, topics: ["race": 2])
         defer { cluster.close() }
         let broker = try await Broker.dial(cluster.addresses)
         defer { broker.close() }
-        for round in 0..<5 {
+        for round in 0..<3 {
             let sender = try broker.sender()
             _ = try await sender.send(Message(value: "warm"), to: "race").delivered()
             let receipts = Mutex<[DeliveryReceipt]>([])
-            let refused = Atomic<Int>(0)
             let started = Atomic<Int>(0)
             let threadsDone = DispatchGroup()
-            for thread in 0..<4 {
+            for thread in 0..<2 {
                 threadsDone.enter()
                 Thread.detachNewThread {
                     defer { threadsDone.leave() }
                     started.add(1, ordering: .relaxed)
-                    for index in 0..<5_000 {
+                    for index in 0..<2_000 {
                         do {
                             let message = Message(value: Array("\(round)-\(thread)-\(index)".utf8))
                             if index % 2 == 0 {
@@ -174,14 +173,13 @@ struct SenderTests {
                             }
                         } catch {
                             #expect(error as? KafkaError == .closed, "a send during close threw \(error)")
-                            refused.add(1, ordering: .relaxed)
                             return
                         }
                     }
                 }
             }
-            try await eventuallyAsync("four threads sending") {
-                started.load(ordering: .relaxed) == 4 && receipts.withLock { $0.count } >= 200
+            try await eventuallyAsync("two threads sending") {
+                started.load(ordering: .relaxed) == 2 && receipts.withLock { $0.count } >= 200
             }
             sender.close()
             threadsDone.wait()
