@@ -185,7 +185,8 @@ public final class DeliveryReceipt: Sendable {
     }
 
     private func settle(offset: Int64, failure: KafkaError?, elsewhere: Delivery?) -> Bool {
-        typealias Woken = (first: UnsafeContinuation<Delivery, any Error>?, uncommon: Uncommon?)
+        // The waiters taken out, with the outcome to give them (nil when none waits).
+        typealias Woken = (first: UnsafeContinuation<Delivery, any Error>?, others: Uncommon?, outcome: Result<Delivery, KafkaError>?)
         let woken: Woken? = state.withLock { state in
             guard !state.settled else { return nil }
             state.settled = true
@@ -198,24 +199,23 @@ public final class DeliveryReceipt: Sendable {
             let first = state.firstAwaiter?.continuation
             state.firstAwaiter = nil
             // The waiters beyond the first leave the state with this part; the outcome stays.
-            let waiters = state.uncommon.flatMap { uncommon -> Uncommon? in
+            let others = state.uncommon.flatMap { uncommon -> Uncommon? in
                 guard !uncommon.otherAwaiters.isEmpty || uncommon.blockedThreads != nil else { return nil }
                 let taken = Uncommon()
                 swap(&taken.otherAwaiters, &uncommon.otherAwaiters)
                 swap(&taken.blockedThreads, &uncommon.blockedThreads)
                 return taken
             }
-            return (first, waiters)
+            let anyWaits = first != nil || others != nil
+            return (first, others, anyWaits ? state.outcome(topic: topic, partition: partition) : nil)
         }
         guard let woken else { return false }
-        guard woken.first != nil || woken.uncommon != nil else { return true }
-        let outcome: Result<Delivery, KafkaError> =
-            if let failure { .failure(failure) } else { .success(elsewhere ?? Delivery(topic: topic, partition: partition, offset: offset)) }
+        guard let outcome = woken.outcome else { return true }
         let resumed = outcome.mapError { $0 as any Error }
         woken.first?.resume(with: resumed)
-        if let uncommon = woken.uncommon {
-            for continuation in uncommon.otherAwaiters.values { continuation.resume(with: resumed) }
-            uncommon.blockedThreads?.resumeAll(with: outcome)
+        if let others = woken.others {
+            for continuation in others.otherAwaiters.values { continuation.resume(with: resumed) }
+            others.blockedThreads?.resumeAll(with: outcome)
         }
         return true
     }

@@ -45,9 +45,7 @@ public final class Sender: Sendable {
     ///   `KafkaError.closed` once the sender or its broker closed. Delivery errors come through the receipt.
     @discardableResult
     public func send(_ message: Message, to topic: String, partition: Int32? = nil) throws -> DeliveryReceipt {
-        let route = try route(topic, keyless: partition == nil && message.key == nil)
-        let target = try place(message, topic, partition, route: route)
-        let rkt = try route.topicHandle ?? topicHandle(topic)
+        let (target, rkt) = try place(message, topic, partition)
         let receipt = DeliveryReceipt(topic: topic, partition: target)
         try handOver(message, rkt, topic, target, receipt)
         return receipt
@@ -71,9 +69,8 @@ public final class Sender: Sendable {
     /// partition; ``flush(timeout:)-5uhp2`` waits for it like for any other.
     /// - Throws: as ``send(_:to:partition:)``, at once and with nothing sent.
     public func sendAndForget(_ message: Message, to topic: String, partition: Int32? = nil) throws {
-        let route = try route(topic, keyless: partition == nil && message.key == nil)
-        let target = try place(message, topic, partition, route: route)
-        try handOver(message, try route.topicHandle ?? topicHandle(topic), topic, target, nil)
+        let (target, rkt) = try place(message, topic, partition)
+        try handOver(message, rkt, topic, target, nil)
     }
 
     /// The `async` twin of the blocking `sendAndForget(_:to:partition:)`: waits for room without holding a thread.
@@ -85,7 +82,8 @@ public final class Sender: Sendable {
     }
 
     /// Enqueues the record through `rkt`, waiting for room (blocking) when the queue is full and
-    /// the conf says so.
+    /// the conf says so. Inlined into each send, as the `async` twin is.
+    @inline(__always)
     private func handOver(_ message: Message, _ rkt: OpaquePointer, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) throws {
         while true {
             let seen = native.handle.queueSpace.generation
@@ -99,14 +97,11 @@ public final class Sender: Sendable {
     /// record accepted at once (the usual case) costs no `async` call.
     @inline(__always)
     private func handOver(_ message: Message, _ rkt: OpaquePointer, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?) async throws {
-        let seen = native.handle.queueSpace.generation
         if try native.enqueue(message, topicHandle: rkt, topic: topic, partition: partition, receipt: receipt) == .accepted { return }
-        try checkCanWait(topic, partition)
-        try await native.handle.queueSpace.wait(after: seen)
         try await handOverWaitingForRoom(message, rkt, topic, partition, receipt)
     }
 
-    /// The rest of an `async` hand-over once the queue was full.
+    /// An `async` hand-over once the queue was full: tries again, then waits for room between tries.
     private func handOverWaitingForRoom(
         _ message: Message, _ rkt: OpaquePointer, _ topic: String, _ partition: Int32, _ receipt: DeliveryReceipt?
     ) async throws {
@@ -169,9 +164,17 @@ public final class Sender: Sendable {
         }
     }
 
-    /// The `async` placement, and the topic handle to send through: the partition count, when not
-    /// known, is looked up without holding a thread. Inlined, so that a known route costs no
-    /// `async` call.
+    /// Where `message` goes and the topic handle to send it through; the partition count, when
+    /// not known, is looked up (blocking). Inlined into each send, as the `async` twin is.
+    @inline(__always)
+    private func place(_ message: Message, _ topic: String, _ partition: Int32?) throws -> (Int32, OpaquePointer) {
+        let route = try route(topic, keyless: partition == nil && message.key == nil)
+        let target = try place(message, topic, partition, route: route)
+        return (target, try route.topicHandle ?? topicHandle(topic))
+    }
+
+    /// The `async` twin of the blocking placement: the partition count, when not known, is looked
+    /// up without holding a thread. Inlined, so that a known route costs no `async` call.
     @inline(__always)
     private func place(_ message: Message, _ topic: String, _ partition: Int32?) async throws -> (Int32, OpaquePointer) {
         let keyless = partition == nil && message.key == nil

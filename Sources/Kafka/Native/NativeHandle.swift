@@ -159,8 +159,7 @@ final class NativeHandle: @unchecked Sendable {
     }
 
     func leave() {
-        let wakesCloser = lock.withLock { lifecycle.leave() && quickUsers.load(ordering: .sequentiallyConsistent) == Self.closingBit }
-        if wakesCloser { usersGone.resumeAll(with: true) }
+        if lock.withLock({ lifecycle.leave() && hasNoUsersLocked }) { usersGone.resumeAll(with: true) }
     }
 
     /// Counts a call in without taking the lock, for the hot path of a ``Sender``; false once
@@ -179,7 +178,7 @@ final class NativeHandle: @unchecked Sendable {
     func leaveQuickly() {
         let count = quickUsers.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
         guard count == Self.closingBit else { return }
-        if lock.withLock({ lifecycle.users == 0 }) { usersGone.resumeAll(with: true) }
+        if lock.withLock({ hasNoUsersLocked }) { usersGone.resumeAll(with: true) }
     }
 
     /// Whether no call of either door is inside the handle; with `lock` held.
@@ -191,9 +190,8 @@ final class NativeHandle: @unchecked Sendable {
     /// true when delivery reports were among them (room in librdkafka's queue, signalled). False
     /// for a handle that is not polled.
     func serveMainQueue() -> Bool {
-        guard let mainQueue, let pollThread else { return false }
-        pollThread.clearAnnouncement()
-        let servedReports = MainQueueEvents.serveAvailable(rk, mainQueue, pollThread)
+        guard let pollThread else { return false }
+        let servedReports = pollThread.drain(rk, byCaller: true)
         if servedReports {
             // Signalled before the serving caller is woken: it checks the generation when it looks.
             queueSpace.signal()
@@ -210,8 +208,7 @@ final class NativeHandle: @unchecked Sendable {
     /// poll thread alone, the two threads contended for malloc's arena and the queue's lock.
     func serveEventsInline(_ rk: OpaquePointer) {
         guard let mainQueue, let pollThread, pollThread.hasAnnouncedEvents, pollThread.claimServing() else { return }
-        pollThread.clearAnnouncement()
-        if MainQueueEvents.serveAvailable(rk, mainQueue, pollThread) { queueSpace.signal() }
+        if pollThread.drain(rk, byCaller: true) { queueSpace.signal() }
         pollThread.resume(queueHasEvents: rd_kafka_queue_length(mainQueue) > 0)
     }
 

@@ -36,11 +36,10 @@ final class PollThread: @unchecked Sendable {
     init(rk: OpaquePointer, queue: OpaquePointer, name: String, queueSpace: QueueSpace) {
         self.queue = queue
         let rkAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(rk)))
-        let queueAddress = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(queue)))
         // Unretained: the handle keeps this object until `stop()`, which disables the callback first.
         rd_kafka_queue_cb_event_enable(queue, mainQueueEventCallback, Unmanaged.passUnretained(self).toOpaque())
         let thread = Thread { [self] in
-            guard let rk = OpaquePointer(bitPattern: rkAddress), let queue = OpaquePointer(bitPattern: queueAddress) else { return }
+            guard let rk = OpaquePointer(bitPattern: rkAddress) else { return }
             while true {
                 // The timeout is a backstop: every event is announced, and a serving caller serves
                 // it. Should that caller be held up (a starved thread pool), the queue is still
@@ -55,9 +54,8 @@ final class PollThread: @unchecked Sendable {
                 }
                 guard go else { break }
                 if refreshesToken { refreshToken(rk) }
-                clearAnnouncement()
                 // Served reports freed their messages: produce calls waiting for room may go on.
-                if MainQueueEvents.serveAvailable(rk, queue, nil) {
+                if drain(rk, byCaller: false) {
                     queueSpace.signal()
                     // A caller that began serving meanwhile may wait for these very reports: wake it to
                     // look (read under the lock, so a pause that came later sees them served).
@@ -65,7 +63,7 @@ final class PollThread: @unchecked Sendable {
                 }
             }
             // Serve what is left (reports of purged messages) once more before stopping.
-            _ = MainQueueEvents.serveAvailable(rk, queue, nil)
+            _ = drain(rk, byCaller: false)
             done.finish(.success(true))
         }
         thread.name = "kafka-poll-\(name)"
@@ -87,9 +85,13 @@ final class PollThread: @unchecked Sendable {
     /// Whether librdkafka announced an event since the queue was last drained (see ``announced``).
     var hasAnnouncedEvents: Bool { announced.load(ordering: .acquiring) }
 
-    /// Called by whoever is about to drain the queue to its end.
-    func clearAnnouncement() {
+    /// Serves every event already in the queue (``MainQueueEvents/serveAvailable(_:_:_:)``); true
+    /// when any carried delivery reports. Clears ``announced`` first, so an event announced while
+    /// the queue drains leaves it set. `byCaller`: a produce call serves in this thread's place
+    /// (a token refresh is then handed to this thread).
+    func drain(_ rk: OpaquePointer, byCaller: Bool) -> Bool {
         announced.store(false, ordering: .releasing)
+        return MainQueueEvents.serveAvailable(rk, queue, byCaller ? self : nil)
     }
 
     /// Suspends until ``announce()`` or ``interruptWaiter()``, unless `ready()` (checked once the
